@@ -1,0 +1,25 @@
+#include "probe/registry.hpp"
+
+#include "checks/dns/dns_check.hpp"
+#include "checks/tcp/tcp_check.hpp"
+
+namespace callready {
+
+const std::map<std::string, CheckKind>& check_registry() {
+  static const std::map<std::string, CheckKind> registry = [] {
+    std::map<std::string, CheckKind> m;
+    auto add = [&m](CheckKind k) { m.emplace(k.name, std::move(k)); };
+    add(checks::dns_check_kind());
+    add(checks::tcp_check_kind());
+    return m;
+  }();
+  return registry;
+}
+
+const CheckKind* find_check_kind(const std::string& name) {
+  const auto& r = check_registry();
+  auto it = r.find(name);
+  return it == r.end() ? nullptr : &it->second;
+}
+
+}  // namespace callready

@@ -1,0 +1,181 @@
+#include "tests/support/process.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace callready::test {
+
+namespace {
+int spawn(const std::vector<std::string>& argv, int out_fd, int err_fd, const std::vector<std::string>& extra_env) {
+  int pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    setpgid(0, 0);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    for (const auto& e : extra_env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+int decode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status); }
+}  // namespace
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_file) : log_(std::move(log_file)) {
+  int fd = open(log_.empty() ? "/dev/null" : log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_ = spawn(argv, fd, fd, {});
+  close(fd);
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) stop(std::chrono::milliseconds(1000));
+}
+
+bool ChildProcess::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  return waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+std::optional<int> ChildProcess::wait(std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (pid_ > 0) {
+    int status = 0;
+    int r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      return decode(status);
+    }
+    if (r < 0) {
+      pid_ = -1;
+      return -1;
+    }
+    if (std::chrono::steady_clock::now() > end) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return std::nullopt;
+}
+
+int ChildProcess::stop(std::chrono::milliseconds grace) {
+  if (pid_ <= 0) return 0;
+  int pid = pid_;
+  kill(pid, SIGTERM);
+  if (auto s = wait(grace)) return *s;
+  kill(pid, SIGKILL);
+  return wait(std::chrono::seconds(5)).value_or(-9);
+}
+
+std::string ChildProcess::log() const { return log_.empty() ? std::string() : read_file(log_); }
+
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
+              const std::vector<std::string>& extra_env) {
+  TempDir dir;
+  int out = open(dir.file("out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int err = open(dir.file("err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto start = std::chrono::steady_clock::now();
+  int pid = spawn(argv, out, err, extra_env);
+  close(out);
+  close(err);
+  RunResult r;
+  auto end = start + limit;
+  for (;;) {
+    int status = 0;
+    int w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) {
+      r.exit_code = decode(status);
+      break;
+    }
+    if (std::chrono::steady_clock::now() > end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      r.exit_code = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.out = read_file(dir.file("out"));
+  r.err = read_file(dir.file("err"));
+  return r;
+}
+
+bool wait_for_tcp(const std::string& host, unsigned short port, std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    int fd = socket(host.find(':') != std::string::npos ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    bool ok = false;
+    if (host.find(':') != std::string::npos) {
+      sockaddr_in6 a{};
+      a.sin6_family = AF_INET6;
+      a.sin6_port = htons(port);
+      inet_pton(AF_INET6, host.c_str(), &a.sin6_addr);
+      ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    } else {
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+      ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    }
+    close(fd);
+    if (ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+unsigned short free_port(bool udp) {
+  int fd = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "callready-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+void TempDir::write(const std::string& name, const std::string& contents) const {
+  std::ofstream(file(name), std::ios::binary) << contents;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool have_program(const std::string& name) {
+  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+}  // namespace callready::test
