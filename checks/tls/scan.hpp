@@ -1,0 +1,45 @@
+#pragma once
+// Cipher enumeration: which versions a server speaks and every suite it
+// accepts in each, one suite per handshake over at most `max_parallel`
+// connections at a time, with optional pacing; then, for each version, whether
+// the server enforces its own order and what that order is (re-offering the
+// suites not yet picked).
+#include <boost/asio/awaitable.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checks/tls/hello.hpp"
+#include "checks/tls/wire.hpp"
+#include "probe/check.hpp"
+
+namespace callready::checks::tls {
+
+struct ScanOptions {
+  std::vector<TlsVersion> versions;
+  std::string sni;  // empty: no SNI
+  int max_parallel = 16;
+  Millis pace{0};
+  Millis probe_timeout{5000};
+};
+
+struct VersionResult {
+  bool tested = false;  // a ClientHello could be built and the probe got an answer
+  bool supported = false;
+  std::string probe_failure;              // why the version probe got no ServerHello
+  std::vector<std::uint16_t> accepted;    // server order when enforced, else catalogue order
+  std::optional<bool> server_order;       // nullopt: fewer than two suites, or not determined
+  std::vector<std::string> inconclusive;  // suites whose probe got no usable answer
+  std::string untestable_reason;          // set when no ClientHello could be built
+};
+
+struct ScanResult {
+  std::map<TlsVersion, VersionResult> versions;
+  int connections = 0;
+  bool out_of_time = false;  // the check's deadline stopped enumeration early
+};
+
+boost::asio::awaitable<ScanResult> scan_suites(tcp::endpoint ep, ScanOptions opt, CheckContext& ctx);
+
+}  // namespace callready::checks::tls
