@@ -1,0 +1,175 @@
+#include "probe/wire/echo_probe.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+namespace callready::wire::echo {
+namespace {
+
+constexpr std::uint8_t kMagic[4] = {'C', 'R', 'P', 'B'};
+constexpr std::uint8_t kKindRequest = 1, kKindReply = 2;
+
+void put(std::uint8_t* p, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
+}
+std::uint64_t get(const std::uint8_t* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+void mac(const std::uint8_t* data, std::size_t len, std::string_view key, std::uint8_t* out) {
+  unsigned int out_len = kMacSize;
+  static const std::uint8_t empty = 0;
+  const void* k = key.empty() ? static_cast<const void*>(&empty) : key.data();
+  HMAC(EVP_sha256(), k, static_cast<int>(key.size()), data, len, out, &out_len);
+}
+
+void write_header(std::uint8_t* p, std::uint8_t kind, std::uint16_t flags, std::uint64_t session,
+                  std::uint32_t sequence, std::uint64_t sent_us) {
+  std::memcpy(p, kMagic, 4);
+  p[4] = kVersion;
+  p[5] = kind;
+  put(p + 6, flags, 2);
+  put(p + 8, session, 8);
+  put(p + 16, sequence, 4);
+  put(p + 20, sent_us, 8);
+}
+
+// Checks what every datagram shares; fills flags.
+DecodeError check_common(Bytes d, std::uint8_t kind, std::uint16_t& flags) {
+  if (d.size() < kMinDatagram) return DecodeError::too_short;
+  if (d.size() > kMaxDatagram) return DecodeError::too_long;
+  if (std::memcmp(d.data(), kMagic, 4) != 0) return DecodeError::bad_magic;
+  if (d[4] != kVersion) return DecodeError::bad_version;
+  if (d[5] != kind) return DecodeError::wrong_kind;
+  flags = static_cast<std::uint16_t>(get(d.data() + 6, 2));
+  return DecodeError::none;
+}
+
+bool mac_matches(Bytes d, std::string_view key) {
+  std::uint8_t expected[kMacSize];
+  mac(d.data(), d.size() - kMacSize, key, expected);
+  return CRYPTO_memcmp(expected, d.data() + d.size() - kMacSize, kMacSize) == 0;
+}
+
+}  // namespace
+
+const char* to_string(DecodeError e) {
+  switch (e) {
+    case DecodeError::none:
+      return "none";
+    case DecodeError::too_short:
+      return "too_short";
+    case DecodeError::too_long:
+      return "too_long";
+    case DecodeError::bad_magic:
+      return "bad_magic";
+    case DecodeError::bad_version:
+      return "bad_version";
+    case DecodeError::wrong_kind:
+      return "wrong_kind";
+    case DecodeError::unauthenticated:
+      return "unauthenticated";
+    case DecodeError::bad_mac:
+      return "bad_mac";
+    case DecodeError::bad_field:
+      return "bad_field";
+  }
+  return "?";
+}
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+std::vector<std::uint8_t> encode_request(const Request& r, std::string_view token) {
+  std::size_t size = std::clamp(r.size, kMinDatagram, kMaxDatagram);
+  std::vector<std::uint8_t> out(size, 0);
+  std::uint16_t flags = (r.minimal_reply ? kMinimalReply : 0) | (token.empty() ? 0 : kKeyed);
+  write_header(out.data(), kKindRequest, flags, r.session, r.sequence, r.sent_us);
+  mac(out.data(), size - kMacSize, token, out.data() + size - kMacSize);
+  return out;
+}
+
+DecodeError decode_request(Bytes d, std::string_view token, Request& out) {
+  std::uint16_t flags = 0;
+  if (auto e = check_common(d, kKindRequest, flags); e != DecodeError::none) return e;
+  bool keyed = flags & kKeyed;
+  if (!token.empty()) {
+    if (!keyed) return DecodeError::unauthenticated;
+    if (!mac_matches(d, token)) return DecodeError::bad_mac;
+  }
+  out.session = get(d.data() + 8, 8);
+  out.sequence = static_cast<std::uint32_t>(get(d.data() + 16, 4));
+  out.sent_us = get(d.data() + 20, 8);
+  out.minimal_reply = flags & kMinimalReply;
+  out.keyed = keyed;
+  out.size = d.size();
+  return DecodeError::none;
+}
+
+std::vector<std::uint8_t> encode_reply(const Request& request, const Observation& seen, std::string_view token) {
+  std::size_t size = request.minimal_reply ? kMinDatagram : std::clamp(request.size, kMinDatagram, kMaxDatagram);
+  std::vector<std::uint8_t> out(size, 0);
+  std::uint16_t flags = token.empty() ? 0 : kKeyed;
+  write_header(out.data(), kKindReply, flags, request.session, request.sequence, request.sent_us);
+  std::uint8_t* o = out.data() + kHeaderSize;
+  auto addr = seen.source.address();
+  if (addr.is_v4() || (addr.is_v6() && addr.to_v6().is_v4_mapped())) {
+    auto v4 = addr.is_v4() ? addr.to_v4() : boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, addr.to_v6());
+    o[0] = 4;
+    auto b = v4.to_bytes();
+    std::memcpy(o + 4, b.data(), 4);
+  } else {
+    o[0] = 6;
+    auto b = addr.to_v6().to_bytes();
+    std::memcpy(o + 4, b.data(), 16);
+  }
+  o[1] = seen.tos;
+  put(o + 2, seen.source.port(), 2);
+  put(o + 20, seen.received_us, 8);
+  put(o + 28, seen.request_size, 2);
+  mac(out.data(), size - kMacSize, token, out.data() + size - kMacSize);
+  return out;
+}
+
+DecodeError decode_reply(Bytes d, std::string_view token, Reply& out) {
+  std::uint16_t flags = 0;
+  if (auto e = check_common(d, kKindReply, flags); e != DecodeError::none) return e;
+  bool keyed = flags & kKeyed;
+  if (keyed && token.empty()) return DecodeError::unauthenticated;
+  if (!mac_matches(d, keyed ? token : std::string_view{})) return DecodeError::bad_mac;
+  const std::uint8_t* o = d.data() + kHeaderSize;
+  boost::asio::ip::address addr;
+  if (o[0] == 4) {
+    boost::asio::ip::address_v4::bytes_type b;
+    std::memcpy(b.data(), o + 4, 4);
+    addr = boost::asio::ip::address_v4(b);
+  } else if (o[0] == 6) {
+    boost::asio::ip::address_v6::bytes_type b;
+    std::memcpy(b.data(), o + 4, 16);
+    addr = boost::asio::ip::address_v6(b);
+  } else {
+    return DecodeError::bad_field;
+  }
+  out.session = get(d.data() + 8, 8);
+  out.sequence = static_cast<std::uint32_t>(get(d.data() + 16, 4));
+  out.sent_us = get(d.data() + 20, 8);
+  out.keyed = keyed;
+  out.seen.source = {addr, static_cast<unsigned short>(get(o + 2, 2))};
+  out.seen.tos = o[1];
+  out.seen.received_us = get(o + 20, 8);
+  out.seen.request_size = static_cast<std::uint16_t>(get(o + 28, 2));
+  out.size = d.size();
+  return DecodeError::none;
+}
+
+}  // namespace callready::wire::echo
