@@ -1,0 +1,251 @@
+#include "probe/net/echo_client.hpp"
+
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
+
+namespace callready::net {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+udp::endpoint from_sockaddr(const sockaddr* sa) {
+  udp::endpoint ep;
+  if (sa->sa_family == AF_INET) {
+    std::memcpy(ep.data(), sa, sizeof(sockaddr_in));
+  } else if (sa->sa_family == AF_INET6) {
+    std::memcpy(ep.data(), sa, sizeof(sockaddr_in6));
+  }
+  return ep;
+}
+
+}  // namespace
+
+bool IcmpError::port_unreachable() const {
+  return (origin == SO_EE_ORIGIN_ICMP && type == 3 && code == 3) ||
+         (origin == SO_EE_ORIGIN_ICMP6 && type == 1 && code == 4);
+}
+bool IcmpError::destination_unreachable() const {
+  return (origin == SO_EE_ORIGIN_ICMP && type == 3 && code != 4) || (origin == SO_EE_ORIGIN_ICMP6 && type == 1);
+}
+bool IcmpError::too_big() const {
+  return (origin == SO_EE_ORIGIN_ICMP && type == 3 && code == 4) || (origin == SO_EE_ORIGIN_ICMP6 && type == 2) ||
+         (origin == SO_EE_ORIGIN_LOCAL && error == EMSGSIZE);
+}
+std::string IcmpError::describe() const {
+  std::string what;
+  if (port_unreachable())
+    what = "ICMP port unreachable";
+  else if (too_big())
+    what = "packet too big (MTU " + std::to_string(info) + ")";
+  else if (origin == SO_EE_ORIGIN_ICMP || origin == SO_EE_ORIGIN_ICMP6)
+    what = std::string(origin == SO_EE_ORIGIN_ICMP ? "ICMP" : "ICMPv6") + " type " + std::to_string(type) + " code " +
+           std::to_string(code);
+  else
+    what = std::strerror(error);
+  if (offender) what += " from " + offender->to_string();
+  return what;
+}
+
+EchoSocket::EchoSocket(asio::any_io_executor ex) : socket_(ex) {}
+EchoSocket::~EchoSocket() = default;
+
+std::string EchoSocket::open(const udp& protocol, const EchoSocketOptions& options) {
+  boost::system::error_code ec;
+  token_ = options.token;
+  socket_.open(protocol, ec);
+  if (ec) return "socket: " + ec.message();
+  int fd = socket_.native_handle();
+  int one = 1;
+  bool v6 = protocol == udp::v6();
+  if (v6) {
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
+    if (options.tos >= 0) ::setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &options.tos, sizeof options.tos);
+    if (options.dont_fragment) {
+      int mode = IPV6_PMTUDISC_PROBE;
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &mode, sizeof mode);
+    }
+  } else {
+    ::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof one);
+    if (options.tos >= 0) ::setsockopt(fd, IPPROTO_IP, IP_TOS, &options.tos, sizeof options.tos);
+    if (options.dont_fragment) {
+      int mode = IP_PMTUDISC_PROBE;
+      ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof mode);
+    }
+  }
+  if (options.reuse_address) socket_.set_option(asio::socket_base::reuse_address(true), ec);
+  socket_.non_blocking(true, ec);
+  if (options.local) {
+    socket_.bind(*options.local, ec);
+    if (ec) {
+      std::string where = options.local->address().to_string() + ":" + std::to_string(options.local->port());
+      socket_.close();
+      return "bind " + where + ": " + ec.message();
+    }
+  }
+  return {};
+}
+
+udp::endpoint EchoSocket::local_endpoint() const {
+  boost::system::error_code ec;
+  return socket_.local_endpoint(ec);
+}
+
+bool EchoSocket::is_open() const { return socket_.is_open(); }
+
+void EchoSocket::close() {
+  boost::system::error_code ec;
+  socket_.close(ec);
+}
+
+int EchoSocket::send(const udp::endpoint& to, const wire::echo::Request& request) {
+  if (!socket_.is_open()) return EBADF;
+  auto bytes = wire::echo::encode_request(request, token_);
+  // A queued ICMP error is reported (and consumed) by the next send, which is
+  // then not sent: retry, the error itself stays on the error queue.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ssize_t n = ::sendto(socket_.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT,
+                         static_cast<const sockaddr*>(to.data()), static_cast<socklen_t>(to.size()));
+    if (n >= 0) return 0;
+    int err = errno;
+    if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN) continue;
+    return err;
+  }
+  return ECONNREFUSED;
+}
+
+std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
+  would_block = false;
+  int fd = socket_.native_handle();
+  alignas(8) std::uint8_t control[512];
+  sockaddr_storage name{};
+  // The error queue first: an ICMP error is small and must not wait behind replies.
+  {
+    std::uint8_t payload[64];
+    iovec iov{payload, sizeof payload};
+    msghdr msg{};
+    msg.msg_name = &name;
+    msg.msg_namelen = sizeof name;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0) {
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+        bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+        if (!v4 && !v6) continue;
+        sock_extended_err ee;
+        std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+        EchoEvent ev;
+        ev.kind = EchoEvent::Kind::icmp;
+        ev.at = EchoClock::now();
+        ev.icmp.destination = from_sockaddr(reinterpret_cast<const sockaddr*>(&name));
+        ev.icmp.error = static_cast<int>(ee.ee_errno);
+        ev.icmp.origin = ee.ee_origin;
+        ev.icmp.type = ee.ee_type;
+        ev.icmp.code = ee.ee_code;
+        ev.icmp.info = ee.ee_info;
+        const auto* off = reinterpret_cast<const sockaddr*>(reinterpret_cast<const std::uint8_t*>(CMSG_DATA(c)) +
+                                                            sizeof(sock_extended_err));
+        if (off->sa_family == AF_INET || off->sa_family == AF_INET6) ev.icmp.offender = from_sockaddr(off).address();
+        return ev;
+      }
+      return std::nullopt;  // an error without the extended header: consumed, nothing to report
+    }
+  }
+  static thread_local std::uint8_t buffer[wire::echo::kMaxDatagram + 1];
+  iovec iov{buffer, sizeof buffer};
+  msghdr msg{};
+  msg.msg_name = &name;
+  msg.msg_namelen = sizeof name;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+  if (n < 0) {
+    // ECONNREFUSED etc. here is the pending-error flag; the detail is on the error queue.
+    would_block = errno == EAGAIN || errno == EWOULDBLOCK;
+    return std::nullopt;
+  }
+  EchoEvent ev;
+  ev.kind = EchoEvent::Kind::reply;
+  ev.at = EchoClock::now();
+  ev.from = from_sockaddr(reinterpret_cast<const sockaddr*>(&name));
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ev.tos = *CMSG_DATA(c);
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
+      int tclass = 0;
+      std::memcpy(&tclass, CMSG_DATA(c), sizeof tclass);
+      ev.tos = static_cast<std::uint8_t>(tclass);
+    }
+  }
+  if (wire::echo::decode_reply({buffer, static_cast<std::size_t>(n)}, token_, ev.reply) !=
+      wire::echo::DecodeError::none) {
+    ++rejected_;
+    return std::nullopt;
+  }
+  return ev;
+}
+
+asio::awaitable<std::optional<EchoEvent>> EchoSocket::receive(EchoClock::time_point deadline) {
+  asio::steady_timer timer(socket_.get_executor());
+  for (int spins = 0; socket_.is_open(); ++spins) {
+    bool would_block = false;
+    if (auto ev = poll_once(would_block)) co_return ev;
+    if (EchoClock::now() >= deadline) co_return std::nullopt;
+    if (!would_block && spins < 64) continue;  // consumed something without an event: look again
+    spins = 0;
+    timer.expires_at(deadline);
+    // as_tuple: a close() during the wait ends the loop instead of throwing.
+    auto which = co_await (socket_.async_wait(udp::socket::wait_read, asio::as_tuple(asio::use_awaitable)) ||
+                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (which.index() == 1) co_return std::nullopt;
+    if (std::get<0>(std::get<0>(which))) co_return std::nullopt;
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<EchoExchange> echo_once(asio::any_io_executor ex, udp::endpoint to, EchoSocketOptions options,
+                                        wire::echo::Request request, std::chrono::milliseconds timeout) {
+  EchoExchange out;
+  EchoSocket socket(ex);
+  auto protocol = to.address().is_v6() ? udp::v6() : udp::v4();
+  out.error = socket.open(protocol, options);
+  if (!out.error.empty()) co_return out;
+  if (request.sent_us == 0) request.sent_us = wire::echo::now_us();
+  auto sent_at = EchoClock::now();
+  out.send_error = socket.send(to, request);
+  if (out.send_error != 0) co_return out;
+  auto deadline = sent_at + timeout;
+  while (auto ev = co_await socket.receive(deadline)) {
+    if (ev->kind == EchoEvent::Kind::icmp) {
+      if (ev->icmp.destination == to) {
+        out.event = std::move(ev);
+        break;
+      }
+      continue;
+    }
+    if (ev->from == to && ev->reply.session == request.session && ev->reply.sequence == request.sequence) {
+      out.rtt = std::chrono::duration_cast<std::chrono::microseconds>(ev->at - sent_at);
+      out.event = std::move(ev);
+      break;
+    }
+  }
+  co_return out;
+}
+
+}  // namespace callready::net

@@ -1,0 +1,215 @@
+#include "probe/respond/udp_echo_service.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "probe/wire/echo_probe.hpp"
+
+namespace callready::respond {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+namespace echo = wire::echo;
+
+bool RateLimiter::allow(const asio::ip::address& source, Clock::time_point now) {
+  auto it = buckets_.find(source);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= kMaxSources) forget_idle(now);
+    if (buckets_.size() >= kMaxSources) return false;  // under a flood of sources: shed load
+    it = buckets_.emplace(source, Bucket{rate_, now}).first;
+  }
+  Bucket& b = it->second;
+  double elapsed = std::chrono::duration<double>(now - b.last).count();
+  b.tokens = std::min(rate_, b.tokens + elapsed * rate_);
+  b.last = now;
+  if (b.tokens < 1.0) return false;
+  b.tokens -= 1.0;
+  return true;
+}
+
+void RateLimiter::forget_idle(Clock::time_point now) {
+  for (auto it = buckets_.begin(); it != buckets_.end();) {
+    double refill = std::chrono::duration<double>(now - it->second.last).count() * rate_;
+    it = it->second.tokens + refill >= rate_ ? buckets_.erase(it) : std::next(it);
+  }
+}
+
+UdpEchoService::UdpEchoService(asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions,
+                               ResponderLog log)
+    : io_(io),
+      opts_(opts),
+      sessions_(sessions),
+      log_(std::move(log)),
+      limiter_(opts.max_pps),
+      buffer_(echo::kMaxDatagram + 1) {}
+
+UdpEchoService::~UdpEchoService() { stop(); }
+
+std::string UdpEchoService::bind(const asio::ip::address& address, std::uint16_t port) {
+  auto p = std::make_unique<Port>(Port{udp::socket(io_), port, address.is_v6()});
+  boost::system::error_code ec;
+  p->socket.open(p->v6 ? udp::v6() : udp::v4(), ec);
+  if (ec) return "socket: " + ec.message();
+  int fd = p->socket.native_handle();
+  int one = 1;
+  if (p->v6) {
+    p->socket.set_option(asio::ip::v6_only(true), ec);
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
+  } else {
+    ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof one);
+  }
+  p->socket.non_blocking(true, ec);
+  p->socket.bind(udp::endpoint(address, port), ec);
+  if (ec) return "bind UDP " + address.to_string() + ":" + std::to_string(port) + ": " + ec.message();
+  arm(*p);
+  ports_.push_back(std::move(p));
+  return {};
+}
+
+std::string UdpEchoService::start() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(opts_.bind_address, ec);
+  if (ec) return "bad bind address \"" + opts_.bind_address + "\"";
+  bool wildcard_v4 = address.is_v4() && address.to_v4().is_unspecified();
+  bool v6_failed = false;
+  for (const auto& range : opts_.udp_ports) {
+    for (unsigned port = range.first; port <= range.last; ++port) {
+      if (auto err = bind(address, static_cast<std::uint16_t>(port)); !err.empty()) return err;
+      // The wildcard also serves IPv6 when the host has it (lab and sites often do).
+      if (wildcard_v4 && !v6_failed && !bind(asio::ip::address_v6::any(), static_cast<std::uint16_t>(port)).empty())
+        v6_failed = true;
+    }
+  }
+  if (v6_failed) log_("debug", "udp-echo: IPv6 wildcard not available, serving IPv4 only on some ports");
+  return {};
+}
+
+void UdpEchoService::stop() {
+  for (auto& p : ports_) {
+    boost::system::error_code ec;
+    p->socket.close(ec);
+  }
+}
+
+void UdpEchoService::arm(Port& p) {
+  p.socket.async_wait(udp::socket::wait_read, [this, &p](const boost::system::error_code& ec) {
+    if (ec) return;  // closed at shutdown
+    drain(p);
+    arm(p);
+  });
+}
+
+void UdpEchoService::drain(Port& p) {
+  int fd = p.socket.native_handle();
+  // Bounded per wake-up so that one busy port cannot starve the others.
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage peer{};
+    alignas(8) std::uint8_t control[256];
+    iovec iov{buffer_.data(), buffer_.size()};
+    msghdr msg{};
+    msg.msg_name = &peer;
+    msg.msg_namelen = sizeof peer;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      continue;  // a pending error (e.g. ICMP for an earlier reply): consumed, go on
+    }
+    auto now = RateLimiter::Clock::now();
+    std::uint64_t received_us = echo::now_us();
+    udp::endpoint from;
+    std::memcpy(from.data(), &peer, p.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+    std::uint8_t tos = 0;
+    in_pktinfo pi4{};
+    in6_pktinfo pi6{};
+    bool have_pktinfo = false;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) tos = *CMSG_DATA(c);
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        std::memcpy(&pi4, CMSG_DATA(c), sizeof pi4);
+        have_pktinfo = true;
+      }
+      if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
+        int tclass = 0;
+        std::memcpy(&tclass, CMSG_DATA(c), sizeof tclass);
+        tos = static_cast<std::uint8_t>(tclass);
+      }
+      if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        std::memcpy(&pi6, CMSG_DATA(c), sizeof pi6);
+        have_pktinfo = true;
+      }
+    }
+    std::span<const std::uint8_t> datagram(buffer_.data(), static_cast<std::size_t>(n));
+    std::uint64_t peek_session = 0;
+    if (datagram.size() >= 16)
+      for (int b = 8; b < 16; ++b) peek_session = (peek_session << 8) | datagram[b];
+    auto record = [&](SessionLog::Outcome o, std::uint64_t session) {
+      sessions_.record("udp-echo", from.address(), session, from.port(), p.number, o, now);
+    };
+    if (!limiter_.allow(from.address(), now)) {
+      ++stats_.rate_limited;
+      record(SessionLog::Outcome::rate_limited, peek_session);
+      continue;
+    }
+    echo::Request request;
+    auto err = echo::decode_request(datagram, opts_.token, request);
+    if (err == echo::DecodeError::unauthenticated || err == echo::DecodeError::bad_mac) {
+      ++stats_.unauthenticated;  // dropped silently: no oracle for token guessing
+      record(SessionLog::Outcome::unauthenticated, 0);
+      continue;
+    }
+    if (err != echo::DecodeError::none) {
+      ++stats_.malformed;
+      record(SessionLog::Outcome::malformed, 0);
+      continue;
+    }
+    echo::Observation seen{from, tos, received_us, static_cast<std::uint16_t>(std::min<std::size_t>(n, 65535))};
+    auto reply = echo::encode_reply(request, seen, opts_.token);
+    // Reply from the address the request was sent to.
+    alignas(8) std::uint8_t out_control[64]{};
+    iovec out_iov{reply.data(), reply.size()};
+    msghdr out{};
+    out.msg_name = &peer;
+    out.msg_namelen = msg.msg_namelen;
+    out.msg_iov = &out_iov;
+    out.msg_iovlen = 1;
+    if (have_pktinfo) {
+      out.msg_control = out_control;
+      out.msg_controllen = p.v6 ? CMSG_SPACE(sizeof(in6_pktinfo)) : CMSG_SPACE(sizeof(in_pktinfo));
+      cmsghdr* c = CMSG_FIRSTHDR(&out);
+      if (p.v6) {
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+        in6_pktinfo src{};
+        src.ipi6_addr = pi6.ipi6_addr;
+        src.ipi6_ifindex = pi6.ipi6_ifindex;
+        std::memcpy(CMSG_DATA(c), &src, sizeof src);
+      } else {
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+        in_pktinfo src{};
+        src.ipi_spec_dst = pi4.ipi_addr;
+        std::memcpy(CMSG_DATA(c), &src, sizeof src);
+      }
+    }
+    if (::sendmsg(fd, &out, MSG_DONTWAIT) < 0) {
+      ++stats_.send_errors;
+      continue;
+    }
+    ++stats_.answered;
+    record(SessionLog::Outcome::answered, request.session);
+  }
+}
+
+}  // namespace callready::respond
