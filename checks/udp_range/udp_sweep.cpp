@@ -1,0 +1,196 @@
+#include "checks/udp_range/udp_sweep.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cmath>
+#include <memory>
+#include <unordered_map>
+
+#include "probe/net/echo_client.hpp"
+
+namespace callready::checks {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+using Clock = std::chrono::steady_clock;
+using State = PortResult::State;
+
+namespace {
+
+struct Shared {
+  SweepOptions opts;
+  std::uint64_t session = 0;
+  std::vector<PortResult> ports;
+  std::unordered_map<std::uint16_t, std::size_t> index;  // port -> position
+  std::vector<Clock::time_point> first_sent;
+  std::vector<int> answered_round;  // round whose probe was answered first (-1 none)
+  std::size_t unresolved = 0;
+  std::optional<udp::endpoint> observed;
+  int round = 0;
+  int receivers_running = 0;
+};
+
+void handle(Shared& s, const net::EchoEvent& ev) {
+  if (ev.kind == net::EchoEvent::Kind::reply) {
+    if (ev.from.address() != s.opts.target || ev.reply.session != s.session) return;
+    auto port = static_cast<std::uint16_t>(ev.reply.sequence & 0xffff);
+    if (ev.from.port() != port) return;
+    auto it = s.index.find(port);
+    if (it == s.index.end()) return;
+    auto& r = s.ports[it->second];
+    if (r.state == State::open) return;
+    if (r.state != State::rejected) --s.unresolved;
+    r.state = State::open;
+    r.rtt_ms = std::chrono::duration<double, std::milli>(ev.at - s.first_sent[it->second]).count();
+    s.answered_round[it->second] = static_cast<int>(ev.reply.sequence >> 16);
+    if (!s.observed) s.observed = ev.reply.seen.source;
+    return;
+  }
+  const auto& icmp = ev.icmp;
+  if (icmp.destination.address() != s.opts.target || !icmp.destination_unreachable()) return;
+  auto it = s.index.find(icmp.destination.port());
+  if (it == s.index.end()) return;
+  auto& r = s.ports[it->second];
+  if (r.state != State::untested) return;  // open wins over a stray ICMP
+  r.state = State::rejected;
+  r.icmp = icmp.describe();
+  r.rejected_by_target = icmp.offender && *icmp.offender == s.opts.target;
+  --s.unresolved;
+}
+
+asio::awaitable<void> receive_loop(std::shared_ptr<Shared> s, std::shared_ptr<net::EchoSocket> socket) {
+  ++s->receivers_running;
+  while (socket->is_open()) {
+    auto ev = co_await socket->receive(Clock::now() + std::chrono::seconds(1));
+    if (ev) handle(*s, *ev);
+  }
+  --s->receivers_running;
+}
+
+asio::awaitable<void> sleep_until(asio::any_io_executor ex, Clock::time_point when) {
+  asio::steady_timer t(ex, when);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
+asio::awaitable<SweepResult> udp_sweep(asio::any_io_executor ex, SweepOptions opts) {
+  SweepResult out;
+  auto s = std::make_shared<Shared>();
+  s->opts = opts;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&s->session), sizeof s->session);
+  s->ports.resize(opts.ports.size());
+  s->first_sent.resize(opts.ports.size());
+  s->answered_round.assign(opts.ports.size(), -1);
+  for (std::size_t i = 0; i < opts.ports.size(); ++i) s->index[opts.ports[i]] = i;
+  s->unresolved = opts.ports.size();
+
+  // Sockets: one per source port (no more than there are ports to probe), or one ephemeral.
+  std::vector<std::shared_ptr<net::EchoSocket>> sockets;
+  auto protocol = opts.target.is_v6() ? udp::v6() : udp::v4();
+  std::vector<std::optional<std::uint16_t>> sources;
+  if (opts.source_ports.empty()) sources.push_back(std::nullopt);
+  for (auto sp : opts.source_ports) {
+    if (sources.size() >= opts.ports.size()) break;
+    sources.push_back(sp);
+  }
+  std::string last_error;
+  for (const auto& sp : sources) {
+    auto socket = std::make_shared<net::EchoSocket>(ex);
+    net::EchoSocketOptions so;
+    so.token = opts.token;
+    if (sp) so.local = udp::endpoint(protocol, *sp);
+    if (auto err = socket->open(protocol, so); !err.empty()) {
+      last_error = err;
+      if (sp) out.source_ports_unavailable.push_back(*sp);
+      continue;
+    }
+    if (sp) out.source_ports_used.push_back(*sp);
+    sockets.push_back(socket);
+  }
+  if (sockets.empty()) {
+    out.error = last_error;
+    co_return out;
+  }
+  for (auto& socket : sockets) asio::co_spawn(ex, receive_loop(s, socket), asio::detached);
+
+  const double pps = std::max(1, opts.max_pps);
+  const auto start = Clock::now();
+  std::uint64_t sent = 0;
+  std::size_t next_socket = 0;
+  auto slot = [&](std::uint64_t n) {
+    return start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(n / pps));
+  };
+  for (int round = 0; round < opts.max_attempts && s->unresolved > 0; ++round) {
+    // Past the minimum rounds, go on only while the path shows random loss
+    // that could still hide an open port among the silent ones.
+    if (round >= opts.attempts) {
+      std::size_t opened = 0, late = 0;
+      for (std::size_t i = 0; i < s->ports.size(); ++i)
+        if (s->ports[i].state == State::open) {
+          ++opened;
+          if (s->answered_round[i] > 0) ++late;
+        }
+      double loss = opened ? static_cast<double>(late) / opened : 0.0;
+      if (opened * std::pow(loss, round) <= 0.01) break;
+    }
+    s->round = round;
+    out.rounds = round + 1;
+    for (std::size_t i = 0; i < s->ports.size(); ++i) {
+      if (s->ports[i].state != State::untested) continue;
+      auto when = slot(sent);
+      if (when > opts.deadline) {
+        out.cut_short = true;
+        break;
+      }
+      if (when > Clock::now() + std::chrono::microseconds(500)) co_await sleep_until(ex, when);
+      wire::echo::Request req;
+      req.session = s->session;
+      req.sequence = (static_cast<std::uint32_t>(round) << 16) | s->opts.ports[i];
+      req.sent_us = wire::echo::now_us();
+      auto& socket = sockets[next_socket++ % sockets.size()];
+      int err = socket->send(udp::endpoint(opts.target, opts.ports[i]), req);
+      for (int retry = 0; err == EAGAIN && retry < 20; ++retry) {  // socket buffer full: give it a moment
+        co_await sleep_until(ex, Clock::now() + std::chrono::milliseconds(1));
+        err = socket->send(udp::endpoint(opts.target, opts.ports[i]), req);
+      }
+      ++sent;
+      if (s->ports[i].attempts == 0) s->first_sent[i] = Clock::now();
+      ++s->ports[i].attempts;
+    }
+    if (out.cut_short) break;
+    auto wait =
+        std::min<std::chrono::milliseconds>(opts.reply_wait * (1 << std::min(round, 3)), std::chrono::seconds(4));
+    auto until = std::min(Clock::now() + wait, opts.deadline);
+    while (s->unresolved > 0 && Clock::now() < until)
+      co_await sleep_until(ex, std::min(until, Clock::now() + std::chrono::milliseconds(5)));
+  }
+
+  for (auto& socket : sockets) socket->close();
+  // Let the receivers see the close before `s` may be the last owner.
+  for (int i = 0; i < 100 && s->receivers_running > 0; ++i)
+    co_await sleep_until(ex, Clock::now() + std::chrono::milliseconds(1));
+
+  std::size_t opened = 0, late = 0;
+  for (std::size_t i = 0; i < s->ports.size(); ++i) {
+    auto& r = s->ports[i];
+    if (r.state == State::untested && r.attempts > 0) r.state = State::blocked;
+    if (r.state == State::open) {
+      ++opened;
+      if (s->answered_round[i] > 0) ++late;
+    }
+  }
+  out.loss_estimate = opened ? static_cast<double>(late) / opened : 0.0;
+  out.ports = s->ports;
+  out.probes_sent = sent;
+  out.observed_source = s->observed;
+  co_return out;
+}
+
+}  // namespace callready::checks
