@@ -2,6 +2,7 @@
 
 #include "checks/dns/dns_check.hpp"
 #include "checks/tcp/tcp_check.hpp"
+#include "checks/udp_range/udp_range_check.hpp"
 
 namespace callready {
 
@@ -11,6 +12,7 @@ const std::map<std::string, CheckKind>& check_registry() {
     auto add = [&m](CheckKind k) { m.emplace(k.name, std::move(k)); };
     add(checks::dns_check_kind());
     add(checks::tcp_check_kind());
+    add(checks::udp_range_check_kind());
     return m;
   }();
   return registry;
