@@ -1,0 +1,192 @@
+#include "checks/stun/nat_behavior.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/this_coro.hpp>
+
+#include "checks/stun/stun_client.hpp"
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace callready::checks::nat_behavior {
+
+namespace {
+
+namespace stun = wire::stun;
+using stun_client::Exchange;
+using stun_client::Millis;
+using stun_client::RequestOptions;
+using stun_client::Retransmission;
+
+// An answer is expected: a few retransmissions against loss.
+Retransmission expect_answer(SteadyClock::time_point deadline) {
+  Retransmission p{Millis(500), 4, 4, Millis(5500)};
+  p.budget = std::min(p.budget, std::chrono::duration_cast<Millis>(deadline - SteadyClock::now()));
+  return p;
+}
+// Silence is a likely result (filtering): shorter, as turnutils_natdiscovery
+// does, but never cut short by the deadline, or silence would mean nothing.
+const Retransmission kSilenceLikely{Millis(500), 3, 4, Millis(3500)};
+bool time_for_silence(SteadyClock::time_point deadline) {
+  return deadline - SteadyClock::now() >= kSilenceLikely.budget;
+}
+
+std::optional<stun::Endpoint> mapped_of(const Exchange& e) {
+  if (!e.answered || e.response.cls != stun::MessageClass::success) return std::nullopt;
+  const auto* a = e.response.find(stun::attr::xor_mapped_address);
+  return a ? stun::read_xor_address(*a, e.response.transaction_id) : std::nullopt;
+}
+
+// "unknown: ..." for an exchange that should have been answered with a mapping.
+std::string why_unknown(const Exchange& e, const std::string& test, const stun::Endpoint& to) {
+  if (!e.answered) return fmt::format("unknown: {} to {} got no answer ({})", test, stun::to_string(to), e.error);
+  if (e.response.cls == stun::MessageClass::error) {
+    const auto* a = e.response.find(stun::attr::error_code);
+    auto code = a ? stun::read_error_code(*a) : std::nullopt;
+    return fmt::format("unknown: {} to {} was answered with error {}", test, stun::to_string(to),
+                       code ? std::to_string(code->code) + " " + code->reason : "(no code)");
+  }
+  return fmt::format("unknown: {} to {}: no XOR-MAPPED-ADDRESS in the answer", test, stun::to_string(to));
+}
+
+struct Socket {
+  explicit Socket(asio::any_io_executor ex) : sock(ex) {}
+  udp::socket sock;
+  std::string error;
+};
+
+asio::awaitable<std::unique_ptr<Socket>> open_socket(const asio::ip::address& local) {
+  auto ex = co_await asio::this_coro::executor;
+  auto s = std::make_unique<Socket>(ex);
+  boost::system::error_code ec;
+  udp::endpoint ep(local, 0);
+  s->sock.open(ep.protocol(), ec);
+  if (!ec) s->sock.bind(ep, ec);
+  if (ec) s->error = "unknown: cannot open a UDP socket: " + ec.message();
+  co_return s;
+}
+
+asio::awaitable<void> mapping_tests(Result& r, const asio::ip::address& local, stun::Endpoint primary,
+                                    stun::Endpoint other, SteadyClock::time_point deadline) {
+  auto s = co_await open_socket(local);
+  if (!s->error.empty()) {
+    r.mapping = s->error;
+    co_return;
+  }
+  RequestOptions plain;
+  // Test I: the primary address.
+  auto plan_t1 = expect_answer(deadline);
+  auto t1 = co_await stun_client::udp_exchange(s->sock, primary, plain, plan_t1);
+  auto m1 = mapped_of(t1);
+  if (!m1) {
+    r.mapping = why_unknown(t1, "test I", primary);
+    co_return;
+  }
+  // Test II: the alternate IP, the primary port.
+  stun::Endpoint alt_ip(other.address(), primary.port());
+  auto plan_t2 = expect_answer(deadline);
+  auto t2 = co_await stun_client::udp_exchange(s->sock, alt_ip, plain, plan_t2);
+  auto m2 = mapped_of(t2);
+  if (!m2) {
+    r.mapping = why_unknown(t2, "test II", alt_ip);
+    co_return;
+  }
+  if (*m2 == *m1) {
+    r.mapping = kEndpointIndependent;
+    r.mapping_evidence =
+        fmt::format("{} and {} both saw {}", stun::to_string(primary), stun::to_string(alt_ip), stun::to_string(*m1));
+    co_return;
+  }
+  // Test III: the alternate IP and port.
+  auto plan_t3 = expect_answer(deadline);
+  auto t3 = co_await stun_client::udp_exchange(s->sock, other, plain, plan_t3);
+  auto m3 = mapped_of(t3);
+  if (!m3) {
+    r.mapping = why_unknown(t3, "test III", other);
+    co_return;
+  }
+  r.mapping = *m3 == *m2 ? kAddressDependent : kAddressAndPortDependent;
+  r.mapping_evidence =
+      fmt::format("{} saw {}, {} saw {}, {} saw {}", stun::to_string(primary), stun::to_string(*m1),
+                  stun::to_string(alt_ip), stun::to_string(*m2), stun::to_string(other), stun::to_string(*m3));
+}
+
+// A CHANGE-REQUEST answer only counts if it really came from the changed
+// address; a server that ignores the request would otherwise fake EIF.
+std::string check_changed(const Exchange& e, const stun::Endpoint& primary, bool ip, bool port) {
+  if (e.response.cls == stun::MessageClass::error) {
+    const auto* a = e.response.find(stun::attr::error_code);
+    auto code = a ? stun::read_error_code(*a) : std::nullopt;
+    return fmt::format("unknown: the server refused CHANGE-REQUEST (error {})", code ? code->code : 0);
+  }
+  bool ip_changed = e.responder.address() != primary.address();
+  bool port_changed = e.responder.port() != primary.port();
+  if (ip_changed != ip || port_changed != port)
+    return fmt::format("unknown: the server did not honour CHANGE-REQUEST (answered from {})",
+                       stun::to_string(e.responder));
+  return {};
+}
+
+asio::awaitable<void> filtering_tests(Result& r, const asio::ip::address& local, stun::Endpoint primary,
+                                      SteadyClock::time_point deadline) {
+  auto s = co_await open_socket(local);
+  if (!s->error.empty()) {
+    r.filtering = s->error;
+    co_return;
+  }
+  RequestOptions plain;
+  auto plan_t1 = expect_answer(deadline);
+  auto t1 = co_await stun_client::udp_exchange(s->sock, primary, plain, plan_t1);
+  if (!mapped_of(t1)) {
+    r.filtering = why_unknown(t1, "test I", primary);
+    co_return;
+  }
+  if (!time_for_silence(deadline)) {
+    r.filtering = "unknown: not enough time left to wait for filtered answers";
+    co_return;
+  }
+  Retransmission silence = kSilenceLikely;
+  // Test II: answer from the other IP and port.
+  RequestOptions both;
+  both.change_ip = true;
+  both.change_port = true;
+  auto t2 = co_await stun_client::udp_exchange(s->sock, primary, both, silence);
+  if (t2.answered) {
+    auto bad = check_changed(t2, primary, true, true);
+    r.filtering = bad.empty() ? kEndpointIndependent : bad;
+    r.filtering_evidence = "an answer from " + stun::to_string(t2.responder) + " (other IP and port) arrived";
+    co_return;
+  }
+  if (!time_for_silence(deadline)) {
+    r.filtering = "unknown: not enough time left to wait for filtered answers";
+    co_return;
+  }
+  // Test III: answer from the same IP, other port.
+  RequestOptions port_only;
+  port_only.change_port = true;
+  auto t3 = co_await stun_client::udp_exchange(s->sock, primary, port_only, silence);
+  if (t3.answered) {
+    auto bad = check_changed(t3, primary, false, true);
+    r.filtering = bad.empty() ? kAddressDependent : bad;
+    r.filtering_evidence =
+        "no answer from another IP; an answer from " + stun::to_string(t3.responder) + " (same IP, other port) arrived";
+    co_return;
+  }
+  r.filtering = kAddressAndPortDependent;
+  r.filtering_evidence =
+      fmt::format("no answer from another IP ({} requests) nor from another port ({} requests)", t2.sent, t3.sent);
+}
+
+}  // namespace
+
+asio::awaitable<Result> discover(asio::ip::address local, stun::Endpoint primary, stun::Endpoint other,
+                                 SteadyClock::time_point deadline) {
+  Result r;
+  co_await mapping_tests(r, local, primary, other, deadline);
+  co_await filtering_tests(r, local, primary, deadline);
+  co_return r;
+}
+
+}  // namespace callready::checks::nat_behavior

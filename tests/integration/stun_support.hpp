@@ -1,0 +1,128 @@
+#pragma once
+// Shared by the STUN integration tests (header-only; each test file is its own
+// executable): run the `stun` check, start coturn or our own STUN service on
+// loopback, and a blocking raw UDP client to poke servers with.
+#include <doctest/doctest.h>
+#include <poll.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/use_future.hpp>
+#include <memory>
+#include <thread>
+
+#include "checks/stun/stun_check.hpp"
+#include "probe/net/resolver.hpp"
+#include "probe/respond/services.hpp"
+#include "probe/wire/stun.hpp"
+#include "tests/integration/responder_support.hpp"
+#include "tests/support/process.hpp"
+
+namespace callready::test {
+
+namespace stun = wire::stun;
+
+struct TimedOutcome {
+  CheckOutcome outcome;
+  double seconds = 0;
+};
+
+// Runs the `stun` check to completion with `limit` as the engine's deadline.
+inline TimedOutcome run_stun_check(const nlohmann::json& params, std::chrono::milliseconds limit) {
+  boost::asio::io_context io;
+  net::Resolver resolver(io.get_executor(), std::nullopt);
+  ScanSettings settings;
+  auto kind = checks::stun_check_kind();
+  REQUIRE(kind.validate(params).empty());
+  auto start = Clock::now();
+  CheckContext ctx{io.get_executor(), resolver, start + limit, settings, [](const std::string&) {}};
+  auto f = boost::asio::co_spawn(io, kind.run(params, ctx), boost::asio::use_future);
+  io.run();
+  TimedOutcome t{f.get(), std::chrono::duration<double>(Clock::now() - start).count()};
+  INFO(t.outcome.details.dump());
+  CHECK_FALSE(t.outcome.error.has_value());
+  return t;
+}
+
+inline bool has_finding(const CheckOutcome& o, const std::string& code, Severity sev) {
+  for (const auto& f : o.findings)
+    if (f.code == code && f.severity == sev) return true;
+  return false;
+}
+
+// coturn in STUN-only mode on 127.0.0.1:P (and with `rfc5780` also on
+// 127.0.0.2, alternate port P+1: OTHER-ADDRESS = 127.0.0.2:P+1).
+struct Coturn {
+  TempDir dir;
+  unsigned short port = 0;
+  std::unique_ptr<ChildProcess> process;
+
+  explicit Coturn(bool rfc5780) {
+    port = free_udp_block(2);
+    std::vector<std::string> argv = {
+        "turnserver", "-n", "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip=127.0.0.1"};
+    if (rfc5780) argv.push_back("--listening-ip=127.0.0.2");
+    for (std::string a :
+         {"--listening-port=" + std::to_string(port), "--alt-listening-port=" + std::to_string(port + 1),
+          std::string("--relay-ip=127.0.0.1"), "--userdb=" + dir.file("turndb"), "--pidfile=" + dir.file("turn.pid"),
+          "--log-file=" + dir.file("turn.log"), std::string("--no-stdout-log")})
+      argv.push_back(a);
+    process = std::make_unique<ChildProcess>(argv, dir.file("turnserver.out"));
+    REQUIRE_MESSAGE(wait_for_tcp("127.0.0.1", port, std::chrono::seconds(10)), process->log());
+  }
+};
+
+// Our STUN service on its own io_context thread, as `callready respond` runs it.
+struct StunServiceThread {
+  boost::asio::io_context io;
+  std::thread thread;
+  std::string error;
+
+  explicit StunServiceThread(const respond::ResponderOptions& opts) {
+    error = respond::start_stun_service(io, opts, nullptr);
+    if (error.empty()) thread = std::thread([this] { io.run(); });
+  }
+  ~StunServiceThread() {
+    io.stop();
+    if (thread.joinable()) thread.join();
+  }
+};
+
+inline respond::ResponderOptions stun_options(unsigned short port, std::string alt = "127.0.0.2") {
+  respond::ResponderOptions o;
+  o.bind_address = "127.0.0.1";
+  o.alt_address = std::move(alt);
+  o.stun_ports = {{port, port}};
+  return o;
+}
+
+// A blocking UDP socket on 127.0.0.1 with a bounded receive.
+struct RawUdp {
+  boost::asio::io_context io;
+  boost::asio::ip::udp::socket sock{io};
+
+  RawUdp() {
+    sock.open(boost::asio::ip::udp::v4());
+    sock.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+  }
+  void send(const stun::Bytes& b, unsigned short port, const std::string& ip = "127.0.0.1") {
+    sock.send_to(boost::asio::buffer(b), {boost::asio::ip::make_address(ip), port});
+  }
+  struct Datagram {
+    stun::Bytes bytes;
+    stun::Endpoint from;
+  };
+  std::optional<Datagram> receive(std::chrono::milliseconds limit) {
+    pollfd p{sock.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return std::nullopt;
+    Datagram d;
+    d.bytes.resize(2048);
+    auto n = sock.receive_from(boost::asio::buffer(d.bytes), d.from);
+    d.bytes.resize(n);
+    return d;
+  }
+  unsigned short port() const { return sock.local_endpoint().port(); }
+};
+
+}  // namespace callready::test
