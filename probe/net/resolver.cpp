@@ -114,11 +114,10 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
   struct Pending {
     asio::any_completion_handler<void(boost::system::error_code, Result)> handler;
     asio::steady_timer timer;
-    Clock::time_point start = Clock::now();
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     bool done = false;
     std::weak_ptr<Impl> owner;
     explicit Pending(asio::any_io_executor ex) : timer(ex) {}
-    using Clock = std::chrono::steady_clock;
 
     void complete(boost::system::error_code ec, Result r) {
       if (done) return;

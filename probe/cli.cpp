@@ -1,0 +1,263 @@
+// The command line (CLI11 lives in this one file: it is slow to compile).
+// It parses, picks a format and a command; it never formats a report itself.
+#include "probe/cli.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "probe/engine.hpp"
+#include "probe/profile.hpp"
+#include "probe/progress.hpp"
+#include "probe/respond/responder.hpp"
+#include "probe/scan.hpp"
+#include "probe/scoring.hpp"
+#include "reports/render.hpp"
+
+namespace callready {
+
+namespace {
+
+constexpr int kExitUnknown = 3;
+
+int usage_error(const std::string& message) {
+  fmt::print(stderr, "callready: {}\n", message);
+  return kExitUnknown;
+}
+
+int print_errors(const std::vector<std::string>& errors) {
+  for (const auto& e : errors) fmt::print(stderr, "callready: {}\n", e);
+  return kExitUnknown;
+}
+
+bool color_wanted(std::FILE* f) {
+  const char* no_color = std::getenv("NO_COLOR");
+  return isatty(fileno(f)) && !(no_color && *no_color);
+}
+
+struct ScanArgs {
+  std::string profile = "webex-calling";
+  std::vector<std::string> sets;
+  std::string dns_server;
+  std::string responder;
+  std::string token;
+  std::vector<std::string> only, skip;
+  double timeout_s = 60;
+  int concurrency = 32;
+  std::vector<std::string> outputs;
+  std::string format;
+  bool quiet = false;
+  bool verbose = false;
+};
+
+std::vector<std::string> split_commas(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const auto& s : in) {
+    std::stringstream ss(s);
+    std::string part;
+    while (std::getline(ss, part, ','))
+      if (!part.empty()) out.push_back(part);
+  }
+  return out;
+}
+
+// Profile + --set + --only/--skip -> plan, or the errors found.
+struct Planned {
+  std::optional<Profile> profile;
+  std::optional<Plan> plan;
+  std::vector<std::string> errors;
+};
+
+Planned plan_from(const std::string& profile_name, const std::vector<std::string>& sets,
+                  const std::vector<std::string>& only, const std::vector<std::string>& skip) {
+  Planned out;
+  PlanOptions po;
+  for (const auto& s : sets) {
+    auto kv = parse_set(s);
+    if (!kv) {
+      out.errors.push_back(fmt::format("--set {}: expected KEY=VALUE (KEY: letters, digits, _)", s));
+      continue;
+    }
+    po.sets[kv->first] = kv->second;
+  }
+  po.only = split_commas(only);
+  po.skip = split_commas(skip);
+  if (!out.errors.empty()) return out;
+  auto loaded = load_profile(profile_name);
+  if (!loaded.profile) {
+    out.errors = loaded.errors;
+    return out;
+  }
+  auto built = build_plan(*loaded.profile, po);
+  out.profile = std::move(loaded.profile);
+  out.plan = std::move(built.plan);
+  out.errors = std::move(built.errors);
+  return out;
+}
+
+int run_scan(const ScanArgs& a) {
+  EngineOptions eo;
+  if (!a.dns_server.empty()) {
+    eo.dns_server = net::parse_dns_server(a.dns_server);
+    if (!eo.dns_server) return usage_error(fmt::format("--dns-server {}: expected IP or IP:PORT", a.dns_server));
+  }
+  for (const auto& o : a.outputs)
+    if (!format_for_path(o)) return usage_error(fmt::format("-o {}: the extension must be .json, .html or .txt", o));
+  if (a.timeout_s <= 0 || a.timeout_s > 3600) return usage_error("--timeout: expected 0 < SECONDS <= 3600");
+  if (a.concurrency < 1 || a.concurrency > 4096) return usage_error("--concurrency: expected 1-4096");
+  auto planned = plan_from(a.profile, a.sets, a.only, a.skip);
+  if (!planned.errors.empty()) return print_errors(planned.errors);
+
+  eo.overall_timeout = Millis(static_cast<long long>(a.timeout_s * 1000));
+  eo.concurrency = a.concurrency;
+  if (!a.responder.empty()) eo.settings.responder = a.responder;
+  eo.settings.token = a.token;
+  if (a.verbose) eo.log = [](const std::string& line) { fmt::print(stderr, "debug: {}\n", line); };
+
+  std::optional<ProgressLine> progress;
+  if (!a.quiet && isatty(fileno(stderr))) progress.emplace(planned.plan->checks.size(), stderr);
+  auto started = std::chrono::system_clock::now();
+  auto run = run_plan(*planned.plan, eo, progress ? &*progress : nullptr);
+  auto finished = std::chrono::system_clock::now();
+  if (progress) progress->clear();
+  auto report = assemble_report(*planned.plan, std::move(run), started, finished);
+
+  int status = exit_code_for(report.verdict);
+  for (const auto& o : a.outputs) {
+    auto err = write_file_atomically(o, render(report, *format_for_path(o)));
+    if (!err.empty()) {
+      fmt::print(stderr, "callready: {}\n", err);
+      status = kExitUnknown;
+    }
+  }
+  if (a.format == "json") fmt::print("{}", render_json(report));
+  else if (!a.quiet || a.format == "text") fmt::print("{}", render_text(report, {color_wanted(stdout)}));
+  return status;
+}
+
+int run_profiles_list() {
+  for (const auto& p : list_builtin_profiles()) fmt::print("{:<18} {}\n", p.name, p.description);
+  return 0;
+}
+
+int run_profiles_show(const std::string& name, const std::vector<std::string>& sets) {
+  auto planned = plan_from(name, sets, {}, {});
+  if (!planned.errors.empty()) return print_errors(planned.errors);
+  fmt::print("{}\n", plan_to_json(*planned.plan, *planned.profile).dump(2));
+  return 0;
+}
+
+int run_report(const std::string& in, const std::vector<std::string>& outputs) {
+  std::ifstream f(in, std::ios::binary);
+  if (!f) return usage_error(in + ": cannot read");
+  json j;
+  try {
+    j = json::parse(f);
+  } catch (const json::parse_error& e) {
+    return usage_error(fmt::format("{}: invalid JSON: {}", in, e.what()));
+  }
+  if (!j.is_object() || j.value("schema", "") != "callready.report/v1")
+    return usage_error(in + ": not a callready report (schema callready.report/v1)");
+  Report report;
+  try {
+    report = j.get<Report>();
+  } catch (const json::exception& e) {
+    return usage_error(fmt::format("{}: malformed report: {}", in, e.what()));
+  }
+  if (outputs.empty()) {
+    fmt::print("{}", render_text(report, {color_wanted(stdout)}));
+    return 0;
+  }
+  for (const auto& o : outputs) {
+    auto fmt_ = format_for_path(o);
+    if (!fmt_) return usage_error(fmt::format("-o {}: the extension must be .json, .html or .txt", o));
+    auto err = write_file_atomically(o, render(report, *fmt_));
+    if (!err.empty()) return usage_error(err);
+  }
+  return 0;
+}
+
+int run_respond(respond::ResponderOptions opts, const std::string& udp, const std::string& stun,
+                const std::string& tcp, const std::string& sip) {
+  try {
+    if (!udp.empty()) opts.udp_ports = respond::parse_port_list(udp);
+    if (!stun.empty()) opts.stun_ports = respond::parse_port_list(stun);
+    if (!tcp.empty()) opts.tcp_ports = respond::parse_port_list(tcp);
+    if (!sip.empty()) opts.sip_ports = respond::parse_port_list(sip);
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  }
+  return respond::run_responder(opts);
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"callready: will calls work from here, and if not, what exactly must change?", "callready"};
+  app.set_version_flag("--version", std::string("callready ") + CALLREADY_VERSION);
+  app.require_subcommand(1);
+
+  ScanArgs sa;
+  auto* scan = app.add_subcommand("scan", "Run a profile's checks concurrently, score them, write reports");
+  scan->add_option("--profile", sa.profile, "Built-in profile name or JSON profile file")->default_str("webex-calling");
+  scan->add_option("--set", sa.sets, "Fill a profile variable, KEY=VALUE (repeatable)");
+  scan->add_option("--dns-server", sa.dns_server, "Resolve through this server, IP[:PORT]");
+  scan->add_option("--responder", sa.responder, "The responder's control port, HOST[:PORT]");
+  scan->add_option("--token", sa.token, "Shared secret the responder demands");
+  scan->add_option("--only", sa.only, "Run only these checks (ids or kinds, comma-separated)");
+  scan->add_option("--skip", sa.skip, "Skip these checks (ids or kinds, comma-separated)");
+  scan->add_option("--timeout", sa.timeout_s, "Overall deadline in seconds")->default_str("60");
+  scan->add_option("--concurrency", sa.concurrency, "Checks running at once")->default_str("32");
+  scan->add_option("-o,--output", sa.outputs, "Write a report; format from the extension (.json .html .txt)");
+  scan->add_option("--format", sa.format, "What goes to stdout")->check(CLI::IsMember({"json", "text"}));
+  scan->add_flag("-q,--quiet", sa.quiet, "No progress line and no text summary");
+  scan->add_flag("-v,--verbose", sa.verbose, "Debug log on stderr");
+
+  respond::ResponderOptions ro;
+  std::string udp, stun, tcp, sip;
+  auto* resp = app.add_subcommand("respond", "Run the far end that cooperative checks talk to");
+  resp->add_option("--listen", ro.listen, "Control TCP address:port")->default_str("0.0.0.0:7447");
+  resp->add_option("--bind", ro.bind_address, "Address the served ports bind to")->default_str("0.0.0.0");
+  resp->add_option("--udp-ports", udp, "UDP echo ports, e.g. 5004,9000,19560-19661");
+  resp->add_option("--stun-ports", stun, "STUN Binding ports (UDP and TCP)");
+  resp->add_option("--tcp-ports", tcp, "TCP ports to accept and close");
+  resp->add_option("--sip-ports", sip, "SIP mirror ports (UDP and TCP)");
+  resp->add_option("--alt-address", ro.alt_address, "Second IP for RFC 5780 NAT discovery");
+  resp->add_option("--token", ro.token, "Shared secret probes must carry");
+  resp->add_option("--max-pps", ro.max_pps, "Packets per second per source")->default_str("2000");
+  resp->add_option("--log-level", ro.log_level, "error|warn|info|debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+
+  auto* profiles = app.add_subcommand("profiles", "List the built-in profiles, or show one as JSON");
+  profiles->require_subcommand(0, 1);
+  std::string show_name;
+  std::vector<std::string> show_sets;
+  auto* show = profiles->add_subcommand("show", "Print a profile exactly as it will run");
+  show->add_option("name", show_name, "Built-in profile name or JSON file")->required();
+  show->add_option("--set", show_sets, "Fill a profile variable, KEY=VALUE");
+
+  std::string report_in;
+  std::vector<std::string> report_out;
+  auto* report = app.add_subcommand("report", "Re-render a saved JSON report");
+  report->add_option("input", report_in, "A JSON report written by scan")->required();
+  report->add_option("-o,--output", report_out, "Output file (.html .json .txt); stdout text when absent");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUnknown;
+  }
+  if (scan->parsed()) return run_scan(sa);
+  if (resp->parsed()) return run_respond(ro, udp, stun, tcp, sip);
+  if (show->parsed()) return run_profiles_show(show_name, show_sets);
+  if (profiles->parsed()) return run_profiles_list();
+  if (report->parsed()) return run_report(report_in, report_out);
+  return kExitUnknown;
+}
+
+}  // namespace callready

@@ -1,0 +1,148 @@
+#include "probe/model.hpp"
+
+namespace callready {
+
+const char* to_string(Status s) {
+  switch (s) {
+    case Status::pass: return "pass";
+    case Status::warn: return "warn";
+    case Status::fail: return "fail";
+    case Status::error: return "error";
+    case Status::skipped: return "skipped";
+  }
+  return "error";
+}
+const char* to_string(Severity s) {
+  switch (s) {
+    case Severity::info: return "info";
+    case Severity::warning: return "warning";
+    case Severity::critical: return "critical";
+  }
+  return "info";
+}
+const char* to_string(Verdict v) {
+  switch (v) {
+    case Verdict::ready: return "ready";
+    case Verdict::degraded: return "degraded";
+    case Verdict::not_ready: return "not_ready";
+    case Verdict::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+namespace {
+template <class T>
+void get_opt(const json& j, const char* key, T& out) {
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
+}
+}  // namespace
+
+void to_json(json& j, const Finding& f) {
+  j = json{{"severity", f.severity}, {"code", f.code},           {"message", f.message},
+           {"remediation", f.remediation}, {"requirement", f.requirement}};
+}
+void from_json(const json& j, Finding& f) {
+  get_opt(j, "severity", f.severity);
+  get_opt(j, "code", f.code);
+  get_opt(j, "message", f.message);
+  get_opt(j, "remediation", f.remediation);
+  get_opt(j, "requirement", f.requirement);
+}
+
+void to_json(json& j, const CheckRecord& c) {
+  j = json{{"id", c.id},
+           {"kind", c.kind},
+           {"category", c.category},
+           {"target", c.target},
+           {"status", c.status},
+           {"duration_ms", c.duration_ms},
+           {"summary", c.summary},
+           {"findings", c.findings},
+           {"details", c.details},
+           {"severity", c.severity},
+           {"requirement", {{"text", c.requirement.text}, {"source", c.requirement.source}}}};
+  if (c.error) j["error"] = {{"reason", c.error->reason}, {"message", c.error->message}};
+}
+void from_json(const json& j, CheckRecord& c) {
+  get_opt(j, "id", c.id);
+  get_opt(j, "kind", c.kind);
+  get_opt(j, "category", c.category);
+  get_opt(j, "target", c.target);
+  get_opt(j, "status", c.status);
+  get_opt(j, "duration_ms", c.duration_ms);
+  get_opt(j, "summary", c.summary);
+  get_opt(j, "findings", c.findings);
+  get_opt(j, "details", c.details);
+  get_opt(j, "severity", c.severity);
+  if (auto it = j.find("requirement"); it != j.end() && it->is_object()) {
+    get_opt(*it, "text", c.requirement.text);
+    get_opt(*it, "source", c.requirement.source);
+  }
+  if (auto it = j.find("error"); it != j.end() && it->is_object()) {
+    CheckError e;
+    get_opt(*it, "reason", e.reason);
+    get_opt(*it, "message", e.message);
+    c.error = e;
+  }
+}
+
+void to_json(json& j, const Report& r) {
+  json categories = json::array();
+  for (const auto& c : r.categories)
+    categories.push_back({{"name", c.name}, {"score", c.score}, {"verdict", c.verdict}});
+  j = json{{"schema", r.schema},
+           {"tool", {{"name", r.tool_name}, {"version", r.tool_version}}},
+           {"profile",
+            {{"name", r.profile.name}, {"description", r.profile.description}, {"variables", r.profile.variables}}},
+           {"site",
+            {{"hostname", r.site.hostname},
+             {"local_addresses", r.site.local_addresses},
+             {"public_address", r.site.public_address}}},
+           {"started_at", r.started_at},
+           {"finished_at", r.finished_at},
+           {"duration_ms", r.duration_ms},
+           {"verdict", r.verdict},
+           {"score", r.score},
+           {"incomplete", r.incomplete},
+           {"categories", categories},
+           {"checks", r.checks}};
+  if (r.incomplete) j["incomplete_reason"] = r.incomplete_reason;
+}
+
+void from_json(const json& j, Report& r) {
+  get_opt(j, "schema", r.schema);
+  if (auto it = j.find("tool"); it != j.end() && it->is_object()) {
+    get_opt(*it, "name", r.tool_name);
+    get_opt(*it, "version", r.tool_version);
+  }
+  if (auto it = j.find("profile"); it != j.end() && it->is_object()) {
+    get_opt(*it, "name", r.profile.name);
+    get_opt(*it, "description", r.profile.description);
+    get_opt(*it, "variables", r.profile.variables);
+  }
+  if (auto it = j.find("site"); it != j.end() && it->is_object()) {
+    get_opt(*it, "hostname", r.site.hostname);
+    get_opt(*it, "local_addresses", r.site.local_addresses);
+    get_opt(*it, "public_address", r.site.public_address);
+  }
+  get_opt(j, "started_at", r.started_at);
+  get_opt(j, "finished_at", r.finished_at);
+  get_opt(j, "duration_ms", r.duration_ms);
+  get_opt(j, "verdict", r.verdict);
+  get_opt(j, "score", r.score);
+  get_opt(j, "incomplete", r.incomplete);
+  get_opt(j, "incomplete_reason", r.incomplete_reason);
+  r.categories.clear();
+  if (auto it = j.find("categories"); it != j.end() && it->is_array()) {
+    for (const auto& c : *it) {
+      CategoryScore cs;
+      get_opt(c, "name", cs.name);
+      get_opt(c, "score", cs.score);
+      get_opt(c, "verdict", cs.verdict);
+      r.categories.push_back(cs);
+    }
+  }
+  get_opt(j, "checks", r.checks);
+}
+
+}  // namespace callready
