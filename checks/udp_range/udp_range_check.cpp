@@ -218,7 +218,7 @@ boost::asio::awaitable<CheckOutcome> run_udp_range(UdpRangeParams p, CheckContex
   out.summary = fmt::format("{} of {} UDP ports open on {}", open.size(), so.ports.size(), p.host);
   if (!blocked.empty()) out.summary += fmt::format(", blocked {}", join(net::merge_port_ranges(blocked)));
   if (!rejected.empty()) out.summary += fmt::format(", rejected {}", join(net::merge_port_ranges(rejected)));
-  if (!rtts.empty()) out.summary += fmt::format(" (median RTT {:.1f} ms)", rtts[rtts.size() / 2]);
+  if (!rtts.empty()) out.summary += fmt::format(" (median RTT {:.2f} ms)", rtts[rtts.size() / 2]);
   co_return out;
 }
 

@@ -166,7 +166,7 @@ asio::awaitable<SweepResult> udp_sweep(asio::any_io_executor ex, SweepOptions op
     }
     if (out.cut_short) break;
     auto wait =
-        std::min<std::chrono::milliseconds>(opts.reply_wait * (1 << std::min(round, 3)), std::chrono::seconds(4));
+        std::min<std::chrono::milliseconds>(opts.reply_wait * (1 << std::min(round, 2)), std::chrono::seconds(4));
     auto until = std::min(Clock::now() + wait, opts.deadline);
     while (s->unresolved > 0 && Clock::now() < until)
       co_await sleep_until(ex, std::min(until, Clock::now() + std::chrono::milliseconds(5)));

@@ -20,7 +20,7 @@ struct SweepOptions {
   int max_pps = 200;                               // all sockets together
   int attempts = 3;                                // at least this many rounds for a silent port
   int max_attempts = 8;                            // more rounds only while the path shows loss
-  std::chrono::milliseconds reply_wait{500};       // after round 1; doubles each round (capped 4 s)
+  std::chrono::milliseconds reply_wait{500};       // after round 1; x2 after round 2, x4 after later ones
   std::chrono::steady_clock::time_point deadline;  // nothing is sent after it
 };
 
