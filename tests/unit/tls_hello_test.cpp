@@ -1,0 +1,200 @@
+// The tls check's pure parts: the suite catalogue, ClientHello rewriting (fed
+// to a real libssl server through memory BIOs), ServerHello/alert parsing and
+// the seed policies.
+#include <doctest/doctest.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <cstring>
+
+#include "checks/tls/hello.hpp"
+#include "checks/tls/policies.hpp"
+#include "checks/tls/suites.hpp"
+
+using namespace callready;
+using namespace callready::checks::tls;
+
+namespace {
+
+// A libssl server in memory: feed it a ClientHello, read its first flight.
+struct MemoryServer {
+  SSL_CTX* ctx = nullptr;
+  explicit MemoryServer(const char* ciphers, bool server_pref = false) {
+    ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_security_level(ctx, 0);
+    EVP_PKEY* key = EVP_RSA_gen(2048);
+    X509* cert = X509_new();
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("memory"), -1, -1, 0);
+    X509_set_issuer_name(cert, X509_get_subject_name(cert));
+    X509_sign(cert, key, EVP_sha256());
+    SSL_CTX_use_certificate(ctx, cert);
+    SSL_CTX_use_PrivateKey(ctx, key);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    SSL_CTX_set_cipher_list(ctx, ciphers);
+    if (server_pref) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+  }
+  ~MemoryServer() { SSL_CTX_free(ctx); }
+  Bytes answer(const Bytes& hello) {
+    SSL* ssl = SSL_new(ctx);
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, in, out);
+    SSL_set_accept_state(ssl);
+    BIO_write(in, hello.data(), static_cast<int>(hello.size()));
+    SSL_do_handshake(ssl);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(out, &data);
+    Bytes reply(data, data + std::max(0L, n));
+    SSL_free(ssl);
+    return reply;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("catalogue: libssl suites by IANA name, legacy suites added, per-version filtering") {
+  const Suite* gcm = find_suite("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+  REQUIRE(gcm);
+  CHECK(gcm->code == 0xC02F);
+  CHECK(gcm->min_version == TlsVersion::tls1_2);
+  CHECK(gcm->in_libssl);
+  const Suite* des3 = find_suite(std::uint16_t{0x000A});
+  REQUIRE(des3);
+  CHECK(des3->name == "TLS_RSA_WITH_3DES_EDE_CBC_SHA");
+  CHECK_FALSE(des3->in_libssl);
+  for (const auto& s : suites_for(TlsVersion::tls1_3)) CHECK(s.tls13);
+  CHECK(suites_for(TlsVersion::tls1_3).size() == 5);
+  for (const auto& s : suites_for(TlsVersion::tls1_0)) CHECK(s.min_version == TlsVersion::tls1_0);
+  CHECK(suites_for(TlsVersion::tls1_2).size() > suites_for(TlsVersion::tls1_0).size());
+  CHECK(suite_name(0xFEFE) == "0xFEFE");
+}
+
+TEST_CASE("ClientHello templates exist for every version and their suite list can be rewritten") {
+  for (auto v : kAllVersions) {
+    INFO(version_label(v));
+    std::string err;
+    auto hello = client_hello_template(v, "example.test", &err);
+    REQUIRE_MESSAGE(hello, err);
+    CHECK(offered_suites(*hello).size() > 1);
+    Bytes one = with_cipher_suites(*hello, {0x000A});
+    auto offered = offered_suites(one);
+    REQUIRE(!offered.empty());
+    CHECK(offered.front() == 0x000A);
+    for (std::size_t i = 1; i < offered.size(); ++i) CHECK((offered[i] == 0x00FF || offered[i] == 0x5600));
+    // Lengths stay consistent: record = handshake + 4, handshake = body.
+    CHECK(static_cast<std::size_t>(one[3] << 8 | one[4]) == one.size() - 5);
+    CHECK(static_cast<std::size_t>(one[6] << 16 | one[7] << 8 | one[8]) == one.size() - 9);
+  }
+  CHECK(with_cipher_suites(Bytes{1, 2, 3}, {0x002F}).empty());
+}
+
+TEST_CASE("a rewritten ClientHello is answered by a real libssl server, and the reply parses") {
+  MemoryServer server("ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA");
+  auto tpl = client_hello_template(TlsVersion::tls1_2, "");
+  REQUIRE(tpl);
+  ReplyParser p1;
+  auto accepted = p1.feed(server.answer(with_cipher_suites(*tpl, {0x0035})));
+  CHECK(accepted.kind == ServerReply::Kind::server_hello);
+  CHECK(accepted.cipher == 0x0035);
+  CHECK(accepted.version == 0x0303);
+  ReplyParser p2;
+  auto refused = p2.feed(server.answer(with_cipher_suites(*tpl, {0x009C})));
+  CHECK(refused.kind == ServerReply::Kind::alert);
+  CHECK(alert_name(refused.alert) == "handshake_failure");
+  // Server preference: offered in the "wrong" order, the server still picks its first.
+  MemoryServer pref("AES256-SHA:AES128-SHA", true);
+  ReplyParser p3;
+  CHECK(p3.feed(pref.answer(with_cipher_suites(*tpl, {0x002F, 0x0035}))).cipher == 0x0035);
+
+  auto tpl13 = client_hello_template(TlsVersion::tls1_3, "");
+  REQUIRE(tpl13);
+  ReplyParser p4;
+  Bytes reply = server.answer(with_cipher_suites(*tpl13, {0x1303}));
+  ServerReply r{};
+  for (auto b : reply) {  // byte by byte: the parser must wait for whole records
+    r = p4.feed(&b, 1);
+    if (r.kind != ServerReply::Kind::pending) break;
+  }
+  CHECK(r.kind == ServerReply::Kind::server_hello);
+  CHECK(r.version == 0x0304);  // from supported_versions, not legacy_version
+  CHECK(r.cipher == 0x1303);
+}
+
+TEST_CASE("reply parser names plain HTTP, garbage and alerts") {
+  const char* http = "HTTP/1.1 400 Bad Request\r\n\r\n";
+  ReplyParser a;
+  CHECK(a.feed(reinterpret_cast<const std::uint8_t*>(http), 3).kind == ServerReply::Kind::pending);
+  CHECK(a.feed(reinterpret_cast<const std::uint8_t*>(http) + 3, 5).kind == ServerReply::Kind::plain_http);
+  ReplyParser b;
+  CHECK(b.feed(Bytes{'S', 'S', 'H', '-'}).kind == ServerReply::Kind::not_tls);
+  ReplyParser c;
+  CHECK(c.feed(Bytes{22, 9, 9, 0, 4}).kind == ServerReply::Kind::not_tls);  // not version 3.x
+  ReplyParser d;
+  auto alert = d.feed(Bytes{21, 3, 3, 0, 2, 2, 112});
+  CHECK(alert.kind == ServerReply::Kind::alert);
+  CHECK(alert_name(alert.alert) == "unrecognized_name");
+  ReplyParser e;
+  CHECK(e.feed(Bytes{22, 3, 3, 0, 4, 11, 0, 0, 0}).kind == ServerReply::Kind::not_tls);  // Certificate first
+  ReplyParser f;
+  CHECK(f.feed(Bytes{22, 3, 3, 0x50, 0}).kind == ServerReply::Kind::not_tls);  // oversize record
+}
+
+TEST_CASE("broadworks-xsp rule (seed 004 Kravlista)") {
+  const Policy* p = find_policy("broadworks-xsp");
+  REQUIRE(p);
+  REQUIRE(p->rule);
+  CHECK(meets_rule(*p->rule, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"));
+  CHECK(meets_rule(*p->rule, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"));
+  CHECK(meets_rule(*p->rule, "TLS_DHE_PSK_WITH_AES_256_CBC_SHA384"));
+  CHECK(meets_rule(*p->rule, "TLS_AES_128_GCM_SHA256"));
+  CHECK_FALSE(meets_rule(*p->rule, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"));   // CBC with SHA-1
+  CHECK_FALSE(meets_rule(*p->rule, "TLS_RSA_WITH_AES_128_GCM_SHA256"));      // no (EC)DHE
+  CHECK_FALSE(meets_rule(*p->rule, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"));  // not AES
+  CHECK_FALSE(meets_rule(*p->rule, "TLS_ECDHE_RSA_WITH_AES_128_CCM"));       // neither GCM nor CBC
+  CHECK_FALSE(meets_rule(*p->rule, "TLS_ECDHE_RSA_WITH_CAMELLIA_128_CBC_SHA256"));
+  CHECK(p->source.find("004_b4a235089d171467.txt") == 0);
+}
+
+TEST_CASE("policy evaluation: missing TLS 1.2 is critical, forbidden suites are named, order compared") {
+  const Policy* w = find_policy("webex-signaling");
+  REQUIRE(w);
+  std::map<TlsVersion, VersionScan> scan;
+  scan[TlsVersion::tls1_2] = {true, false, {}, std::nullopt};
+  scan[TlsVersion::tls1_3] = {true, true, {"TLS_AES_256_GCM_SHA384"}, std::nullopt};
+  auto f = evaluate_policy(*w, scan);
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].code == "tls.policy_version_missing");
+  CHECK(f[0].severity == Severity::critical);
+
+  scan[TlsVersion::tls1_0] = {true, true, {"TLS_RSA_WITH_AES_128_CBC_SHA"}, std::nullopt};
+  scan[TlsVersion::tls1_2] = {true,
+                              true,
+                              {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                               "TLS_RSA_WITH_3DES_EDE_CBC_SHA"},
+                              true};
+  f = evaluate_policy(*w, scan);
+  std::map<std::string, std::string> by_code;
+  for (const auto& x : f) by_code[x.code] = x.message;
+  CHECK(by_code.count("tls.policy_version_forbidden"));
+  REQUIRE(by_code.count("tls.policy_forbidden_suites"));
+  CHECK(by_code["tls.policy_forbidden_suites"].find("TLS_RSA_WITH_3DES_EDE_CBC_SHA") != std::string::npos);
+  CHECK(by_code["tls.policy_forbidden_suites"].find("GCM") == std::string::npos);
+  CHECK(by_code.count("tls.policy_order_differs"));  // the seed prefers AES-256-GCM first
+  CHECK_FALSE(by_code.count("tls.policy_version_missing"));
+
+  scan[TlsVersion::tls1_2].ciphers = {"TLS_RSA_WITH_AES_128_CBC_SHA"};
+  f = evaluate_policy(*w, scan);
+  bool none_allowed = false;
+  for (const auto& x : f) none_allowed = none_allowed || x.code == "tls.policy_no_allowed_suite";
+  CHECK(none_allowed);
+}
