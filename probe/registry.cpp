@@ -3,6 +3,7 @@
 #include "checks/dns/dns_check.hpp"
 #include "checks/tcp/tcp_check.hpp"
 #include "checks/udp_range/udp_range_check.hpp"
+#include "checks/tls/tls_check.hpp"
 #include "checks/stun/stun_check.hpp"
 
 namespace callready {
@@ -14,6 +15,7 @@ const std::map<std::string, CheckKind>& check_registry() {
     add(checks::dns_check_kind());
     add(checks::tcp_check_kind());
     add(checks::udp_range_check_kind());
+    add(checks::tls_check_kind());
     add(checks::stun_check_kind());
     return m;
   }();
