@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The `stun` check through a real NAT (client -- router MASQUERADE -- cloud):
+#  1. mapped_address is the router's WAN address and nat is true;
+#  2. the RFC 5780 behaviour it reports agrees with coturn's own
+#     turnutils_natdiscovery -m -f run in the same lab (for MASQUERADE:
+#     endpoint-independent mapping, address-and-port-dependent filtering);
+#  3. the same against `callready respond --alt-address` instead of coturn;
+#  4. with --random-fully the mapping turns address-and-port-dependent, and
+#     again both tools agree;
+#  5. with UDP 5004 dropped on the router, STUN 5004 fails (critical, names
+#     UDP 5004) while 9000 still passes.
+set -u
+. "$SOURCE_DIR/tests/lab/lib.sh"
+lab_require_root
+command -v turnserver >/dev/null || { echo "SKIP: coturn not installed (scripts/install-deps.sh)"; exit 77; }
+trap lab_cleanup EXIT
+lab_up || exit 1
+
+# coturn with RFC 5780 in the cloud, one instance per port (LAB.md).
+start_coturn() {
+  local port=$1
+  lab_bg "$LAB_CLOUD" turnserver -n --stun-only --no-cli --no-tls --no-dtls \
+    --listening-ip="$LAB_CLOUD_IP" --listening-ip="$LAB_CLOUD_IP2" --listening-port="$port" \
+    --alt-listening-port=$((port + 1)) --relay-ip="$LAB_CLOUD_IP" --userdb="$LAB_DIR/turndb-$port" \
+    --pidfile="$LAB_DIR/turn-$port.pid" --log-file="$LAB_DIR/turn-$port.log" --no-stdout-log
+  lab_wait_tcp "$LAB_CLOUD_IP" "$port" || exit 1
+}
+start_coturn 5004
+start_coturn 9000
+
+# Our own RFC 5780 server on 3478 (+3479), primary .10, alternate .11.
+lab_start_responder --bind "$LAB_CLOUD_IP" --alt-address "$LAB_CLOUD_IP2" --stun-ports 3478 || exit 1
+
+stun_profile() {  # FILE then one "port:transport" per check
+  local file=$1 first=1 spec
+  shift
+  {
+    echo '{"name": "lab-stun", "description": "lab", "variables": {}, "checks": ['
+    for spec in "$@"; do
+      [ $first -eq 1 ] || echo ','
+      first=0
+      echo "{\"id\": \"stun-${spec/:/-}\", \"kind\": \"stun\", \"category\": \"media\", \"severity\": \"critical\","
+      echo " \"params\": {\"host\": \"$LAB_CLOUD_IP\", \"port\": ${spec%%:*}, \"transport\": \"${spec##*:}\", \"timeout_ms\": 20000},"
+      echo " \"requirement\": {\"text\": \"lab\", \"source\": \"tests/lab\"}}"
+    done
+    echo ']}'
+  } >"$file"
+}
+
+scan() {  # PROFILE REPORT
+  lab_client "$CALLREADY" scan --profile "$1" --timeout 40 -q -o "$2" --dns-server "$LAB_DNS_IP"
+  [ -s "$2" ] || { echo "FAIL: no report $2"; LAB_FAILED=1; return 1; }
+}
+
+# natdiscovery's words -> ours. Prints "mapping filtering".
+natdiscovery() {
+  local out
+  out=$(lab_client timeout 30 turnutils_natdiscovery -m -f -p "$1" "$LAB_CLOUD_IP" 2>&1)
+  echo "$out" >"$LAB_DIR/natdiscovery-$1-$2.txt"
+  local m f
+  case "$out" in
+    *"Endpoint Independent Mapping"*) m=endpoint-independent ;;
+    *"Address Dependent Mapping"*) m=address-dependent ;;
+    *"Address and Port Dependent Mapping"*) m=address-and-port-dependent ;;
+    *) m=unparsed ;;
+  esac
+  case "$out" in
+    *"Endpoint Independent Filtering"*) f=endpoint-independent ;;
+    *"Address and Port Dependent Filtering"*) f=address-and-port-dependent ;;
+    *"Address Dependent Filtering"*) f=address-dependent ;;
+    *) f=unparsed ;;
+  esac
+  echo "$m $f"
+}
+
+LAB_FAILED=0
+P="$LAB_DIR/p.json"
+R="$LAB_DIR/r.json"
+
+# --- 1 + 2: coturn through MASQUERADE -----------------------------------------
+stun_profile "$P" 5004:udp
+scan "$P" "$R"
+lab_assert "$R" 'd["reachable"] is True' "STUN 5004/udp answers through the NAT"
+lab_assert "$R" 'd["nat"] is True and d["mapped_address"].startswith("203.0.113.1:")' "mapped_address is the router's WAN address, nat true"
+lab_assert "$R" 'd["local_address"].startswith("198.18.0.2:")' "local_address is the client's LAN address"
+lab_assert "$R" 'd["alg_suspected"] is False' "no ALG on a plain MASQUERADE"
+lab_assert "$R" 'd["other_address"] == "203.0.113.11:5005"' "OTHER-ADDRESS from coturn"
+read -r nd_map nd_filter <<<"$(natdiscovery 5004 masquerade)"
+echo "turnutils_natdiscovery (MASQUERADE): mapping=$nd_map filtering=$nd_filter"
+lab_assert "$R" "d['mapping_behavior'] == '$nd_map' == 'endpoint-independent'" "mapping agrees with turnutils_natdiscovery"
+lab_assert "$R" "d['filtering_behavior'] == '$nd_filter' == 'address-and-port-dependent'" "filtering agrees with turnutils_natdiscovery"
+
+# --- 3: our responder's STUN service, same NAT ---------------------------------
+stun_profile "$P" 3478:udp 3478:tcp
+scan "$P" "$R"
+lab_assert "$R" 'd["reachable"] and d["software"] == "callready" and d["mapped_address"].startswith("203.0.113.1:")' "callready respond answers through the NAT"
+lab_assert "$R" 'd["mapping_behavior"] == "endpoint-independent" and d["filtering_behavior"] == "address-and-port-dependent"' "the responder gives the same RFC 5780 result as coturn"
+lab_assert "$R" 'r["checks"][1]["details"]["reachable"] is True and r["checks"][1]["details"]["nat"] is True' "STUN over TCP through the NAT"
+
+# --- 4: --random-fully: port-randomising NAT ----------------------------------
+lab_router iptables -t nat -F POSTROUTING
+lab_router iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE --random-fully
+lab_router conntrack -F 2>/dev/null
+stun_profile "$P" 5004:udp
+scan "$P" "$R"
+read -r nd_map nd_filter <<<"$(natdiscovery 5004 random-fully)"
+echo "turnutils_natdiscovery (--random-fully): mapping=$nd_map filtering=$nd_filter"
+lab_assert "$R" "d['mapping_behavior'] == '$nd_map' == 'address-and-port-dependent'" "random-fully: mapping agrees with turnutils_natdiscovery"
+lab_assert "$R" 'any(f["code"] == "stun.nat_mapping_dependent" for f in c["findings"])' "a port-dependent mapping is a finding"
+lab_router iptables -t nat -F POSTROUTING
+lab_router iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+lab_router conntrack -F 2>/dev/null
+
+# --- 5: UDP 5004 blocked: 5004 fails, 9000 passes ------------------------------
+block_udp_port 5004
+stun_profile "$P" 5004:udp 9000:udp
+sed -i 's/"timeout_ms": 20000/"timeout_ms": 6000/' "$P"
+scan "$P" "$R"
+lab_assert "$R" 'r["checks"][0]["details"]["reachable"] is False' "STUN 5004/udp fails when UDP 5004 is dropped"
+lab_assert "$R" 'any(f["code"] == "stun.no_response" and f["severity"] == "critical" and "UDP 5004" in f["remediation"] for f in r["checks"][0]["findings"])' "critical finding naming UDP 5004"
+lab_assert "$R" 'r["checks"][0]["status"] == "fail"' "the 5004 check fails"
+lab_assert "$R" 'r["checks"][1]["details"]["reachable"] is True and r["checks"][1]["status"] != "fail"' "STUN 9000/udp still passes"
+clear_scenarios
+
+exit "$LAB_FAILED"
