@@ -17,20 +17,27 @@ namespace {
 // starting new ones when the check's own time is nearly up.
 class Prober {
  public:
-  Prober(tcp::endpoint ep, const ScanOptions& opt, CheckContext& ctx) : ep_(ep), opt_(opt), ctx_(ctx) {}
+  // The scan's own end leaves a fixed reserve (10% of what was left when it
+  // began, at least 100 ms) for the check to assemble and report its outcome.
+  Prober(tcp::endpoint ep, const ScanOptions& opt, CheckContext& ctx)
+      : ep_(ep), opt_(opt), end_(ctx.deadline - std::max(Millis(100), ctx.remaining() / 10)) {}
 
   asio::awaitable<std::optional<ProbeResult>> probe(const Bytes& hello) {
-    if (opt_.pace.count() > 0) {
-      auto now = Clock::now();
-      auto start = std::max(now, next_start_);
-      next_start_ = start + opt_.pace;
-      if (start > now) {
-        asio::steady_timer t(co_await asio::this_coro::executor);
-        t.expires_at(start);
-        co_await t.async_wait(asio::use_awaitable);
-      }
+    // A probe that could not start before the check's reserve is not started
+    // at all: the check reports an incomplete enumeration instead of being cut off.
+    auto now = Clock::now();
+    auto start = std::max(now, next_start_);
+    if (start + Millis(20) > end_) {
+      out_of_time = true;
+      co_return std::nullopt;
     }
-    Millis budget = ctx_.budget(opt_.probe_timeout);
+    next_start_ = start + opt_.pace;
+    if (start > now) {
+      asio::steady_timer t(co_await asio::this_coro::executor);
+      t.expires_at(start);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    auto budget = std::min<Clock::duration>(opt_.probe_timeout, end_ - Clock::now());
     if (budget < Millis(20)) {
       out_of_time = true;
       co_return std::nullopt;
@@ -45,7 +52,7 @@ class Prober {
  private:
   tcp::endpoint ep_;
   const ScanOptions& opt_;
-  CheckContext& ctx_;
+  Clock::time_point end_;
   Clock::time_point next_start_ = Clock::now();
 };
 

@@ -185,7 +185,9 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
 
   // One complete handshake for the certificate, client-certificate request and trust.
   HandshakeOptions hopt;
-  hopt.sni = p.sni ? p.server_name : "";
+  boost::system::error_code not_ip;
+  (void)asio::ip::make_address(p.server_name, not_ip);
+  hopt.sni = p.sni && not_ip ? p.server_name : "";  // RFC 6066: SNI never carries an IP literal
   hopt.verify_name = p.server_name;
   hopt.ca_file = p.ca_file;
   hopt.client_cert = p.client_cert;
@@ -207,32 +209,7 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
                     {"error", hs.failure == Failure::none ? json(nullptr) : json(to_string(hs.failure))},
                     {"message", hs.message}};
 
-  // Versions and suites.
-  ScanOptions sopt;
-  sopt.versions = p.versions;
-  sopt.sni = hopt.sni;
-  sopt.max_parallel = p.max_parallel;
-  sopt.pace = Millis(p.pace_ms);
-  ScanResult scan = co_await scan_suites(ep, sopt, ctx);
-  connections += scan.connections;
-  d["versions"] = versions_json(scan, p.versions);
-  bool any_supported = false;
-  std::vector<std::string> inconclusive, untestable;
-  for (const auto& [v, vr] : scan.versions) {
-    any_supported = any_supported || vr.supported;
-    inconclusive.insert(inconclusive.end(), vr.inconclusive.begin(), vr.inconclusive.end());
-    if (!vr.untestable_reason.empty())
-      untestable.push_back(fmt::format("{}: {}", version_key(v), vr.untestable_reason));
-  }
-  // Suites a policy names that this prober cannot offer at all.
-  const Policy* policy = p.policy.empty() ? nullptr : find_policy(p.policy);
-  if (policy)
-    for (const auto& [v, list] : policy->allowed_suites)
-      for (const auto& s : list)
-        if (!find_suite(s)) untestable.push_back(s);
-  d["untestable"] = untestable;
-
-  // The certificate.
+  // The certificate (judged now: it needs no scan, and the scan may use the time left).
   std::optional<CertInfo> leaf;
   ChainVerdict chain;
   if (!hs.presented.empty()) {
@@ -260,6 +237,31 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
             "store."));
     }
   }
+
+  // Versions and suites.
+  ScanOptions sopt;
+  sopt.versions = p.versions;
+  sopt.sni = hopt.sni;
+  sopt.max_parallel = p.max_parallel;
+  sopt.pace = Millis(p.pace_ms);
+  ScanResult scan = co_await scan_suites(ep, sopt, ctx);
+  connections += scan.connections;
+  d["versions"] = versions_json(scan, p.versions);
+  bool any_supported = false;
+  std::vector<std::string> inconclusive, untestable;
+  for (const auto& [v, vr] : scan.versions) {
+    any_supported = any_supported || vr.supported;
+    inconclusive.insert(inconclusive.end(), vr.inconclusive.begin(), vr.inconclusive.end());
+    if (!vr.untestable_reason.empty())
+      untestable.push_back(fmt::format("{}: {}", version_key(v), vr.untestable_reason));
+  }
+  // Suites a policy names that this prober cannot offer at all.
+  const Policy* policy = p.policy.empty() ? nullptr : find_policy(p.policy);
+  if (policy)
+    for (const auto& [v, list] : policy->allowed_suites)
+      for (const auto& s : list)
+        if (!find_suite(s)) untestable.push_back(s);
+  d["untestable"] = untestable;
 
   // Mutual TLS.
   d["client_cert_requested"] = hs.cert_requested;

@@ -183,7 +183,8 @@ asio::awaitable<HandshakeResult> full_handshake(std::unique_ptr<tcp::socket> soc
   HandshakeResult res;
   std::unique_ptr<SSL_CTX, SslDeleter> ctx(SSL_CTX_new(TLS_client_method()));
   SSL_CTX_set_security_level(ctx.get(), 0);
-  SSL_CTX_set_cipher_list(ctx.get(), "ALL:COMPLEMENTOFALL:@SECLEVEL=0");
+  // What a broad real client offers: no anonymous or null suites, so the server must show a certificate.
+  SSL_CTX_set_cipher_list(ctx.get(), "ALL:!aNULL:!eNULL:@SECLEVEL=0");
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_VERSION);
   SSL_CTX_set_default_verify_paths(ctx.get());
   if (!opt.ca_file.empty() && SSL_CTX_load_verify_locations(ctx.get(), opt.ca_file.c_str(), nullptr) != 1) {

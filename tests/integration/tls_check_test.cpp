@@ -182,6 +182,34 @@ TEST_CASE("expired certificate") {
   CHECK(r.outcome.details["certificate"]["hostname_match"] == true);
 }
 
+TEST_CASE("a 1024-bit key and a certificate expiring in 10 days") {
+  auto weak = start_server("weak", {"-cipher", "DEFAULT:@SECLEVEL=0"});
+  auto r = run_tls(params_for(weak));
+  INFO(r.outcome.details.dump(1));
+  CHECK(r.outcome.details["certificate"]["key_bits"] == 1024);
+  CHECK(has_finding(r.outcome, "tls.weak_key"));
+  CHECK_FALSE(has_finding(r.outcome, "tls.cert_expiring"));
+  auto soon = start_server("soon", {});
+  auto r2 = run_tls(params_for(soon));
+  INFO(r2.outcome.details.dump(1));
+  CHECK(r2.outcome.details["certificate"]["days_left"].get<int>() <= 10);
+  CHECK(has_finding(r2.outcome, "tls.cert_expiring"));
+  CHECK_FALSE(has_finding(r2.outcome, "tls.weak_key"));
+}
+
+TEST_CASE("pacing that cannot finish in time: an incomplete enumeration, reported before the deadline") {
+  auto s = start_server("leaf", {"-no_tls1_3"});
+  auto p = params_for(s);
+  p["pace_ms"] = 100;
+  auto r = run_tls(p, std::chrono::milliseconds(2000));
+  INFO(r.outcome.details.dump(1));
+  CHECK_FALSE(r.cancelled);
+  CHECK(r.seconds < 2.0);
+  CHECK(r.loop_seconds < 2.0);
+  CHECK(has_finding(r.outcome, "tls.enumeration_incomplete"));
+  CHECK(r.outcome.details["versions"]["tls1.2"]["supported"] == true);
+}
+
 TEST_CASE("wrong name") {
   auto s = start_server("wrong", {});
   auto r = run_tls(params_for(s));
