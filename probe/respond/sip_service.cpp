@@ -1,0 +1,234 @@
+// The responder's SIP mirror (issue 6): UDP and TCP on every port of
+// opts.sip_ports. Each request is answered like a stateless proxy/registrar
+// would (200 OK; 488 Not Acceptable Here for INVITE, which ends the
+// transaction without a dialog; nothing for ACK) with Via ;received=;rport=
+// filled in, and the request exactly as it arrived in the body
+// (wire/sip.hpp: Content-Type application/x-callready-mirror, deflate+base64,
+// so ALGs find no address to rewrite in it).
+//
+// Never an amplifier:
+//  - requests larger than wire::sip::kMaxMessageBytes (8 KiB) are dropped;
+//  - a response is never more than 1.5x the bytes of its request: when the
+//    mirror would break that bound it is left out, and when even the bare
+//    response would, nothing is sent;
+//  - every source address is rate-limited (kRequestsPerSecond);
+//  - nothing is sent for bytes that do not parse as a SIP request.
+#include "probe/respond/sip_service.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <memory>
+#include <random>
+
+#include "probe/respond/services.hpp"
+#include "probe/respond/udp_echo_service.hpp"
+#include "probe/wire/sip.hpp"
+
+namespace callready::respond {
+namespace {
+
+namespace asio = boost::asio;
+namespace sip = wire::sip;
+using asio::ip::tcp;
+using asio::ip::udp;
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr int kRequestsPerSecond = 50;
+constexpr std::size_t kMaxTcpConnections = 256;
+constexpr auto kTcpIdle = std::chrono::seconds(30);
+
+std::string tag() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return std::to_string(rng() % 100000000000ULL);
+}
+
+std::string endpoint_text(const asio::ip::address& a, unsigned short port) {
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+std::string sip_mirror_answer(std::string_view raw, bool datagram, const asio::ip::address& source,
+                              unsigned short source_port) {
+  auto parsed = sip::parse(raw, datagram);
+  if (parsed.status != sip::ParseStatus::ok || !parsed.message.is_request) return "";
+  const auto& req = parsed.message;
+  if (req.method == "ACK") return "";  // never answered (RFC 3261 17.2.1)
+  const std::string* call_id = req.header("Call-ID");
+  const std::string* cseq = req.header("CSeq");
+  auto vias = req.all("Via");
+  if (!call_id || !cseq || vias.empty() || !req.header("From") || !req.header("To")) return "";
+
+  sip::Message res;
+  res.is_request = false;
+  bool invite = req.method == "INVITE";
+  res.status = invite ? 488 : 200;
+  res.reason = invite ? "Not Acceptable Here" : "OK";
+  // What a real proxy does with the top Via (RFC 3261 18.2.1, RFC 3581).
+  std::string append = ";received=" + source.to_string();
+  if (sip::header_param(vias.front(), "rport")) append += ";rport=" + std::to_string(source_port);
+  vias.front() = sip::replace_params(vias.front(), {"received", "rport"}, append);
+  for (auto& v : vias) res.headers.push_back({"Via", v});
+  res.headers.push_back({"From", *req.header("From")});
+  std::string to = *req.header("To");
+  if (!sip::header_param(to, "tag")) to += ";tag=" + tag();
+  res.headers.push_back({"To", to});
+  res.headers.push_back({"Call-ID", *call_id});
+  res.headers.push_back({"CSeq", *cseq});
+  res.headers.push_back({"Server", "callready-respond"});
+  std::string bare = sip::serialize(res);
+  res.headers.push_back({"Content-Type", sip::kMirrorContentType});
+  res.body = sip::encode_mirror({source.to_string(), source_port, std::string(raw.substr(0, parsed.consumed))});
+  std::string full = sip::serialize(res);
+  std::size_t bound = raw.size() * 3 / 2;
+  if (full.size() <= bound) return full;
+  if (bare.size() <= bound) return bare;
+  return "";
+}
+
+namespace {
+
+class SipService : public std::enable_shared_from_this<SipService> {
+ public:
+  SipService(asio::io_context& io, ResponderLog log) : io_(io), log_(std::move(log)), limiter_(kRequestsPerSecond) {}
+  std::string start(const ResponderOptions& opts);
+
+ private:
+  bool allow(const asio::ip::address& a) { return limiter_.allow(a, RateLimiter::Clock::now()); }
+  void debug(const std::string& line) {
+    if (log_) log_("debug", line);
+  }
+  static asio::awaitable<void> udp_loop(std::shared_ptr<SipService> self, udp::socket* sock);
+  static asio::awaitable<void> accept_loop(std::shared_ptr<SipService> self, tcp::acceptor* acc);
+  static asio::awaitable<void> tcp_session(std::shared_ptr<SipService> self, std::shared_ptr<tcp::socket> sock);
+
+  asio::io_context& io_;
+  ResponderLog log_;
+  RateLimiter limiter_;
+  std::vector<std::unique_ptr<udp::socket>> udp_;
+  std::vector<std::unique_ptr<tcp::acceptor>> tcp_;
+  std::size_t tcp_connections_ = 0;
+};
+
+std::string SipService::start(const ResponderOptions& opts) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(opts.bind_address, ec);
+  if (ec) return "SIP: bad bind address \"" + opts.bind_address + "\"";
+  for (const auto& r : opts.sip_ports)
+    for (unsigned p = r.first; p <= r.last && p != 0; ++p) {
+      udp::endpoint uep(address, static_cast<unsigned short>(p));
+      auto us = std::make_unique<udp::socket>(io_);
+      us->open(uep.protocol(), ec);
+      if (!ec) us->bind(uep, ec);
+      if (ec) return "SIP: cannot bind UDP " + endpoint_text(address, uep.port()) + ": " + ec.message();
+      udp_.push_back(std::move(us));
+      tcp::endpoint tep(address, uep.port());
+      auto acc = std::make_unique<tcp::acceptor>(io_);
+      acc->open(tep.protocol(), ec);
+      if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec) acc->bind(tep, ec);
+      if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) return "SIP: cannot listen on TCP " + endpoint_text(address, uep.port()) + ": " + ec.message();
+      tcp_.push_back(std::move(acc));
+    }
+  if (udp_.empty()) return "";
+  auto self = shared_from_this();
+  for (auto& s : udp_) asio::co_spawn(io_, udp_loop(self, s.get()), asio::detached);
+  for (auto& a : tcp_) asio::co_spawn(io_, accept_loop(self, a.get()), asio::detached);
+  if (log_) log_("info", "SIP mirror on " + std::to_string(udp_.size()) + " port(s) over UDP and TCP");
+  return "";
+}
+
+asio::awaitable<void> SipService::udp_loop(std::shared_ptr<SipService> self, udp::socket* sock) {
+  std::vector<char> buf(65536);
+  udp::endpoint from;
+  for (;;) {
+    auto [ec, n] = co_await sock->async_receive_from(asio::buffer(buf), from, kUseTuple);
+    if (ec == asio::error::operation_aborted || !sock->is_open()) co_return;
+    if (ec || n > sip::kMaxMessageBytes || !self->allow(from.address())) continue;
+    auto out = sip_mirror_answer(std::string_view(buf.data(), n), true, from.address(), from.port());
+    self->debug("SIP/UDP " + std::to_string(n) + " bytes from " + endpoint_text(from.address(), from.port()) +
+                (out.empty() ? ": not answered" : ": answered with " + std::to_string(out.size()) + " bytes"));
+    if (out.empty()) continue;
+    boost::system::error_code send_ec;
+    sock->send_to(asio::buffer(out), from, 0, send_ec);
+  }
+}
+
+asio::awaitable<void> SipService::accept_loop(std::shared_ptr<SipService> self, tcp::acceptor* acc) {
+  for (;;) {
+    auto sock = std::make_shared<tcp::socket>(self->io_);
+    auto [ec] = co_await acc->async_accept(*sock, kUseTuple);
+    if (ec == asio::error::operation_aborted || !acc->is_open()) co_return;
+    if (ec || self->tcp_connections_ >= kMaxTcpConnections) continue;  // the socket closes here
+    asio::co_spawn(self->io_, tcp_session(self, std::move(sock)), asio::detached);
+  }
+}
+
+// Messages back to back on the stream, framed by Content-Length (RFC 3261 18.3);
+// bare CRLFs between them are keep-alives (RFC 5626 3.5.1) and skipped.
+asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, std::shared_ptr<tcp::socket> sock) {
+  ++self->tcp_connections_;
+  struct Count {
+    std::size_t& n;
+    ~Count() { --n; }
+  } count{self->tcp_connections_};
+  boost::system::error_code ec;
+  auto peer = sock->remote_endpoint(ec);
+  if (ec) co_return;
+  auto idle = std::make_shared<asio::steady_timer>(self->io_);
+  auto arm = [idle, sock] {
+    idle->expires_after(kTcpIdle);
+    idle->async_wait([sock](boost::system::error_code e) {
+      if (!e) sock->close();
+    });
+  };
+  arm();
+  std::string pending;
+  std::array<char, 4096> chunk;
+  for (;;) {
+    auto [rec, n] = co_await sock->async_read_some(asio::buffer(chunk), kUseTuple);
+    if (rec) break;
+    pending.append(chunk.data(), n);
+    bool close = false;
+    for (;;) {
+      while (pending.starts_with("\r\n")) pending.erase(0, 2);
+      if (pending.empty()) break;
+      auto parsed = sip::parse(pending, false);
+      if (parsed.status == sip::ParseStatus::incomplete) break;
+      if (parsed.status == sip::ParseStatus::invalid) {
+        self->debug("SIP/TCP closing " + endpoint_text(peer.address(), peer.port()) + ": " + parsed.error);
+        close = true;
+        break;
+      }
+      std::string raw = pending.substr(0, parsed.consumed);
+      pending.erase(0, parsed.consumed);
+      if (!self->allow(peer.address())) continue;
+      auto out = sip_mirror_answer(raw, false, peer.address(), peer.port());
+      if (out.empty()) continue;
+      auto [wec, wn] = co_await asio::async_write(*sock, asio::buffer(out), kUseTuple);
+      if (wec) {
+        close = true;
+        break;
+      }
+      arm();
+    }
+    if (close) break;
+  }
+  idle->cancel();
+  sock->close(ec);
+}
+
+}  // namespace
+
+std::string start_sip_service(asio::io_context& io, const ResponderOptions& opts, ResponderLog log) {
+  auto service = std::make_shared<SipService>(io, std::move(log));
+  return service->start(opts);
+}
+
+}  // namespace callready::respond

@@ -1,0 +1,16 @@
+#pragma once
+// The SIP mirror's answer logic, apart from its sockets so it can be unit tested.
+// start_sip_service (services.hpp) runs it on UDP and TCP.
+#include <boost/asio/ip/address.hpp>
+#include <string>
+#include <string_view>
+
+namespace callready::respond {
+
+// The response to one SIP request that arrived as `raw` from source:port, or ""
+// when nothing must be sent (not a request, ACK, unparseable, or a response that
+// would exceed 1.5x the request's size even without the mirror).
+std::string sip_mirror_answer(std::string_view raw, bool datagram, const boost::asio::ip::address& source,
+                              unsigned short source_port);
+
+}  // namespace callready::respond
