@@ -51,39 +51,45 @@ std::string why_unknown(const Exchange& e, const std::string& test, const stun::
   return fmt::format("unknown: {} to {}: no XOR-MAPPED-ADDRESS in the answer", test, stun::to_string(to));
 }
 
-struct Socket {
-  explicit Socket(asio::any_io_executor ex) : sock(ex) {}
+// A fresh UDP socket (so earlier tests opened no pinholes for it) that has
+// done test I against the primary address.
+struct Probe {
+  explicit Probe(asio::any_io_executor ex) : sock(ex) {}
   udp::socket sock;
-  std::string error;
+  std::optional<stun::Endpoint> mapped;  // test I's XOR-MAPPED-ADDRESS
+  std::string unknown;                   // why test I could not be done
 };
 
-asio::awaitable<std::unique_ptr<Socket>> open_socket(const asio::ip::address& local) {
+asio::awaitable<std::unique_ptr<Probe>> start_probe(const asio::ip::address& local, const stun::Endpoint& primary,
+                                                    SteadyClock::time_point deadline) {
   auto ex = co_await asio::this_coro::executor;
-  auto s = std::make_unique<Socket>(ex);
+  auto p = std::make_unique<Probe>(ex);
   boost::system::error_code ec;
   udp::endpoint ep(local, 0);
-  s->sock.open(ep.protocol(), ec);
-  if (!ec) s->sock.bind(ep, ec);
-  if (ec) s->error = "unknown: cannot open a UDP socket: " + ec.message();
-  co_return s;
+  p->sock.open(ep.protocol(), ec);
+  if (!ec) p->sock.bind(ep, ec);
+  if (ec) {
+    p->unknown = "unknown: cannot open a UDP socket: " + ec.message();
+    co_return p;
+  }
+  RequestOptions plain;
+  auto plan = expect_answer(deadline);
+  auto t1 = co_await stun_client::udp_exchange(p->sock, primary, plain, plan);
+  p->mapped = mapped_of(t1);
+  if (!p->mapped) p->unknown = why_unknown(t1, "test I", primary);
+  co_return p;
 }
 
 asio::awaitable<void> mapping_tests(Result& r, const asio::ip::address& local, stun::Endpoint primary,
                                     stun::Endpoint other, SteadyClock::time_point deadline) {
-  auto s = co_await open_socket(local);
-  if (!s->error.empty()) {
-    r.mapping = s->error;
-    co_return;
-  }
-  RequestOptions plain;
   // Test I: the primary address.
-  auto plan_t1 = expect_answer(deadline);
-  auto t1 = co_await stun_client::udp_exchange(s->sock, primary, plain, plan_t1);
-  auto m1 = mapped_of(t1);
-  if (!m1) {
-    r.mapping = why_unknown(t1, "test I", primary);
+  auto s = co_await start_probe(local, primary, deadline);
+  if (!s->mapped) {
+    r.mapping = s->unknown;
     co_return;
   }
+  auto m1 = s->mapped;
+  RequestOptions plain;
   // Test II: the alternate IP, the primary port.
   stun::Endpoint alt_ip(other.address(), primary.port());
   auto plan_t2 = expect_answer(deadline);
@@ -131,16 +137,9 @@ std::string check_changed(const Exchange& e, const stun::Endpoint& primary, bool
 
 asio::awaitable<void> filtering_tests(Result& r, const asio::ip::address& local, stun::Endpoint primary,
                                       SteadyClock::time_point deadline) {
-  auto s = co_await open_socket(local);
-  if (!s->error.empty()) {
-    r.filtering = s->error;
-    co_return;
-  }
-  RequestOptions plain;
-  auto plan_t1 = expect_answer(deadline);
-  auto t1 = co_await stun_client::udp_exchange(s->sock, primary, plain, plan_t1);
-  if (!mapped_of(t1)) {
-    r.filtering = why_unknown(t1, "test I", primary);
+  auto s = co_await start_probe(local, primary, deadline);
+  if (!s->mapped) {
+    r.filtering = s->unknown;
     co_return;
   }
   if (!time_for_silence(deadline)) {

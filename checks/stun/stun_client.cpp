@@ -83,6 +83,7 @@ asio::awaitable<Exchange> udp_exchange(udp::socket& sock, stun::Endpoint server,
       continue;
     }
     auto [rec, n] = *r;
+    if (rec == asio::error::operation_aborted) break;  // the engine cancelled the check
     if (rec) continue;  // e.g. an ICMP error queued on the socket; keep waiting until the plan ends
     auto parsed = stun::parse(stun::ByteView(buf.data(), n));
     if (auto why = check_response(parsed, id); !why.empty()) {

@@ -1,0 +1,134 @@
+// The `stun` check against scripted fake servers on loopback: the cases real
+// servers do not produce on demand (an ALG's rewritten MAPPED-ADDRESS, error
+// answers, junk, lost requests, a server that ignores CHANGE-REQUEST).
+#include <atomic>
+#include <functional>
+
+#include "tests/integration/stun_support.hpp"
+
+using namespace callready;
+using namespace callready::test;
+using nlohmann::json;
+
+namespace {
+
+// Answers each datagram on 127.0.0.1:port with whatever `script` returns
+// (nothing when it returns nullopt), until destroyed.
+class FakeServer {
+ public:
+  using Script = std::function<std::optional<stun::Bytes>(int n, const stun::Message&, const stun::Endpoint& from)>;
+  explicit FakeServer(Script script) : script_(std::move(script)) {
+    port_ = free_udp_block(2);
+    // Bound before the thread starts, so that the check's first request is never lost.
+    s_.sock.close();
+    s_.sock.open(boost::asio::ip::udp::v4());
+    s_.sock.bind({boost::asio::ip::make_address("127.0.0.1"), port_});
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeServer() {
+    stop_ = true;
+    thread_.join();
+  }
+  unsigned short port() const { return port_; }
+
+ private:
+  void serve() {
+    int n = 0;
+    while (!stop_) {  // bounded by the test's lifetime; polls every 50 ms
+      auto d = s_.receive(std::chrono::milliseconds(50));
+      if (!d) continue;
+      auto r = stun::parse(d->bytes);
+      if (!r) continue;
+      if (auto reply = script_(n++, *r.message, d->from)) s_.sock.send_to(boost::asio::buffer(*reply), d->from);
+    }
+  }
+  Script script_;
+  RawUdp s_;
+  unsigned short port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+stun::Builder success_for(const stun::Message& req) {
+  return stun::Builder(stun::kBinding, stun::MessageClass::success, req.transaction_id);
+}
+
+}  // namespace
+
+TEST_CASE("an ALG that rewrites MAPPED-ADDRESS but not the XORed copy is reported") {
+  FakeServer server([](int, const stun::Message& req, const stun::Endpoint& from) -> std::optional<stun::Bytes> {
+    stun::Endpoint rewritten(boost::asio::ip::make_address("198.18.0.99"), 5060);
+    return success_for(req)
+        .add_xor_address(stun::attr::xor_mapped_address, from)
+        .add_address(stun::attr::mapped_address, rewritten)
+        .add_fingerprint()
+        .bytes();
+  });
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", server.port()}}, std::chrono::seconds(5));
+  const auto& d = t.outcome.details;
+  CHECK(d["reachable"] == true);
+  CHECK(d["alg_suspected"] == true);
+  CHECK(d["mapped_address"] == d["local_address"]);  // the XORed address is the truth
+  CHECK(has_finding(t.outcome, "stun.alg_rewrite", Severity::warning));
+  // No OTHER-ADDRESS: the behaviours stay unknown rather than guessed.
+  CHECK(d["mapping_behavior"] == "unknown: server lacks RFC 5780");
+}
+
+TEST_CASE("lost requests are retransmitted at 0, 500 and 1500 ms (RFC 5389 RTO doubling)") {
+  FakeServer server([](int n, const stun::Message& req, const stun::Endpoint& from) -> std::optional<stun::Bytes> {
+    if (n < 2) return std::nullopt;  // the first two requests are "lost"
+    return success_for(req).add_xor_address(stun::attr::xor_mapped_address, from).bytes();
+  });
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", server.port()}}, std::chrono::seconds(10));
+  const auto& d = t.outcome.details;
+  CHECK(d["reachable"] == true);
+  CHECK(d["requests_sent"] == 3);
+  CHECK(d["rtt_ms"].get<double>() >= 1490);  // measured from the first send, as a client would see it
+  CHECK(d["rtt_ms"].get<double>() < 1900);
+  CHECK(d["alg_suspected"].is_null());  // no MAPPED-ADDRESS to compare with
+}
+
+TEST_CASE("an error answer means reachable but refused") {
+  FakeServer server([](int, const stun::Message& req, const stun::Endpoint&) -> std::optional<stun::Bytes> {
+    return stun::Builder(stun::kBinding, stun::MessageClass::error, req.transaction_id)
+        .add_error_code(401, "Unauthorized")
+        .bytes();
+  });
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", server.port()}}, std::chrono::seconds(5));
+  CHECK(t.outcome.details["reachable"] == true);
+  CHECK(t.outcome.details["mapped_address"].is_null());
+  CHECK(has_finding(t.outcome, "stun.error_response", Severity::warning));
+  CHECK(t.outcome.summary.find("401 Unauthorized") != std::string::npos);
+}
+
+TEST_CASE("junk in reply is not an answer: a critical bad_response finding, with the codec's reason") {
+  FakeServer server([](int, const stun::Message& req, const stun::Endpoint&) -> std::optional<stun::Bytes> {
+    auto b = success_for(req).add_fingerprint().bytes();
+    b.back() ^= 0x5a;  // a corrupted FINGERPRINT
+    return b;
+  });
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", server.port()}}, std::chrono::milliseconds(2000));
+  CHECK(t.outcome.details["reachable"] == false);
+  REQUIRE(has_finding(t.outcome, "stun.bad_response", Severity::critical));
+  CHECK(t.outcome.findings.front().message.find("FINGERPRINT") != std::string::npos);
+}
+
+TEST_CASE("a server that claims RFC 5780 but ignores CHANGE-REQUEST: behaviours unknown, never guessed") {
+  unsigned short port = 0;
+  FakeServer server([&port](int, const stun::Message& req, const stun::Endpoint& from) -> std::optional<stun::Bytes> {
+    stun::Endpoint other(boost::asio::ip::make_address("127.0.0.2"), static_cast<unsigned short>(port + 1));
+    return success_for(req)
+        .add_xor_address(stun::attr::xor_mapped_address, from)
+        .add_address(stun::attr::other_address, other)
+        .bytes();
+  });
+  port = server.port();
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::seconds(20));
+  const auto& d = t.outcome.details;
+  CHECK(d["reachable"] == true);
+  CHECK(d["other_address"] == "127.0.0.2:" + std::to_string(port + 1));
+  // Nothing listens on 127.0.0.2: test II of the mapping gets no answer.
+  CHECK(d["mapping_behavior"].get<std::string>().rfind("unknown: test II to 127.0.0.2:", 0) == 0);
+  // The "changed" answers come from the primary address: not evidence of anything.
+  CHECK(d["filtering_behavior"].get<std::string>().rfind("unknown: the server did not honour CHANGE-REQUEST", 0) == 0);
+}
