@@ -81,6 +81,25 @@ class FakeServer {
   std::thread thread_;
 };
 
+// Accepts TLS_RSA_WITH_3DES_EDE_CBC_SHA (which this libssl cannot offer or
+// serve) whenever it is offered; a handshake_failure alert otherwise.
+void answer_3des_only(int c) {
+  auto hello = read_record(c);
+  auto offered = checks::tls::offered_suites(hello);
+  bool des3 = std::find(offered.begin(), offered.end(), 0x000A) != offered.end();
+  if (!des3 || hello.size() < 11) {
+    const std::uint8_t alert[] = {21, 3, 3, 0, 2, 2, 40};
+    send_all(c, alert, sizeof alert);
+  } else {
+    std::uint8_t v0 = hello[9], v1 = hello[10];  // echo the client's version (<= TLS 1.2)
+    checks::tls::Bytes sh = {22, v0, v1, 0, 42, 2, 0, 0, 38, v0, v1};
+    for (int i = 0; i < 32; ++i) sh.push_back(static_cast<std::uint8_t>(i));
+    sh.insert(sh.end(), {0, 0x00, 0x0A, 0});
+    send_all(c, sh.data(), sh.size());
+  }
+  close(c);
+}
+
 json params(unsigned short port) { return {{"host", "127.0.0.1"}, {"port", port}, {"server_name", "localhost"}}; }
 
 void check_bounded(const CheckRun& r, double limit) {
@@ -142,22 +161,7 @@ TEST_CASE("a server speaking plain HTTP on the TLS port: tls.plain_http") {
 }
 
 TEST_CASE("a suite this libssl lacks (3DES) is still detected as accepted, and the policy forbids it") {
-  FakeServer server([](int c) {
-    auto hello = read_record(c);
-    auto offered = checks::tls::offered_suites(hello);
-    bool des3 = std::find(offered.begin(), offered.end(), 0x000A) != offered.end();
-    if (!des3 || hello.size() < 11) {
-      const std::uint8_t alert[] = {21, 3, 3, 0, 2, 2, 40};
-      send_all(c, alert, sizeof alert);
-    } else {
-      std::uint8_t v0 = hello[9], v1 = hello[10];  // echo the client's version (<= TLS 1.2)
-      checks::tls::Bytes sh = {22, v0, v1, 0, 42, 2, 0, 0, 38, v0, v1};
-      for (int i = 0; i < 32; ++i) sh.push_back(static_cast<std::uint8_t>(i));
-      sh.insert(sh.end(), {0, 0x00, 0x0A, 0});
-      send_all(c, sh.data(), sh.size());
-    }
-    close(c);
-  });
+  FakeServer server(answer_3des_only);
   auto p = params(server.port);
   p["policy"] = "broadworks-xsp";
   auto r = run_tls(p, std::chrono::milliseconds(10000));
@@ -209,4 +213,13 @@ TEST_CASE("SNI: a server that refuses handshakes without SNI is reported when sn
   CHECK(ok.outcome.details["versions"]["tls1.3"]["supported"] == true);
   CHECK(ok.outcome.details["handshake"]["completed"] == true);
   SSL_CTX_free(ctx);
+}
+
+TEST_CASE("the engine's terminal cancellation in the middle of enumeration ends the check at once") {
+  FakeServer server(answer_3des_only);  // ~190 suites per version to probe, paced
+  auto p = params(server.port);
+  p["pace_ms"] = 20;
+  auto r = run_tls(p, std::chrono::milliseconds(20000), std::chrono::milliseconds(700));
+  CHECK(r.cancelled);
+  CHECK(r.loop_seconds < 1.2);  // nothing left running after the cancellation
 }
