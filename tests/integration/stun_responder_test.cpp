@@ -249,3 +249,20 @@ TEST_CASE("start_stun_service refuses what it cannot do, with the reason") {
   StunServiceThread none(respond::ResponderOptions{});  // no STUN ports: nothing to do, no error
   CHECK(none.error.empty());
 }
+
+TEST_CASE("IPv6: the service on ::1 and the check against it, over UDP and TCP") {
+  auto port = free_udp_block(1);
+  auto opts = stun_options(port, "");
+  opts.bind_address = "::1";
+  StunServiceThread service(opts);
+  REQUIRE_MESSAGE(service.error.empty(), service.error);
+  for (const char* transport : {"udp", "tcp"}) {
+    CAPTURE(transport);
+    auto t = run_stun_check({{"host", "::1"}, {"port", port}, {"transport", transport}}, std::chrono::seconds(5));
+    const auto& d = t.outcome.details;
+    CHECK(d["reachable"] == true);
+    CHECK(d["mapped_address"].get<std::string>().rfind("[::1]:", 0) == 0);
+    CHECK(d["mapped_address"] == d["local_address"]);
+    CHECK(d["nat"] == false);
+  }
+}

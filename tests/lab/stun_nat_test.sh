@@ -85,8 +85,11 @@ lab_assert "$R" 'd["nat"] is True and d["mapped_address"].startswith("203.0.113.
 lab_assert "$R" 'd["local_address"].startswith("198.18.0.2:")' "local_address is the client's LAN address"
 lab_assert "$R" 'd["alg_suspected"] is False' "no ALG on a plain MASQUERADE"
 lab_assert "$R" 'd["other_address"] == "203.0.113.11:5005"' "OTHER-ADDRESS from coturn"
+nd_start=$(date +%s.%N)
 read -r nd_map nd_filter <<<"$(natdiscovery 5004 masquerade)"
-echo "turnutils_natdiscovery (MASQUERADE): mapping=$nd_map filtering=$nd_filter"
+nd_seconds=$(echo "$(date +%s.%N) - $nd_start" | bc)
+echo "turnutils_natdiscovery (MASQUERADE): mapping=$nd_map filtering=$nd_filter in ${nd_seconds}s;" \
+  "callready stun check (same RFC 5780 tests + reachability): $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["checks"][0]["duration_ms"])' "$R") ms"
 lab_assert "$R" "d['mapping_behavior'] == '$nd_map' == 'endpoint-independent'" "mapping agrees with turnutils_natdiscovery"
 lab_assert "$R" "d['filtering_behavior'] == '$nd_filter' == 'address-and-port-dependent'" "filtering agrees with turnutils_natdiscovery"
 
