@@ -276,13 +276,16 @@ asio::awaitable<HandshakeResult> full_handshake(std::unique_ptr<tcp::socket> soc
   // read briefly so a rejection (alert) is seen rather than missed.
   if (res.failure == Failure::none && res.cert_requested && SSL_version(ssl.get()) == TLS1_3_VERSION) {
     auto until = std::min(deadline, Clock::now() + std::chrono::milliseconds(300));
-    for (int i = 0; i < 4 && !res.alert; ++i) {
+    // The verdict comes before anything else the server sends (session
+    // tickets), so the first bytes after the handshake settle it.
+    for (bool fed = false;;) {
       char tmp[256];
-      if (SSL_read(ssl.get(), tmp, sizeof tmp) > 0) break;
-      if (SSL_get_error(ssl.get(), -1) != SSL_ERROR_WANT_READ && res.alert) break;
-      auto [rec, n] = co_await timed_read(*socket, asio::buffer(buf), until);
-      if (rec || n == 0) break;
-      BIO_write(rbio, buf.data(), static_cast<int>(n));
+      int n = SSL_read(ssl.get(), tmp, sizeof tmp);
+      if (n > 0 || SSL_get_error(ssl.get(), n) != SSL_ERROR_WANT_READ || fed) break;
+      auto [rec, got] = co_await timed_read(*socket, asio::buffer(buf), until);
+      if (rec || got == 0) break;
+      BIO_write(rbio, buf.data(), static_cast<int>(got));
+      fed = true;
     }
     ERR_clear_error();
     if (res.alert) {
