@@ -7,7 +7,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "checks/tls/hello.hpp"
 #include "checks/tls/policies.hpp"
@@ -197,4 +200,29 @@ TEST_CASE("policy evaluation: missing TLS 1.2 is critical, forbidden suites are 
   bool none_allowed = false;
   for (const auto& x : f) none_allowed = none_allowed || x.code == "tls.policy_no_allowed_suite";
   CHECK(none_allowed);
+}
+
+TEST_CASE("the compiled policies agree with the profiles' shared data (probe/profiles/data/webex.json)") {
+  std::ifstream in(std::string(CALLREADY_SOURCE_DIR) + "/probe/profiles/data/webex.json");
+  REQUIRE(in);
+  auto data = nlohmann::json::parse(in);
+  auto list = [&](const char* key) { return data[key].get<std::vector<std::string>>(); };
+  const Policy* w = find_policy("webex-signaling");
+  REQUIRE(w);
+  CHECK(w->allowed_suites.at(TlsVersion::tls1_2) == list("webex_tls12_cipher_preference"));
+  CHECK(w->allowed_suites.at(TlsVersion::tls1_3) == list("webex_tls13_cipher_preference"));
+  const Policy* x = find_policy("broadworks-xsp");
+  REQUIRE(x);
+  const auto& rule = data["xsp_cipher_policy"];
+  CHECK(x->rule->key_exchanges == rule["key_exchange"].get<std::vector<std::string>>());
+  CHECK(x->rule->modes == rule["modes"].get<std::vector<std::string>>());
+  CHECK(x->rule->cbc_macs == rule["cbc_hashes"].get<std::vector<std::string>>());
+  auto supported = list("xsp_supported_ciphers");
+  for (const auto& e : x->listed_exceptions) {
+    if (e == "TLS_CHACHA20_POLY1305_SHA256") continue;  // the TLS 1.3 form of the listed ChaCha20 suites
+    CHECK_MESSAGE(std::find(supported.begin(), supported.end(), e) != supported.end(), e);
+  }
+  // Every suite on both Webex lists is one this prober can offer.
+  for (const auto& s : w->allowed_suites.at(TlsVersion::tls1_2)) CHECK_MESSAGE(find_suite(s), s);
+  for (const auto& s : w->allowed_suites.at(TlsVersion::tls1_3)) CHECK_MESSAGE(find_suite(s), s);
 }
