@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "checks/stun/stun_client.hpp"
+#include "probe/net/async.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::udp;
@@ -135,47 +136,48 @@ std::string check_changed(const Exchange& e, const stun::Endpoint& primary, bool
   return {};
 }
 
+// Tests II and III of §4.4 run at once, each on its own socket that has done
+// test I: waiting out the likely silence once instead of twice.
 asio::awaitable<void> filtering_tests(Result& r, const asio::ip::address& local, stun::Endpoint primary,
                                       SteadyClock::time_point deadline) {
-  auto s = co_await start_probe(local, primary, deadline);
-  if (!s->mapped) {
-    r.filtering = s->unknown;
-    co_return;
-  }
+  auto s2 = co_await start_probe(local, primary, deadline);
+  std::unique_ptr<Probe> s3;
+  if (s2->mapped) s3 = co_await start_probe(local, primary, deadline);
+  for (const auto* s : {s2.get(), s3.get()})
+    if (s && !s->mapped) {
+      r.filtering = s->unknown;
+      co_return;
+    }
   if (!time_for_silence(deadline)) {
     r.filtering = "unknown: not enough time left to wait for filtered answers";
     co_return;
   }
   Retransmission silence = kSilenceLikely;
-  // Test II: answer from the other IP and port.
-  RequestOptions both;
+  RequestOptions both;  // test II: answer from the other IP and port
   both.change_ip = true;
   both.change_port = true;
-  auto t2 = co_await stun_client::udp_exchange(s->sock, primary, both, silence);
+  RequestOptions port_only;  // test III: answer from the same IP, other port
+  port_only.change_port = true;
+  std::vector<asio::awaitable<Exchange>> tests;
+  tests.push_back(stun_client::udp_exchange(s2->sock, primary, both, silence));
+  tests.push_back(stun_client::udp_exchange(s3->sock, primary, port_only, silence));
+  auto done = co_await net::gather(std::move(tests));
+  const auto& t2 = done[0];
+  const auto& t3 = done[1];
   if (t2.answered) {
     auto bad = check_changed(t2, primary, true, true);
     r.filtering = bad.empty() ? kEndpointIndependent : bad;
     r.filtering_evidence = "an answer from " + stun::to_string(t2.responder) + " (other IP and port) arrived";
-    co_return;
-  }
-  if (!time_for_silence(deadline)) {
-    r.filtering = "unknown: not enough time left to wait for filtered answers";
-    co_return;
-  }
-  // Test III: answer from the same IP, other port.
-  RequestOptions port_only;
-  port_only.change_port = true;
-  auto t3 = co_await stun_client::udp_exchange(s->sock, primary, port_only, silence);
-  if (t3.answered) {
+  } else if (t3.answered) {
     auto bad = check_changed(t3, primary, false, true);
     r.filtering = bad.empty() ? kAddressDependent : bad;
     r.filtering_evidence =
         "no answer from another IP; an answer from " + stun::to_string(t3.responder) + " (same IP, other port) arrived";
-    co_return;
+  } else {
+    r.filtering = kAddressAndPortDependent;
+    r.filtering_evidence =
+        fmt::format("no answer from another IP ({} requests) nor from another port ({} requests)", t2.sent, t3.sent);
   }
-  r.filtering = kAddressAndPortDependent;
-  r.filtering_evidence =
-      fmt::format("no answer from another IP ({} requests) nor from another port ({} requests)", t2.sent, t3.sent);
 }
 
 }  // namespace

@@ -17,8 +17,17 @@ namespace {
 class FakeServer {
  public:
   using Script = std::function<std::optional<stun::Bytes>(int n, const stun::Message&, const stun::Endpoint& from)>;
-  explicit FakeServer(Script script) : script_(std::move(script)) {
+  // What happens to answers to a CHANGE-REQUEST: `ignore` sends them from the
+  // primary port like any other; `filtered` drops them all (as a NAT with
+  // address-and-port-dependent filtering would); `port_only` sends those for
+  // another port from port+1 and drops those for another IP (address-dependent).
+  enum class Change { ignore, filtered, port_only };
+  explicit FakeServer(Script script, Change change = Change::ignore)
+      : script_(std::move(script)), change_mode_(change) {
     port_ = free_udp_block(2);
+    alt_.sock.close();
+    alt_.sock.open(boost::asio::ip::udp::v4());
+    alt_.sock.bind({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_ + 1)});
     // Bound before the thread starts, so that the check's first request is never lost.
     s_.sock.close();
     s_.sock.open(boost::asio::ip::udp::v4());
@@ -39,11 +48,21 @@ class FakeServer {
       if (!d) continue;
       auto r = stun::parse(d->bytes);
       if (!r) continue;
-      if (auto reply = script_(n++, *r.message, d->from)) s_.sock.send_to(boost::asio::buffer(*reply), d->from);
+      auto reply = script_(n++, *r.message, d->from);
+      if (!reply) continue;
+      const auto* cr = r.message->find(stun::attr::change_request);
+      auto change = cr ? stun::read_change_request(*cr).value_or(stun::ChangeRequest{}) : stun::ChangeRequest{};
+      bool changed = change.change_ip || change.change_port;
+      if (!changed || change_mode_ == Change::ignore) {
+        s_.sock.send_to(boost::asio::buffer(*reply), d->from);
+      } else if (change_mode_ == Change::port_only && !change.change_ip) {
+        alt_.sock.send_to(boost::asio::buffer(*reply), d->from);
+      }
     }
   }
   Script script_;
-  RawUdp s_;
+  Change change_mode_ = Change::ignore;
+  RawUdp s_, alt_;
   unsigned short port_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -131,4 +150,38 @@ TEST_CASE("a server that claims RFC 5780 but ignores CHANGE-REQUEST: behaviours 
   CHECK(d["mapping_behavior"].get<std::string>().rfind("unknown: test II to 127.0.0.2:", 0) == 0);
   // The "changed" answers come from the primary address: not evidence of anything.
   CHECK(d["filtering_behavior"].get<std::string>().rfind("unknown: the server did not honour CHANGE-REQUEST", 0) == 0);
+}
+
+namespace {
+FakeServer::Script rfc5780_script(const unsigned short& port) {
+  return [&port](int, const stun::Message& req, const stun::Endpoint& from) -> std::optional<stun::Bytes> {
+    stun::Endpoint other(boost::asio::ip::make_address("127.0.0.2"), static_cast<unsigned short>(port + 1));
+    return success_for(req)
+        .add_xor_address(stun::attr::xor_mapped_address, from)
+        .add_address(stun::attr::other_address, other)
+        .bytes();
+  };
+}
+}  // namespace
+
+TEST_CASE("filtering: no answer to any CHANGE-REQUEST is address-and-port-dependent") {
+  unsigned short port = 0;
+  FakeServer server(rfc5780_script(port), FakeServer::Change::filtered);
+  port = server.port();
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::seconds(20));
+  const auto& d = t.outcome.details;
+  CHECK(d["filtering_behavior"] == "address-and-port-dependent");
+  // Tests II and III wait out their silence together (3.5 s), after the
+  // mapping test II to the silent 127.0.0.2 (5.5 s).
+  CHECK(t.seconds < 10.5);
+}
+
+TEST_CASE("filtering: answers from another port but not another IP is address-dependent") {
+  unsigned short port = 0;
+  FakeServer server(rfc5780_script(port), FakeServer::Change::port_only);
+  port = server.port();
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::seconds(20));
+  const auto& d = t.outcome.details;
+  CHECK(d["filtering_behavior"] == "address-dependent");
+  CHECK(d["filtering_evidence"].get<std::string>().find("127.0.0.1:" + std::to_string(port + 1)) != std::string::npos);
 }
