@@ -164,9 +164,12 @@ boost::asio::awaitable<CheckOutcome> run_udp_range(UdpRangeParams p, CheckContex
   details["probes_sent"] = r.probes_sent;
   details["loss_estimate"] = r.loss_estimate;
   if (!rtts.empty()) details["rtt_ms"] = rtts[rtts.size() / 2];
-  if (r.observed_source)
-    details["observed_source"] =
-        fmt::format("{}:{}", r.observed_source->address().to_string(), r.observed_source->port());
+  if (r.observed_source) {
+    const auto& seen = *r.observed_source;
+    details["observed_source"] = seen.address().is_v6()
+                                     ? fmt::format("[{}]:{}", seen.address().to_string(), seen.port())
+                                     : fmt::format("{}:{}", seen.address().to_string(), seen.port());
+  }
   if (!p.source_ports.empty()) {
     details["source_ports"] = net::merge_port_ranges(r.source_ports_used);
     details["source_ports_unavailable"] = net::merge_port_ranges(r.source_ports_unavailable);

@@ -4,42 +4,16 @@
 # RSS with 1,000 UDP ports bound. Figures only; it fails if the responder
 # cannot bind 1,000 ports or answers nothing.
 set -u
-: "${CALLREADY:?}" "${SOURCE_DIR:?}"
-WORK="$(mktemp -d /tmp/callready-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-read -r FIRST CONTROL < <(python3 - <<'PY'
-import random, socket
-def free_block(n):
-    for _ in range(50):
-        first = random.randint(20000, 60000 - n)
-        socks = []
-        try:
-            for p in range(first, first + n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", p)); socks.append(s)
-            return first
-        except OSError:
-            pass
-        finally:
-            for s in socks: s.close()
-s = socket.socket(); s.bind(("127.0.0.1", 0)); ctl = s.getsockname()[1]; s.close()
-print(free_block(1000), ctl)
-PY
-)
+. "$SOURCE_DIR/tests/bench/bench_lib.sh"
+read -r FIRST CONTROL < <(bench_free_ports 1000)
 LAST=$((FIRST + 999))
 CPU0=0
 CPU1=$(($(nproc) > 1 ? 1 : 0))
 taskset -c "$CPU0" "$CALLREADY" respond --listen "127.0.0.1:$CONTROL" --bind 127.0.0.1 --udp-ports "$FIRST-$LAST" \
-  --token bench --max-pps 100000000 --log-level info 2>"$WORK/responder.log" &
+  --token bench --max-pps 100000000 --log-level info 2>"$BENCH_DIR/responder.log" &
 RPID=$!
-PIDS+=($RPID)
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$CONTROL") 2>/dev/null && break; sleep 0.1; done
+BENCH_PIDS+=($RPID)
+bench_wait_tcp "$CONTROL" || { echo "FAIL: responder did not start"; cat "$BENCH_DIR/responder.log"; exit 1; }
 rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$RPID/status")
 fds=$(ls "/proc/$RPID/fd" | wc -l)
 echo "responder RSS with 1000 UDP ports bound: $((rss_kb / 1024)).$(((rss_kb % 1024) * 10 / 1024)) MiB ($rss_kb kB, $fds fds)"
@@ -47,7 +21,7 @@ echo "responder RSS with 1000 UDP ports bound: $((rss_kb / 1024)).$(((rss_kb % 1
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$RPID/stat"; }
 before=$(cpu_ticks)
 # Load: pre-encoded authenticated probes (same format as probe/wire/echo_probe.hpp), 4 s, bounded.
-taskset -c "$CPU1" python3 - "$FIRST" bench 4 <<'PY' >"$WORK/load.txt"
+taskset -c "$CPU1" python3 - "$FIRST" bench 4 <<'PY' >"$BENCH_DIR/load.txt"
 import hmac, hashlib, socket, struct, sys, time
 first, token, seconds = int(sys.argv[1]), sys.argv[2].encode(), float(sys.argv[3])
 pkts = []
@@ -67,12 +41,12 @@ print(sent)
 PY
 after=$(cpu_ticks)
 kill -TERM "$RPID"; wait "$RPID"
-PIDS=()
-sent=$(cat "$WORK/load.txt")
-answered=$(sed -n 's/.*responder stopped: \([0-9]*\) probes answered.*/\1/p' "$WORK/responder.log")
+BENCH_PIDS=()
+sent=$(cat "$BENCH_DIR/load.txt")
+answered=$(sed -n 's/.*responder stopped: \([0-9]*\) probes answered.*/\1/p' "$BENCH_DIR/responder.log")
 hz=$(getconf CLK_TCK)
 cpu_s=$(awk "BEGIN{print ($after - $before) / $hz}")
-[ -n "$answered" ] && [ "$answered" -gt 0 ] || { echo "FAIL: nothing answered"; cat "$WORK/responder.log"; exit 1; }
+[ -n "$answered" ] && [ "$answered" -gt 0 ] || { echo "FAIL: nothing answered"; cat "$BENCH_DIR/responder.log"; exit 1; }
 printf 'load: %d probes sent in 4 s; responder answered %d using %.2f CPU s on one core\n' "$sent" "$answered" "$cpu_s"
 printf 'responder throughput: %.0f probes/s offered-and-answered, %.0f probes per CPU second (one core)\n' \
   "$(awk "BEGIN{print $answered / 4}")" "$(awk "BEGIN{print $answered / $cpu_s}")"

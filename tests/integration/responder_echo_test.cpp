@@ -4,6 +4,8 @@
 // session logging and clean shutdown.
 #include <doctest/doctest.h>
 #include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -159,7 +161,7 @@ TEST_CASE("per-source rate limit, one log line per session, clean SIGTERM") {
 
 TEST_CASE("1,200 UDP ports bind under a 256 open-files soft limit") {
   TempDir dir;
-  auto r = start_responder(dir, 1200, {}, "ulimit -S -n 256;");
+  auto r = start_responder(dir, 1200, {}, "ulimit -S -n 256; exec");
   auto last = probe(r.udp_first + 1199, "");
   REQUIRE(last.event);
   CHECK(last.event->kind == net::EchoEvent::Kind::reply);
@@ -168,4 +170,16 @@ TEST_CASE("1,200 UDP ports bind under a 256 open-files soft limit") {
   CHECK(first.event->kind == net::EchoEvent::Kind::reply);
   CHECK(r.process->stop() == 0);
   CHECK(read_file(r.log_file).find("1200 UDP echo ports") != std::string::npos);
+}
+
+TEST_CASE("it runs unprivileged when its ports are >= 1024") {
+  if (::geteuid() != 0 || !have_program("setpriv")) return;  // already unprivileged: every other case shows it
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0777);
+  auto r = start_responder(dir, 20, {"--tcp-ports", std::to_string(free_port())},
+                           "exec setpriv --reuid=65534 --regid=65534 --clear-groups");
+  auto reply = probe(r.udp_first + 19, "");
+  REQUIRE(reply.event);
+  CHECK(reply.event->kind == net::EchoEvent::Kind::reply);
+  CHECK(r.process->stop() == 0);
 }

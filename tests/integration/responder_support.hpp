@@ -47,8 +47,8 @@ struct Responder {
 };
 
 // Starts the responder serving `udp_count` echo ports (a free block) and the
-// `extra` arguments; waits for its control port. `shell_prefix` runs first in
-// a shell (e.g. "ulimit -n 256;").
+// `extra` arguments; waits for its control port. With `shell_prefix` the
+// command runs in a shell after it (e.g. "ulimit -S -n 256; exec").
 inline Responder start_responder(const TempDir& dir, int udp_count, std::vector<std::string> extra = {},
                                  std::string shell_prefix = {}) {
   Responder r;
@@ -62,7 +62,7 @@ inline Responder start_responder(const TempDir& dir, int udp_count, std::vector<
       "--udp-ports",    std::to_string(r.udp_first) + "-" + std::to_string(r.udp_first + udp_count - 1)};
   argv.insert(argv.end(), extra.begin(), extra.end());
   if (!shell_prefix.empty()) {
-    std::string cmd = shell_prefix + " exec";
+    std::string cmd = shell_prefix;
     for (const auto& a : argv) cmd += " '" + a + "'";
     argv = {"bash", "-c", cmd};
   }

@@ -192,6 +192,17 @@ lab_profile() {
 JSON
 }
 
+# Runs a one-check scan from the client namespace: lab_scan KIND PARAMS_JSON [scan options...].
+# The report is $LAB_DIR/r.json; fails (printing the scan's output) when none was written.
+lab_scan() {
+  local kind="$1" params="$2"
+  shift 2
+  lab_profile "$LAB_DIR/p.json" "$kind" "$params"
+  rm -f "$LAB_DIR/r.json"
+  lab_client "$CALLREADY" scan --profile "$LAB_DIR/p.json" -o "$LAB_DIR/r.json" "$@" >"$LAB_DIR/scan.out" 2>&1
+  [ -s "$LAB_DIR/r.json" ] || { cat "$LAB_DIR/scan.out" >&2; return 1; }
+}
+
 # Asserts a Python expression over the JSON report: lab_assert REPORT 'expr' [message]
 # `r` is the report, `c` its first check, `d` that check's details.
 lab_assert() {

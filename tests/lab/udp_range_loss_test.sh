@@ -11,12 +11,10 @@ lab_start_responder --udp-ports 20000-20199 || exit 1
 random_loss 0.05
 drop_udp_range 20190 20199
 
-lab_profile "$LAB_DIR/p.json" udp_range '{"host": "203.0.113.10", "ports": "20000-20199", "max_pps": 1000}'
+PARAMS='{"host": "203.0.113.10", "ports": "20000-20199", "max_pps": 1000}'
 LAB_FAILED=0
 for run in 1 2 3; do
-  rm -f "$LAB_DIR/r.json"
-  lab_client "$CALLREADY" scan --profile "$LAB_DIR/p.json" --token "$LAB_TOKEN" -o "$LAB_DIR/r.json" >"$LAB_DIR/scan.out" 2>&1
-  [ -s "$LAB_DIR/r.json" ] || { cat "$LAB_DIR/scan.out"; exit 1; }
+  lab_scan udp_range "$PARAMS" --token "$LAB_TOKEN" || exit 1
   lab_assert "$LAB_DIR/r.json" 'd["open"] == ["20000-20189"] and d["blocked"] == ["20190-20199"] and d["rejected"] == []' "run $run exact"
   lab_assert "$LAB_DIR/r.json" 'd["rounds"] >= 3 and d["loss_estimate"] > 0' "run $run saw the loss and retried"
 done

@@ -10,9 +10,8 @@ lab_start_responder --udp-ports 20000-20199 || exit 1
 reject_udp_range 20100 20149
 block_udp_port 20010
 
-lab_profile "$LAB_DIR/p.json" udp_range '{"host": "203.0.113.10", "ports": ["20000-20099", "20100-20199"], "max_pps": 1000}'
-lab_client "$CALLREADY" scan --profile "$LAB_DIR/p.json" --token "$LAB_TOKEN" -o "$LAB_DIR/r.json" >"$LAB_DIR/scan.out" 2>&1
-[ -s "$LAB_DIR/r.json" ] || { cat "$LAB_DIR/scan.out"; exit 1; }
+PARAMS='{"host": "203.0.113.10", "ports": ["20000-20099", "20100-20199"], "max_pps": 1000}'
+lab_scan udp_range "$PARAMS" --token "$LAB_TOKEN" || exit 1
 
 LAB_FAILED=0
 lab_assert "$LAB_DIR/r.json" 'd["rejected"] == ["20100-20149"]'
