@@ -112,7 +112,10 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
   // One in-flight query. c-ares owns a heap shared_ptr to it until its callback.
   template <class Result>
   struct Pending {
-    asio::any_completion_handler<void(boost::system::error_code, Result)> handler;
+    // Boost 1.81's any_completion_handler move-assignment recurses without end
+    // (it copies from an lvalue into its converting constructor): only ever
+    // construct it in place.
+    std::optional<asio::any_completion_handler<void(boost::system::error_code, Result)>> handler;
     asio::steady_timer timer;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     bool done = false;
@@ -123,9 +126,10 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
       if (done) return;
       done = true;
       timer.cancel();
-      auto slot = asio::get_associated_cancellation_slot(handler);
+      auto slot = asio::get_associated_cancellation_slot(*handler);
       if (slot.is_connected()) slot.clear();
-      auto h = std::move(handler);
+      auto h = std::move(*handler);
+      handler.reset();
       auto ex = timer.get_executor();
       // Never complete inline: we may be inside a c-ares callback.
       asio::post(ex, [h = std::move(h), ec, r = std::move(r)]() mutable { std::move(h)(ec, std::move(r)); });
@@ -276,8 +280,10 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
         [this, timeout, begin = std::forward<Start>(begin)](auto handler) mutable {
           auto p = std::make_shared<Pending<Result>>(ex);
           p->owner = weak_from_this();
-          auto slot = asio::get_associated_cancellation_slot(handler);
-          p->handler = std::move(handler);
+          p->handler.emplace(std::move(handler));
+          // The type-erased handler keeps its own cancellation state chained to
+          // the caller's slot; listen on that inner slot, never replace the outer one.
+          auto slot = asio::get_associated_cancellation_slot(*p->handler);
           if (slot.is_connected()) {
             slot.assign([wp = std::weak_ptr<Pending<Result>>(p)](asio::cancellation_type) {
               if (auto p = wp.lock()) p->complete(asio::error::operation_aborted, Result{});
@@ -370,9 +376,12 @@ asio::awaitable<DnsResponse> Resolver::query(std::string name, int type, std::ch
   ares_free_string(buf);
   auto* impl = impl_.get();
   auto keep = impl_;
-  DnsResponse r = co_await impl->start<DnsResponse>(timeout, [impl, q = std::move(q)](auto* holder) {
+  // Named, not a temporary inside the co_await: GCC 12 miscompiles temporaries
+  // with non-trivial members there (STACK.md).
+  auto send = [impl, q = std::move(q)](auto* holder) {
     ares_send(impl->channel, q.data(), static_cast<int>(q.size()), &Impl::on_send_done, holder);
-  });
+  };
+  DnsResponse r = co_await impl->start<DnsResponse>(timeout, std::move(send));
   r.server = impl->describe();
   co_return r;
 }
@@ -383,12 +392,14 @@ asio::awaitable<HostLookup> Resolver::lookup_host(std::string host, std::chrono:
   if (!ec) co_return HostLookup{{literal}, DnsFailure::none, {}};
   auto* impl = impl_.get();
   auto keep = impl_;
-  co_return co_await impl->start<HostLookup>(timeout, [impl, host](auto* holder) {
+  auto lookup = [impl, host](auto* holder) {
     ares_addrinfo_hints hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_flags = ARES_AI_NOSORT;
     ares_getaddrinfo(impl->channel, host.c_str(), nullptr, &hints, &Impl::on_addrinfo_done, holder);
-  });
+  };
+  HostLookup result = co_await impl->start<HostLookup>(timeout, std::move(lookup));
+  co_return result;
 }
 
 }  // namespace callready::net
