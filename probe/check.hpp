@@ -33,7 +33,9 @@ using Millis = std::chrono::milliseconds;
 struct CheckContext {
   boost::asio::any_io_executor executor;
   net::Resolver& resolver;
-  Clock::time_point deadline;  // when the engine will cancel this check
+  // End of this check's own timeout. The overall --timeout may cancel it
+  // earlier; that is reported by the engine as error/timeout.
+  Clock::time_point deadline;
   const ScanSettings& settings;
   std::function<void(const std::string&)> log;  // debug log line, never user output
 

@@ -122,11 +122,15 @@ class Engine {
       complete(i, std::move(rec));
       return;
     }
-    auto check_deadline = std::min(Clock::now() + pc.timeout, deadline_);
+    // The check budgets its phases against its own timeout only: when the
+    // overall deadline cuts it short, that is the engine's error/timeout
+    // (CONTRACT.md), not a network finding such as "no answer within N ms".
+    auto own_deadline = Clock::now() + pc.timeout;
+    auto check_deadline = std::min(own_deadline, deadline_);
     auto logger = options_.log ? std::function<void(const std::string&)>(
                                      [this, id = pc.rule.id](const std::string& l) { log(id + ": " + l); })
                                : std::function<void(const std::string&)>([](const std::string&) {});
-    auto slot = std::make_shared<Slot>(i, io_, resolver_, options_.settings, check_deadline, logger);
+    auto slot = std::make_shared<Slot>(i, io_, resolver_, options_.settings, own_deadline, logger);
     slots_.push_back(slot);
     ++running_;
     if (observer_) observer_->check_started(pc);
@@ -164,7 +168,7 @@ class Engine {
       outcome = CheckOutcome::failed(
           reason, reason == "timeout"
                       ? fmt::format("did not finish within {} ms", std::chrono::duration_cast<Millis>(
-                                                                     slot->ctx.deadline - slot->start)
+                                                                     std::min(slot->ctx.deadline, deadline_) - slot->start)
                                                                      .count())
                       : std::string("the scan was interrupted before this check finished"));
     } else if (e) {
