@@ -56,6 +56,7 @@ struct Slot {
   Clock::time_point start = Clock::now();
   bool done = false;
   std::optional<std::string> cancel_reason;  // timeout | interrupted
+  Millis allowed{0};                         // its timeout, or less when the overall deadline is nearer
   CheckContext ctx;
   Slot(std::size_t i, asio::io_context& io, net::Resolver& resolver, const ScanSettings& settings,
        Clock::time_point deadline, std::function<void(const std::string&)> log)
@@ -131,6 +132,8 @@ class Engine {
                                      [this, id = pc.rule.id](const std::string& l) { log(id + ": " + l); })
                                : std::function<void(const std::string&)>([](const std::string&) {});
     auto slot = std::make_shared<Slot>(i, io_, resolver_, options_.settings, own_deadline, logger);
+    slot->allowed = std::chrono::duration_cast<Millis>(check_deadline - slot->start);
+    if (own_deadline <= deadline_) slot->allowed = pc.timeout;
     slots_.push_back(slot);
     ++running_;
     if (observer_) observer_->check_started(pc);
@@ -167,9 +170,7 @@ class Engine {
       const auto& reason = *slot->cancel_reason;
       outcome = CheckOutcome::failed(
           reason, reason == "timeout"
-                      ? fmt::format("did not finish within {} ms", std::chrono::duration_cast<Millis>(
-                                                                     std::min(slot->ctx.deadline, deadline_) - slot->start)
-                                                                     .count())
+                      ? fmt::format("did not finish within {} ms", slot->allowed.count())
                       : std::string("the scan was interrupted before this check finished"));
     } else if (e) {
       try {

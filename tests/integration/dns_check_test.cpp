@@ -10,39 +10,27 @@
 
 #include "probe/engine.hpp"
 #include "probe/profile.hpp"
-#include "tests/support/process.hpp"
+#include "tests/support/dnsmasq.hpp"
 
 using namespace callready;
 using namespace callready::test;
 
 namespace {
 
-struct Dnsmasq {
-  TempDir dir;
-  unsigned short port = free_port(true);
-  std::optional<ChildProcess> proc;
-  Dnsmasq() {
-    std::vector<std::string> argv = {
-        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-        "--bind-interfaces", "--listen-address=127.0.0.1", "--port=" + std::to_string(port),
-        "--pid-file=" + dir.file("pid"), "--log-facility=" + dir.file("log"), "--user=root",
-        "--local=/example.test/",
-        "--host-record=sbc1.example.test,203.0.113.10,2001:db8:2::10",
-        "--host-record=sbc2.example.test,203.0.113.11",
-        "--host-record=multi.example.test,203.0.113.20",
-        "--host-record=multi.example.test,203.0.113.21",
-        "--srv-host=_sips._tcp.example.test,sbc2.example.test,5061,20,10",
-        "--srv-host=_sips._tcp.example.test,sbc1.example.test,5061,10,60",
-        "--srv-host=_sips._tcp.example.test,sbc3.example.test,5061,10,40",
-        "--srv-host=_xsi-client._tcp.example.test,multi.example.test,443,10,10",
-        "--srv-host=_orphan._tcp.example.test,ghost.example.test,5061,10,10",
-    };
-    proc.emplace(argv, dir.file("stderr"));
-    // dnsmasq is ready once it answers; poll with a real query through the check below.
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  std::string server() const { return "127.0.0.1:" + std::to_string(port); }
-};
+Dnsmasq zone() {
+  return Dnsmasq({
+      "--local=/example.test/",
+      "--host-record=sbc1.example.test,203.0.113.10,2001:db8:2::10",
+      "--host-record=sbc2.example.test,203.0.113.11",
+      "--host-record=multi.example.test,203.0.113.20",
+      "--host-record=multi.example.test,203.0.113.21",
+      "--srv-host=_sips._tcp.example.test,sbc2.example.test,5061,20,10",
+      "--srv-host=_sips._tcp.example.test,sbc1.example.test,5061,10,60",
+      "--srv-host=_sips._tcp.example.test,sbc3.example.test,5061,10,40",
+      "--srv-host=_xsi-client._tcp.example.test,multi.example.test,443,10,10",
+      "--srv-host=_orphan._tcp.example.test,ghost.example.test,5061,10,10",
+  });
+}
 
 EngineRun scan(const std::string& checks_json, const std::string& server) {
   std::string text = R"({"name":"dns-test","checks":)" + checks_json + "}";
@@ -71,7 +59,7 @@ bool has_code(const CheckRecord& r, const std::string& code) {
 
 TEST_CASE("dns against dnsmasq") {
   REQUIRE_MESSAGE(have_program("dnsmasq"), "dnsmasq missing: run scripts/install-deps.sh");
-  Dnsmasq dns;
+  auto dns = zone();
   auto run = scan("[" + check("a", R"({"name":"sbc1.example.test","type":"A"})") + "," +
                       check("aaaa", R"({"name":"sbc1.example.test","type":"AAAA"})") + "," +
                       check("srv", R"({"name":"_sips._tcp.example.test","type":"SRV","resolve_targets":true})") + "," +
@@ -86,7 +74,7 @@ TEST_CASE("dns against dnsmasq") {
                   dns.server());
   auto& r = run.records;
   REQUIRE(r.size() == 10);
-  CAPTURE(dns.proc->log());
+  CAPTURE(dns.log());
 
   CHECK(r[0].status == Status::pass);
   CHECK(r[0].details["answers"] == json::array({"203.0.113.10"}));

@@ -7,7 +7,7 @@
 
 #include "probe/engine.hpp"
 #include "probe/profile.hpp"
-#include "tests/support/process.hpp"
+#include "tests/support/dnsmasq.hpp"
 
 using namespace callready;
 
@@ -42,13 +42,14 @@ struct Listener {
   ~Listener() { close(fd); }
 };
 
-EngineRun scan(const std::string& checks) {
+EngineRun scan(const std::string& checks, const std::string& dns_server = {}) {
   auto load = load_profile_text(R"({"name":"tcp-test","checks":)" + checks + "}", "tcp-test");
   REQUIRE_MESSAGE(load.profile, (load.errors.empty() ? "" : load.errors[0]));
   auto plan = build_plan(*load.profile, {});
   REQUIRE(plan.plan);
   EngineOptions o;
   o.handle_sigint = false;
+  if (!dns_server.empty()) o.dns_server = net::parse_dns_server(dns_server);
   return run_plan(*plan.plan, o);
 }
 
@@ -78,9 +79,10 @@ TEST_CASE("tcp: open and closed ports on loopback") {
 }
 
 TEST_CASE("tcp: every address of a name is tried and reported") {
-  // "localhost" resolves (hosts file) to 127.0.0.1 and ::1; only IPv6 listens.
+  // A name with an IPv4 and an IPv6 loopback address; only IPv6 listens.
   Listener v6(true);
-  auto run = scan("[" + tcp("both", "localhost", v6.port) + "]");
+  callready::test::Dnsmasq dns({"--host-record=dual.example.test,127.0.0.1,::1"});
+  auto run = scan("[" + tcp("both", "dual.example.test", v6.port) + "]", dns.server());
   const auto& r = run.records[0];
   CAPTURE(r.details.dump());
   REQUIRE(r.details["attempts"].size() >= 2);

@@ -133,7 +133,7 @@ TEST_CASE("variables, $data and selection build the plan") {
     o.sets = {{"domian", "x"}};
     auto built = build_plan(p, o);
     REQUIRE_FALSE(built.plan);
-    CHECK(joined(built.errors).find("--set domian: profile \"t\" has no variable \"domian\" (it has: domain, port, host)") !=
+    CHECK(joined(built.errors).find("--set domian: profile \"t\" has no variable \"domian\" (it has: domain, host, port)") !=
           std::string::npos);
   }
   SUBCASE("--only and --skip select by id or kind") {
