@@ -74,9 +74,10 @@ std::string render_text(const Report& r, const TextOptions& options) {
         out += fmt::format("       error ({}): {}\n", c.error->reason, c.error->message);
       for (const auto& f : c.findings) {
         if (f.severity == Severity::info) continue;
-        out += fmt::format("       {} {}\n",
-                           f.severity == Severity::critical ? p.paint("31", "critical:") : p.paint("33", "warning:"),
-                           f.message);
+        // The summary often is the first finding's message: say it once.
+        auto tag = f.severity == Severity::critical ? p.paint("31", "critical") : p.paint("33", "warning");
+        if (f.message == c.summary) out += fmt::format("       {}\n", tag);
+        else out += fmt::format("       {}: {}\n", tag, f.message);
         if (!f.remediation.empty()) out += fmt::format("         fix: {}\n", f.remediation);
         if (!f.requirement.empty()) out += p.dim(fmt::format("         requirement: {}", f.requirement)) + "\n";
       }
