@@ -11,25 +11,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "probe/net/udp_msg.hpp"
+
 namespace callready::net {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
 using namespace asio::experimental::awaitable_operators;
-
-namespace {
-
-udp::endpoint from_sockaddr(const sockaddr* sa) {
-  udp::endpoint ep;
-  if (sa->sa_family == AF_INET) {
-    std::memcpy(ep.data(), sa, sizeof(sockaddr_in));
-  } else if (sa->sa_family == AF_INET6) {
-    std::memcpy(ep.data(), sa, sizeof(sockaddr_in6));
-  }
-  return ep;
-}
-
-}  // namespace
 
 bool IcmpError::port_unreachable() const {
   return (origin == SO_EE_ORIGIN_ICMP && type == 3 && code == 3) ||
@@ -129,21 +117,12 @@ int EchoSocket::send(const udp::endpoint& to, const wire::echo::Request& request
 std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
   would_block = false;
   int fd = socket_.native_handle();
-  alignas(8) std::uint8_t control[512];
-  sockaddr_storage name{};
+  UdpRecv rx;
   // The error queue first: an ICMP error is small and must not wait behind replies.
   {
     std::uint8_t payload[64];
-    iovec iov{payload, sizeof payload};
-    msghdr msg{};
-    msg.msg_name = &name;
-    msg.msg_namelen = sizeof name;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0) {
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (rx.receive(fd, payload, sizeof payload, MSG_ERRQUEUE) >= 0) {
+      for (cmsghdr* c = CMSG_FIRSTHDR(&rx.msg); c; c = CMSG_NXTHDR(&rx.msg, c)) {
         bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
         bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
         if (!v4 && !v6) continue;
@@ -152,7 +131,7 @@ std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
         EchoEvent ev;
         ev.kind = EchoEvent::Kind::icmp;
         ev.at = EchoClock::now();
-        ev.icmp.destination = from_sockaddr(reinterpret_cast<const sockaddr*>(&name));
+        ev.icmp.destination = rx.peer_endpoint();
         ev.icmp.error = static_cast<int>(ee.ee_errno);
         ev.icmp.origin = ee.ee_origin;
         ev.icmp.type = ee.ee_type;
@@ -160,22 +139,15 @@ std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
         ev.icmp.info = ee.ee_info;
         const auto* off = reinterpret_cast<const sockaddr*>(reinterpret_cast<const std::uint8_t*>(CMSG_DATA(c)) +
                                                             sizeof(sock_extended_err));
-        if (off->sa_family == AF_INET || off->sa_family == AF_INET6) ev.icmp.offender = from_sockaddr(off).address();
+        if (off->sa_family == AF_INET || off->sa_family == AF_INET6)
+          ev.icmp.offender = endpoint_from_sockaddr(off).address();
         return ev;
       }
       return std::nullopt;  // an error without the extended header: consumed, nothing to report
     }
   }
   static thread_local std::uint8_t buffer[wire::echo::kMaxDatagram + 1];
-  iovec iov{buffer, sizeof buffer};
-  msghdr msg{};
-  msg.msg_name = &name;
-  msg.msg_namelen = sizeof name;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+  ssize_t n = rx.receive(fd, buffer, sizeof buffer);
   if (n < 0) {
     // ECONNREFUSED etc. here is the pending-error flag; the detail is on the error queue.
     would_block = errno == EAGAIN || errno == EWOULDBLOCK;
@@ -184,15 +156,8 @@ std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
   EchoEvent ev;
   ev.kind = EchoEvent::Kind::reply;
   ev.at = EchoClock::now();
-  ev.from = from_sockaddr(reinterpret_cast<const sockaddr*>(&name));
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ev.tos = *CMSG_DATA(c);
-    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
-      int tclass = 0;
-      std::memcpy(&tclass, CMSG_DATA(c), sizeof tclass);
-      ev.tos = static_cast<std::uint8_t>(tclass);
-    }
-  }
+  ev.from = rx.peer_endpoint();
+  ev.tos = rx.tos();
   if (wire::echo::decode_reply({buffer, static_cast<std::size_t>(n)}, token_, ev.reply) !=
       wire::echo::DecodeError::none) {
     ++rejected_;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "probe/net/udp_msg.hpp"
 #include "probe/wire/echo_probe.hpp"
 
 namespace callready::respond {
@@ -109,39 +110,23 @@ void UdpEchoService::drain(Port& p) {
   int fd = p.socket.native_handle();
   // Bounded per wake-up so that one busy port cannot starve the others.
   for (int i = 0; i < 64; ++i) {
-    sockaddr_storage peer{};
-    alignas(8) std::uint8_t control[256];
-    iovec iov{buffer_.data(), buffer_.size()};
-    msghdr msg{};
-    msg.msg_name = &peer;
-    msg.msg_namelen = sizeof peer;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+    net::UdpRecv rx;
+    ssize_t n = rx.receive(fd, buffer_.data(), buffer_.size());
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       continue;  // a pending error (e.g. ICMP for an earlier reply): consumed, go on
     }
     auto now = RateLimiter::Clock::now();
     std::uint64_t received_us = echo::now_us();
-    udp::endpoint from;
-    std::memcpy(from.data(), &peer, p.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
-    std::uint8_t tos = 0;
+    udp::endpoint from = rx.peer_endpoint();
+    std::uint8_t tos = rx.tos();
     in_pktinfo pi4{};
     in6_pktinfo pi6{};
     bool have_pktinfo = false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) tos = *CMSG_DATA(c);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&rx.msg); c; c = CMSG_NXTHDR(&rx.msg, c)) {
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         std::memcpy(&pi4, CMSG_DATA(c), sizeof pi4);
         have_pktinfo = true;
-      }
-      if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
-        int tclass = 0;
-        std::memcpy(&tclass, CMSG_DATA(c), sizeof tclass);
-        tos = static_cast<std::uint8_t>(tclass);
       }
       if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
         std::memcpy(&pi6, CMSG_DATA(c), sizeof pi6);
@@ -178,8 +163,8 @@ void UdpEchoService::drain(Port& p) {
     alignas(8) std::uint8_t out_control[64]{};
     iovec out_iov{reply.data(), reply.size()};
     msghdr out{};
-    out.msg_name = &peer;
-    out.msg_namelen = msg.msg_namelen;
+    out.msg_name = &rx.peer;
+    out.msg_namelen = rx.msg.msg_namelen;
     out.msg_iov = &out_iov;
     out.msg_iovlen = 1;
     if (have_pktinfo) {
