@@ -73,7 +73,8 @@ struct Planned {
 };
 
 Planned plan_from(const std::string& profile_name, const std::vector<std::string>& sets,
-                  const std::vector<std::string>& only, const std::vector<std::string>& skip) {
+                  const std::vector<std::string>& only, const std::vector<std::string>& skip,
+                  const std::string& responder = {}) {
   Planned out;
   PlanOptions po;
   for (const auto& s : sets) {
@@ -85,6 +86,7 @@ Planned plan_from(const std::string& profile_name, const std::vector<std::string
     po.sets[kv->first] = kv->second;
   }
   po.only = split_commas(only);
+  po.responder = responder;
   po.skip = split_commas(skip);
   if (!out.errors.empty()) return out;
   auto loaded = load_profile(profile_name);
@@ -99,6 +101,14 @@ Planned plan_from(const std::string& profile_name, const std::vector<std::string
   return out;
 }
 
+// "HOST[:PORT]" / "[V6]:PORT" -> HOST, for filling a profile's `responder` variable.
+std::string responder_host(const std::string& hostport) {
+  if (hostport.empty()) return {};
+  if (hostport.front() == '[') return hostport.substr(1, hostport.find(']') - 1);
+  if (std::count(hostport.begin(), hostport.end(), ':') == 1) return hostport.substr(0, hostport.find(':'));
+  return hostport;
+}
+
 int run_scan(const ScanArgs& a) {
   EngineOptions eo;
   if (!a.dns_server.empty()) {
@@ -109,7 +119,7 @@ int run_scan(const ScanArgs& a) {
     if (!format_for_path(o)) return usage_error(fmt::format("-o {}: the extension must be .json, .html or .txt", o));
   if (a.timeout_s <= 0 || a.timeout_s > 3600) return usage_error("--timeout: expected 0 < SECONDS <= 3600");
   if (a.concurrency < 1 || a.concurrency > 4096) return usage_error("--concurrency: expected 1-4096");
-  auto planned = plan_from(a.profile, a.sets, a.only, a.skip);
+  auto planned = plan_from(a.profile, a.sets, a.only, a.skip, responder_host(a.responder));
   if (!planned.errors.empty()) return print_errors(planned.errors);
 
   eo.overall_timeout = Millis(static_cast<long long>(a.timeout_s * 1000));

@@ -34,7 +34,10 @@ CheckRecord make_record(const PlannedCheck& planned, CheckOutcome outcome, long 
                                             : fmt::format("{} [{}]", rule.requirement.text, rule.requirement.source);
   for (auto& f : r.findings) {
     if (f.requirement.empty()) f.requirement = cites;
-    if (!rule.remediation.empty() && f.severity != Severity::info) f.remediation = rule.remediation;
+    // The rule knows the site's context better than the check, except when the
+    // target's name did not even resolve: then the fix is DNS, as the check says.
+    bool unresolved = f.code.ends_with(".no_address") || f.code.ends_with(".resolve_failed");
+    if (!rule.remediation.empty() && f.severity != Severity::info && !unresolved) f.remediation = rule.remediation;
   }
   if (outcome.error) {
     r.status = Status::error;

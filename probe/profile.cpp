@@ -338,6 +338,7 @@ PlanBuild build_plan(const Profile& profile, const PlanOptions& options) {
   }
   for (const auto& v : profile.variables) {
     if (auto s = options.sets.find(v.name); s != options.sets.end()) plan.variables[v.name] = s->second;
+    else if (v.name == "responder" && !options.responder.empty()) plan.variables[v.name] = options.responder;
     else if (v.default_value) plan.variables[v.name] = *v.default_value;
   }
   auto selected = [](const ProfileRule& r, const std::vector<std::string>& list) {

@@ -80,6 +80,8 @@ struct PlanOptions {
   std::map<std::string, std::string> sets;  // --set KEY=VALUE
   std::vector<std::string> only;            // ids or kinds
   std::vector<std::string> skip;
+  // --responder's host: fills a `responder` variable the user did not --set.
+  std::string responder;
 };
 
 struct PlanBuild {

@@ -106,6 +106,19 @@ TEST_CASE("a finding makes a failure; the rule's requirement is attached") {
   CHECK(run.records[0].findings[0].requirement == "req [src]");
 }
 
+TEST_CASE("a rule's remediation replaces the check's, except when the name did not resolve") {
+  PlannedCheck p = planned(kSleepy, "r");
+  p.rule.remediation = "open TCP 443 to the cloud";
+  CheckOutcome o;
+  o.findings = {{Severity::critical, "tcp.refused", "refused", "generic", ""},
+                {Severity::critical, "tcp.no_address", "no name", "fix DNS", ""},
+                {Severity::info, "tcp.note", "fyi", "", ""}};
+  auto r = make_record(p, o, 1);
+  CHECK(r.findings[0].remediation == "open TCP 443 to the cloud");
+  CHECK(r.findings[1].remediation == "fix DNS");
+  CHECK(r.findings[2].remediation == "");
+}
+
 TEST_CASE("a check over its own timeout is cancelled and reported as error/timeout") {
   Plan plan;
   plan.checks.push_back(planned(kSleepy, "slow", {{"sleep_ms", 5000}}, Millis(100)));

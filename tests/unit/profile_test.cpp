@@ -120,6 +120,17 @@ TEST_CASE("variables, $data and selection build the plan") {
     CHECK(built.plan->checks[2].target == "127.0.0.1:443");
     CHECK(built.plan->variables.at("domain") == "example.test");
   }
+  SUBCASE("--responder fills a `responder` variable unless --set gave one") {
+    auto with_var = load_profile_text(
+        R"({"name":"r","variables":{"responder":null},"checks":[{"id":"t","kind":"tcp","category":"c","params":{"host":"${responder}","port":7447}}]})",
+        "r.json");
+    REQUIRE(with_var.profile);
+    PlanOptions o;
+    o.responder = "198.51.100.7";
+    CHECK(build_plan(*with_var.profile, o).plan->checks[0].target == "198.51.100.7:7447");
+    o.sets = {{"responder", "203.0.113.10"}};
+    CHECK(build_plan(*with_var.profile, o).plan->checks[0].target == "203.0.113.10:7447");
+  }
   SUBCASE("a bad --set value is reported with the rule's path") {
     PlanOptions o;
     o.sets = {{"port", "https"}};
