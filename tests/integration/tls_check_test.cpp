@@ -180,6 +180,7 @@ TEST_CASE("expired certificate") {
   CHECK(r.outcome.details["certificate"]["not_after"] == "2021-01-01T00:00:00Z");
   CHECK(r.outcome.details["certificate"]["days_left"].get<int>() < 0);
   CHECK(r.outcome.details["certificate"]["hostname_match"] == true);
+  require_oracle_agrees(s, r.outcome.details["versions"]);
 }
 
 TEST_CASE("a 1024-bit key and a certificate expiring in 10 days") {
@@ -189,6 +190,7 @@ TEST_CASE("a 1024-bit key and a certificate expiring in 10 days") {
   CHECK(r.outcome.details["certificate"]["key_bits"] == 1024);
   CHECK(has_finding(r.outcome, "tls.weak_key"));
   CHECK_FALSE(has_finding(r.outcome, "tls.cert_expiring"));
+  require_oracle_agrees(weak, r.outcome.details["versions"]);
   auto soon = start_server("soon", {});
   auto r2 = run_tls(params_for(soon));
   INFO(r2.outcome.details.dump(1));
@@ -218,6 +220,7 @@ TEST_CASE("wrong name") {
   CHECK(r.outcome.details["certificate"]["trusted"] == true);
   CHECK(has_finding(r.outcome, "tls.hostname_mismatch"));
   CHECK_FALSE(has_finding(r.outcome, "tls.cert_untrusted"));
+  require_oracle_agrees(s, r.outcome.details["versions"]);
 }
 
 TEST_CASE("leaf-only chain: incomplete and so untrusted") {
@@ -249,6 +252,7 @@ TEST_CASE("self-signed") {
   CHECK(r.outcome.details["certificate"]["self_signed"] == true);
   CHECK(r.outcome.details["certificate"]["trusted"] == false);
   CHECK(has_finding(r.outcome, "tls.cert_self_signed"));
+  require_oracle_agrees(s, r.outcome.details["versions"]);
 }
 
 TEST_CASE("expected issuers: a chain ending elsewhere is reported as likely TLS inspection") {
