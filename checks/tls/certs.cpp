@@ -11,6 +11,8 @@
 #include <cctype>
 #include <ctime>
 
+#include "checks/tls/finding.hpp"
+
 namespace callready::checks::tls {
 
 namespace {
@@ -66,15 +68,6 @@ std::string hex(const std::string& b64) {
 }
 
 bool is_self_issued(X509* c) { return X509_check_issued(c, c) == X509_V_OK; }
-
-Finding finding(Severity s, std::string code, std::string message, std::string remediation) {
-  Finding f;
-  f.severity = s;
-  f.code = std::move(code);
-  f.message = std::move(message);
-  f.remediation = std::move(remediation);
-  return f;
-}
 
 }  // namespace
 
@@ -239,47 +232,47 @@ bool chain_matches_expected(const HandshakeResult& hs, const std::vector<std::st
 std::vector<Finding> certificate_findings(const CertInfo& leaf, const ChainVerdict& v, const std::string& name) {
   std::vector<Finding> out;
   if (v.expired)
-    out.push_back(finding(Severity::critical, "tls.cert_expired",
-                          fmt::format("The server certificate for {} expired on {}.", name, leaf.not_after),
-                          "Renew the certificate and install it with its intermediates."));
+    out.push_back(make_finding(Severity::critical, "tls.cert_expired",
+                               fmt::format("The server certificate for {} expired on {}.", name, leaf.not_after),
+                               "Renew the certificate and install it with its intermediates."));
   else if (v.not_yet_valid)
-    out.push_back(finding(Severity::critical, "tls.cert_not_yet_valid",
-                          fmt::format("The server certificate is not valid before {}.", leaf.not_before),
-                          "Check the server's and this machine's clocks (NTP), or reissue the certificate."));
+    out.push_back(make_finding(Severity::critical, "tls.cert_not_yet_valid",
+                               fmt::format("The server certificate is not valid before {}.", leaf.not_before),
+                               "Check the server's and this machine's clocks (NTP), or reissue the certificate."));
   else if (leaf.days_left < 30)
     out.push_back(
-        finding(Severity::warning, "tls.cert_expiring",
-                fmt::format("The server certificate expires in {} days ({}).", leaf.days_left, leaf.not_after),
-                "Renew the certificate before it expires."));
+        make_finding(Severity::warning, "tls.cert_expiring",
+                     fmt::format("The server certificate expires in {} days ({}).", leaf.days_left, leaf.not_after),
+                     "Renew the certificate before it expires."));
   if (!v.hostname_match)
-    out.push_back(finding(Severity::critical, "tls.hostname_mismatch",
-                          fmt::format("The certificate does not name {} (CN {}, SAN {}).", name, leaf.common_name,
-                                      leaf.san.empty() ? "none" : fmt::format("{}", fmt::join(leaf.san, ", "))),
-                          "Issue a certificate whose subjectAltName contains the FQDN clients connect to."));
+    out.push_back(make_finding(Severity::critical, "tls.hostname_mismatch",
+                               fmt::format("The certificate does not name {} (CN {}, SAN {}).", name, leaf.common_name,
+                                           leaf.san.empty() ? "none" : fmt::format("{}", fmt::join(leaf.san, ", "))),
+                               "Issue a certificate whose subjectAltName contains the FQDN clients connect to."));
   if (!v.chain_complete)
-    out.push_back(finding(v.trusted ? Severity::warning : Severity::critical, "tls.chain_incomplete",
-                          "The server does not send every intermediate certificate up to a trust anchor.",
-                          "Configure the server to send the full chain (leaf, then each intermediate)."));
+    out.push_back(make_finding(v.trusted ? Severity::warning : Severity::critical, "tls.chain_incomplete",
+                               "The server does not send every intermediate certificate up to a trust anchor.",
+                               "Configure the server to send the full chain (leaf, then each intermediate)."));
   if (leaf.self_signed)
-    out.push_back(finding(Severity::critical, "tls.cert_self_signed", "The server certificate is self-signed.",
-                          "Use a certificate signed by a public certificate authority."));
+    out.push_back(make_finding(Severity::critical, "tls.cert_self_signed", "The server certificate is self-signed.",
+                               "Use a certificate signed by a public certificate authority."));
   else if (!v.trusted)
-    out.push_back(finding(Severity::critical, "tls.cert_untrusted",
-                          fmt::format("The certificate chain does not lead to a trusted authority ({}).",
-                                      v.errors.empty() ? "unknown" : v.errors.front()),
-                          "Use a certificate from a public CA, or add the private CA to the clients' trust stores "
-                          "(ca_file for this probe)."));
+    out.push_back(make_finding(Severity::critical, "tls.cert_untrusted",
+                               fmt::format("The certificate chain does not lead to a trusted authority ({}).",
+                                           v.errors.empty() ? "unknown" : v.errors.front()),
+                               "Use a certificate from a public CA, or add the private CA to the clients' trust stores "
+                               "(ca_file for this probe)."));
   bool weak = (leaf.key_type == "RSA" && leaf.key_bits < 2048) || (leaf.key_type == "DSA") ||
               (leaf.key_type == "EC" && leaf.key_bits < 224);
   if (weak)
-    out.push_back(finding(Severity::warning, "tls.weak_key",
-                          fmt::format("The server key is weak: {} {} bits.", leaf.key_type, leaf.key_bits),
-                          "Reissue with RSA 2048+ (Webex uses 3072) or ECDSA P-256+."));
+    out.push_back(make_finding(Severity::warning, "tls.weak_key",
+                               fmt::format("The server key is weak: {} {} bits.", leaf.key_type, leaf.key_bits),
+                               "Reissue with RSA 2048+ (Webex uses 3072) or ECDSA P-256+."));
   std::string sig = lower(leaf.signature_algorithm);
   if (sig.find("sha1") != std::string::npos || sig.find("md5") != std::string::npos)
-    out.push_back(finding(Severity::warning, "tls.weak_signature",
-                          "The certificate is signed with " + leaf.signature_algorithm + ".",
-                          "Reissue the certificate with a SHA-256 (or stronger) signature."));
+    out.push_back(make_finding(Severity::warning, "tls.weak_signature",
+                               "The certificate is signed with " + leaf.signature_algorithm + ".",
+                               "Reissue the certificate with a SHA-256 (or stronger) signature."));
   return out;
 }
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "checks/tls/finding.hpp"
+
 namespace callready::checks::tls {
 
 namespace {
@@ -68,15 +70,6 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 
 std::string join(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ", ")); }
 
-Finding finding(Severity s, std::string code, std::string message, std::string remediation) {
-  Finding f;
-  f.severity = s;
-  f.code = std::move(code);
-  f.message = std::move(message);
-  f.remediation = std::move(remediation);
-  return f;
-}
-
 }  // namespace
 
 const Policy* find_policy(const std::string& name) {
@@ -134,16 +127,16 @@ std::vector<Finding> evaluate_policy(const Policy& p, const std::map<TlsVersion,
     bool required = std::count(p.required_versions.begin(), p.required_versions.end(), v) > 0;
     bool allowed = std::count(p.allowed_versions.begin(), p.allowed_versions.end(), v) > 0;
     if (required && !s.supported)
-      out.push_back(
-          finding(v == V::tls1_2 ? Severity::critical : Severity::warning, "tls.policy_version_missing",
-                  fmt::format("The server does not offer {}, which the policy requires{}.", version_label(v), cite),
-                  fmt::format("Enable {} on the server.", version_label(v))));
+      out.push_back(make_finding(
+          v == V::tls1_2 ? Severity::critical : Severity::warning, "tls.policy_version_missing",
+          fmt::format("The server does not offer {}, which the policy requires{}.", version_label(v), cite),
+          fmt::format("Enable {} on the server.", version_label(v))));
     if (!s.supported) continue;
     if (!allowed) {
       out.push_back(
-          finding(Severity::warning, "tls.policy_version_forbidden",
-                  fmt::format("The server accepts {}, which the policy does not use{}.", version_label(v), cite),
-                  fmt::format("Disable {} on the server.", version_label(v))));
+          make_finding(Severity::warning, "tls.policy_version_forbidden",
+                       fmt::format("The server accepts {}, which the policy does not use{}.", version_label(v), cite),
+                       fmt::format("Disable {} on the server.", version_label(v))));
       continue;  // every suite of a forbidden version is covered by this finding
     }
     std::vector<std::string> forbidden, exceptions, ok;
@@ -156,18 +149,18 @@ std::vector<Finding> evaluate_policy(const Policy& p, const std::map<TlsVersion,
         forbidden.push_back(c);
     }
     if (!forbidden.empty())
-      out.push_back(finding(Severity::warning, "tls.policy_forbidden_suites",
-                            fmt::format("{} accepts {} suite(s) the policy forbids: {}{}.", version_label(v),
-                                        forbidden.size(), join(forbidden), cite),
-                            "Remove these suites from the server's cipher configuration."));
+      out.push_back(make_finding(Severity::warning, "tls.policy_forbidden_suites",
+                                 fmt::format("{} accepts {} suite(s) the policy forbids: {}{}.", version_label(v),
+                                             forbidden.size(), join(forbidden), cite),
+                                 "Remove these suites from the server's cipher configuration."));
     if (!exceptions.empty())
-      out.push_back(finding(Severity::info, "tls.policy_listed_exception",
-                            fmt::format("{} accepts {} outside the requirement rule but on the document's list of "
-                                        "supported suites{}.",
-                                        version_label(v), join(exceptions), cite),
-                            "No change needed; prefer AES-GCM suites first."));
+      out.push_back(make_finding(Severity::info, "tls.policy_listed_exception",
+                                 fmt::format("{} accepts {} outside the requirement rule but on the document's list of "
+                                             "supported suites{}.",
+                                             version_label(v), join(exceptions), cite),
+                                 "No change needed; prefer AES-GCM suites first."));
     if (ok.empty() && exceptions.empty())
-      out.push_back(finding(
+      out.push_back(make_finding(
           Severity::critical, "tls.policy_no_allowed_suite",
           fmt::format("{} is offered but none of its accepted suites meets the policy{}.", version_label(v), cite),
           "Enable at least one suite the policy names (ECDHE with AES-GCM)."));
@@ -177,10 +170,10 @@ std::vector<Finding> evaluate_policy(const Policy& p, const std::map<TlsVersion,
       for (const auto& c : pref->second)
         if (contains(ok, c)) expected.push_back(c);
       if (expected != ok)
-        out.push_back(finding(Severity::info, "tls.policy_order_differs",
-                              fmt::format("{} server order ({}) differs from the policy's preference ({}){}.",
-                                          version_label(v), join(ok), join(expected), cite),
-                              "Order the server's suites as the policy lists them."));
+        out.push_back(make_finding(Severity::info, "tls.policy_order_differs",
+                                   fmt::format("{} server order ({}) differs from the policy's preference ({}){}.",
+                                               version_label(v), join(ok), join(expected), cite),
+                                   "Order the server's suites as the policy lists them."));
     }
   }
   return out;

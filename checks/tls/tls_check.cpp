@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "checks/tls/certs.hpp"
+#include "checks/tls/finding.hpp"
 #include "checks/tls/policies.hpp"
 #include "checks/tls/scan.hpp"
 #include "checks/tls/wire.hpp"
@@ -22,15 +23,6 @@ constexpr Millis kResolveTimeout{5000};
 constexpr Millis kConnectTimeout{4000};
 constexpr Millis kHandshakeTimeout{6000};
 
-Finding finding(Severity s, std::string code, std::string message, std::string remediation) {
-  Finding f;
-  f.severity = s;
-  f.code = std::move(code);
-  f.message = std::move(message);
-  f.remediation = std::move(remediation);
-  return f;
-}
-
 std::string endpoint_text(const tcp::endpoint& ep) {
   return ep.address().is_v6() ? fmt::format("[{}]:{}", ep.address().to_string(), ep.port())
                               : fmt::format("{}:{}", ep.address().to_string(), ep.port());
@@ -40,7 +32,7 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 std::optional<Finding> trouble_finding(const HandshakeResult& hs, const std::string& where, Millis waited) {
   switch (hs.failure) {
     case Failure::timeout:
-      return finding(
+      return make_finding(
           Severity::critical, "tls.handshake_timeout",
           hs.got_server_bytes
               ? fmt::format("{} started the TLS handshake but stopped answering ({} ms).", where, waited.count())
@@ -49,16 +41,18 @@ std::optional<Finding> trouble_finding(const HandshakeResult& hs, const std::str
           "Check that a TLS service (not a stalled proxy or another protocol) listens on this port.");
     case Failure::reset:
     case Failure::closed:
-      return finding(Severity::critical, "tls.handshake_reset",
-                     fmt::format("{} {} the connection during the TLS handshake.", where,
-                                 hs.failure == Failure::reset ? "reset" : "closed"),
-                     "Check the server's TLS configuration and any firewall or proxy that cuts TLS connections.");
+      return make_finding(Severity::critical, "tls.handshake_reset",
+                          fmt::format("{} {} the connection during the TLS handshake.", where,
+                                      hs.failure == Failure::reset ? "reset" : "closed"),
+                          "Check the server's TLS configuration and any firewall or proxy that cuts TLS connections.");
     case Failure::plain_http:
-      return finding(Severity::critical, "tls.plain_http", fmt::format("{} answered in plain HTTP, not TLS.", where),
-                     "Point the check at the TLS port, or enable TLS on this listener.");
+      return make_finding(Severity::critical, "tls.plain_http",
+                          fmt::format("{} answered in plain HTTP, not TLS.", where),
+                          "Point the check at the TLS port, or enable TLS on this listener.");
     case Failure::not_tls:
-      return finding(Severity::critical, "tls.not_tls", fmt::format("{} answered with bytes that are not TLS.", where),
-                     "Check which service listens on this port.");
+      return make_finding(Severity::critical, "tls.not_tls",
+                          fmt::format("{} answered with bytes that are not TLS.", where),
+                          "Check which service listens on this port.");
     default:
       return std::nullopt;
   }
@@ -152,9 +146,9 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
   // Resolve, then use the first address that takes a TCP connection.
   net::HostLookup lookup = co_await ctx.resolver.lookup_host(p.host, ctx.budget(kResolveTimeout));
   if (lookup.addresses.empty()) {
-    out.findings.push_back(finding(Severity::critical, "tls.resolve_failed",
-                                   fmt::format("{} does not resolve: {}", p.host, lookup.message),
-                                   "Publish A/AAAA records for the host, or check the DNS server in use."));
+    out.findings.push_back(make_finding(Severity::critical, "tls.resolve_failed",
+                                        fmt::format("{} does not resolve: {}", p.host, lookup.message),
+                                        "Publish A/AAAA records for the host, or check the DNS server in use."));
     out.summary = out.findings.back().message;
     co_return out;
   }
@@ -173,10 +167,10 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
   if (!conn.socket) {
     d["address"] = lookup.addresses.front().to_string();
     d["error"] = to_string(conn.failure);
-    out.findings.push_back(finding(Severity::critical,
-                                   conn.failure == Failure::refused ? "tls.connect_refused" : "tls.connect_failed",
-                                   fmt::format("No TCP connection to {}: {}", where, fmt::join(connect_errors, "; ")),
-                                   "Check that the service listens on this port and that firewalls allow TCP to it."));
+    out.findings.push_back(make_finding(
+        Severity::critical, conn.failure == Failure::refused ? "tls.connect_refused" : "tls.connect_failed",
+        fmt::format("No TCP connection to {}: {}", where, fmt::join(connect_errors, "; ")),
+        "Check that the service listens on this port and that firewalls allow TCP to it."));
     out.summary = out.findings.back().message;
     co_return out;
   }
@@ -228,7 +222,7 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
       bool matched = chain_matches_expected(hs, p.expected_issuers);
       d["certificate"]["expected_issuer_seen"] = matched;
       if (!matched)
-        out.findings.push_back(finding(
+        out.findings.push_back(make_finding(
             Severity::critical, "tls.inspection_suspected",
             fmt::format("The chain for {} ends at \"{}\", not at an expected issuer ({}): likely a TLS-inspecting "
                         "proxy (seed 001, TLS inspection).",
@@ -268,16 +262,17 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
   d["client_ca_names"] = hs.client_ca_names;
   if (!p.client_cert.empty()) d["client_cert_accepted"] = hs.cert_requested && hs.failure == Failure::none;
   if (hs.cert_requested && p.client_cert.empty())
-    out.findings.push_back(finding(
+    out.findings.push_back(make_finding(
         Severity::info, "tls.client_cert_requested",
         fmt::format("The server asks for a client certificate (mutual TLS); accepted CAs: "
                     "{}.",
                     hs.client_ca_names.empty() ? "any" : fmt::format("{}", fmt::join(hs.client_ca_names, "; "))),
         "Give the check client_cert/client_key to test the mutual-TLS handshake."));
   if (!p.client_cert.empty() && hs.cert_requested && hs.failure != Failure::none)
-    out.findings.push_back(finding(Severity::critical, "tls.client_cert_rejected",
-                                   fmt::format("The server rejected the client certificate: {}.", hs.message),
-                                   "Use a client certificate issued by a CA the server trusts (see client_ca_names)."));
+    out.findings.push_back(
+        make_finding(Severity::critical, "tls.client_cert_rejected",
+                     fmt::format("The server rejected the client certificate: {}.", hs.message),
+                     "Use a client certificate issued by a CA the server trusts (see client_ca_names)."));
 
   // SNI: without it, does the server still answer? If not, confirm with SNI.
   if (!p.sni) {
@@ -296,7 +291,7 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
     }
     d["sni_required"] = required;
     if (required)
-      out.findings.push_back(finding(
+      out.findings.push_back(make_finding(
           Severity::critical, "tls.sni_required",
           fmt::format("{} refuses TLS without SNI ({}), but answers with it. Webex TLS media connections send no SNI "
                       "(seed 001_0143181e3fa0e64a.txt, TLS inspection notes).",
@@ -306,34 +301,35 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
 
   // Versions, handshake and enumeration problems.
   if (!any_supported && hs.failure == Failure::none)
-    out.findings.push_back(finding(Severity::warning, "tls.versions_unknown",
-                                   "A handshake succeeded but no version probe got an answer.",
-                                   "Re-run with a longer timeout or pace_ms for a rate-limited server."));
+    out.findings.push_back(make_finding(Severity::warning, "tls.versions_unknown",
+                                        "A handshake succeeded but no version probe got an answer.",
+                                        "Re-run with a longer timeout or pace_ms for a rate-limited server."));
   if (!any_supported && hs.failure != Failure::none && !d.contains("sni_required"))
-    out.findings.push_back(finding(Severity::critical, "tls.handshake_failed",
-                                   fmt::format("No TLS handshake with {} succeeded: {}.", where, hs.message),
-                                   "Check the server's TLS versions, suites and certificate."));
+    out.findings.push_back(make_finding(Severity::critical, "tls.handshake_failed",
+                                        fmt::format("No TLS handshake with {} succeeded: {}.", where, hs.message),
+                                        "Check the server's TLS versions, suites and certificate."));
   else if (hs.failure != Failure::none && !hs.cert_requested && !d.contains("sni_required"))
-    out.findings.push_back(finding(Severity::warning, "tls.handshake_failed",
-                                   fmt::format("A full handshake with this machine's libssl failed ({}), although the "
-                                               "server accepts some suites.",
-                                               hs.message),
-                                   "Check the server's suites against modern clients."));
+    out.findings.push_back(
+        make_finding(Severity::warning, "tls.handshake_failed",
+                     fmt::format("A full handshake with this machine's libssl failed ({}), although the "
+                                 "server accepts some suites.",
+                                 hs.message),
+                     "Check the server's suites against modern clients."));
   for (auto v : {TlsVersion::tls1_0, TlsVersion::tls1_1}) {
     auto it = scan.versions.find(v);
     if (it != scan.versions.end() && it->second.supported && !policy)
       out.findings.push_back(
-          finding(Severity::info, "tls.legacy_version",
-                  fmt::format("The server still accepts {} (deprecated by RFC 8996).", version_label(v)),
-                  fmt::format("Disable {} unless old clients need it.", version_label(v))));
+          make_finding(Severity::info, "tls.legacy_version",
+                       fmt::format("The server still accepts {} (deprecated by RFC 8996).", version_label(v)),
+                       fmt::format("Disable {} unless old clients need it.", version_label(v))));
   }
   if (scan.out_of_time || !inconclusive.empty())
     out.findings.push_back(
-        finding(Severity::warning, "tls.enumeration_incomplete",
-                fmt::format("Suite enumeration is incomplete: {}{} suite probe(s) got no answer.",
-                            scan.out_of_time ? "the check ran out of time; " : "", inconclusive.size()),
-                "Raise the check's timeout, lower max_parallel or set pace_ms for a rate-limited "
-                "server."));
+        make_finding(Severity::warning, "tls.enumeration_incomplete",
+                     fmt::format("Suite enumeration is incomplete: {}{} suite probe(s) got no answer.",
+                                 scan.out_of_time ? "the check ran out of time; " : "", inconclusive.size()),
+                     "Raise the check's timeout, lower max_parallel or set pace_ms for a rate-limited "
+                     "server."));
   if (policy) {
     std::map<TlsVersion, VersionScan> vs;
     for (const auto& [v, vr] : scan.versions) {
