@@ -87,7 +87,7 @@ TEST_CASE("ports the responder does not serve: rejected by the target itself, or
   }
 }
 
-TEST_CASE("silence is blocked after every attempt; a token the control port refuses is an error") {
+TEST_CASE("silence is blocked after every attempt, and a token the control port refuses is an error") {
   TempDir dir;
   auto r = start_responder(dir, 6, {"--token", "right"});
   json params = {{"host", "127.0.0.1"}, {"ports", range(r.udp_first, r.udp_first + 5)},
