@@ -1,0 +1,45 @@
+#pragma once
+// What the HTML report shows inside one check's expandable detail: pictures
+// (SVG the renderer drew from escaped parts) and tables of plain strings
+// (escaped by the template). Known kinds get pictures and tailored tables;
+// every details key no view consumed lands in a generic key/value table, so a
+// new kind or a new key always renders.
+#include <string>
+#include <vector>
+
+#include "probe/model.hpp"
+
+namespace callready::html {
+
+struct Cell {
+  std::string text;
+  std::string cls;  // CSS class: good, bad, warn, muted, mono or empty
+};
+
+struct Table {
+  std::string caption;
+  std::vector<std::string> headers;  // empty: a key/value table
+  std::vector<std::vector<Cell>> rows;
+  std::vector<std::string> row_classes;  // parallel to rows (may be shorter)
+};
+
+struct Picture {
+  std::string svg;  // safe to place unescaped
+  std::string caption;
+};
+
+struct DetailView {
+  std::vector<Picture> pictures;
+  std::vector<Table> tables;
+};
+
+DetailView detail_view(const CheckRecord& check);
+
+// "yes"/"no" for bools, the string itself, numbers as JSON writes them, lists
+// of scalars joined by ", ", null as an em dash.
+std::string scalar_text(const json& value);
+
+// The generic view: nested objects become dotted keys, lists of objects get [i].
+Table key_value_table(const json& details, std::string caption);
+
+}  // namespace callready::html
