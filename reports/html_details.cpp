@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "checks/tls/policies.hpp"
 #include "reports/svg.hpp"
 
 namespace callready::html {
@@ -64,97 +65,93 @@ void dns_view(const json& d, DetailView& out, json& rest) {
   rest.erase("answers");
 }
 
-// Names of suites the profile's policy forbids, from whichever key the TLS
-// check reports them under (a list of names or of {suite|cipher|name}).
-std::set<std::string> forbidden_suites(const json& d) {
-  std::set<std::string> names;
-  for (const char* key : {"forbidden", "forbidden_ciphers", "forbidden_suites", "policy_violations"}) {
-    const json& list = d.value(key, json::array());
-    if (!list.is_array()) continue;
-    for (const auto& e : list) {
-      if (e.is_string()) names.insert(e.get<std::string>());
-      if (e.is_object())
-        for (const char* f : {"suite", "cipher", "name"})
-          if (e.contains(f) && e[f].is_string()) names.insert(e[f].get<std::string>());
-    }
+Table cert_chain_table(const json& chain) {
+  Table t;
+  t.caption = "Certificate chain as served (leaf first)";
+  t.headers = {"#", "Subject", "Issuer", "Expires", "Key"};
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    const json& c = chain[i].is_object() ? chain[i] : json::object();
+    std::string key = scalar_text(c.value("key_type", json()));
+    if (c.contains("key_bits")) key += " " + scalar_text(c["key_bits"]);
+    t.rows.push_back({{std::to_string(i), ""},
+                      {scalar_text(c.value("subject", json())), "mono"},
+                      {scalar_text(c.value("issuer", json())), "mono"},
+                      {scalar_text(c.value("not_after", json())), ""},
+                      {key, ""}});
   }
-  return names;
+  return t;
 }
 
-std::set<std::string> allowed_suites(const json& d) {
-  std::set<std::string> names;
-  const json& policy = d.value("policy", json::object());
-  const json& list = policy.is_object() ? policy.value("allowed", json::array()) : json::array();
-  for (const auto& e : list)
-    if (e.is_string()) names.insert(e.get<std::string>());
-  return names;
+// The matrix is coloured by the cipher policy the check judged against (its
+// name is in details.policy); without one, only legacy versions are marked.
+void tls_matrix_view(const json& versions, const json& d, DetailView& out) {
+  const checks::tls::Policy* policy = nullptr;
+  if (d.contains("policy") && d["policy"].is_string())
+    policy = checks::tls::find_policy(d["policy"].get<std::string>());
+  std::vector<std::string> names;
+  for (const auto& [k, _] : versions.items()) names.push_back(k);
+  std::sort(names.begin(), names.end());  // tls1.0 < tls1.1 < tls1.2 < tls1.3
+  std::vector<svg::TlsColumn> cols;
+  std::vector<svg::TlsSuiteRow> rows;
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    const json& v = versions[names[c]].is_object() ? versions[names[c]] : json::object();
+    auto version = checks::tls::version_from_key(names[c]);
+    bool supported = v.value("supported", false) == true;
+    bool version_allowed =
+        policy && version ? std::count(policy->allowed_versions.begin(), policy->allowed_versions.end(), *version) > 0
+                          : names[c] != "tls1.0" && names[c] != "tls1.1";
+    cols.push_back({names[c], supported, supported && !version_allowed});
+    const json& ciphers = v.value("ciphers", json::array());
+    if (!ciphers.is_array()) continue;
+    for (const auto& s : ciphers) {
+      if (!s.is_string()) continue;
+      const std::string name = s.get<std::string>();
+      auto it = std::find_if(rows.begin(), rows.end(), [&](auto& r) { return r.name == name; });
+      if (it == rows.end()) it = rows.insert(rows.end(), {name, {}});
+      it->cells.resize(names.size(), svg::SuiteCell::off);
+      if (!policy || !version)
+        it->cells[c] = svg::SuiteCell::no_policy;
+      else
+        it->cells[c] =
+            version_allowed && (checks::tls::policy_allows(*policy, *version, name) ||
+                                std::count(policy->listed_exceptions.begin(), policy->listed_exceptions.end(), name))
+                ? svg::SuiteCell::allowed
+                : svg::SuiteCell::forbidden;
+    }
+  }
+  std::string caption = "Cipher suites accepted per TLS version";
+  if (policy) caption += ", judged by policy " + policy->name + " (" + policy->source + ")";
+  out.pictures.push_back({svg::tls_matrix(cols, rows, policy != nullptr), caption});
 }
 
 void tls_view(const json& d, DetailView& out, json& rest) {
   const json& versions = d.value("versions", json::object());
   if (versions.is_object() && !versions.empty()) {
-    std::vector<svg::TlsColumn> cols;
-    std::vector<svg::TlsSuiteRow> rows;
-    auto forbidden = forbidden_suites(d);
-    auto allowed = allowed_suites(d);
-    auto row_of = [&](const std::string& name) -> svg::TlsSuiteRow& {
-      for (auto& r : rows)
-        if (r.name == name) return r;
-      auto policy = forbidden.count(name)                    ? svg::SuitePolicy::forbidden
-                    : allowed.empty() || allowed.count(name) ? svg::SuitePolicy::allowed
-                                                             : svg::SuitePolicy::unknown;
-      if (allowed.empty() && forbidden.empty()) policy = svg::SuitePolicy::unknown;
-      rows.push_back({name, policy, {}});
-      return rows.back();
-    };
-    std::vector<std::string> names;
-    for (const auto& [k, _] : versions.items()) names.push_back(k);
-    std::sort(names.begin(), names.end());  // tls1.0 < tls1.1 < tls1.2 < tls1.3
-    for (std::size_t c = 0; c < names.size(); ++c) {
-      const json& v = versions[names[c]];
-      bool supported = v.is_object() && v.value("supported", false);
-      cols.push_back({names[c], supported, supported && (names[c] == "tls1.0" || names[c] == "tls1.1")});
-      const json& ciphers = v.is_object() ? v.value("ciphers", json::array()) : json::array();
-      for (const auto& s : ciphers) {
-        if (!s.is_string()) continue;
-        auto& r = row_of(s.get<std::string>());
-        r.offered.resize(names.size(), false);
-        r.offered[c] = true;
-      }
-    }
-    out.pictures.push_back({svg::tls_matrix(cols, rows), "Cipher suites accepted per TLS version"});
+    tls_matrix_view(versions, d, out);
     rest.erase("versions");
   }
   const json& cert = d.value("certificate", json::object());
   if (cert.is_object() && !cert.empty()) {
     Table t;
     t.caption = "Certificate";
-    for (const auto& [k, v] : cert.items()) {
+    json leaf = cert;
+    leaf.erase("chain");
+    for (const auto& [k, v] : leaf.items()) {
       bool flag = k == "hostname_match" || k == "chain_complete" || k == "trusted";
       t.rows.push_back({{k, "mono"}, flag ? flag_cell(v, true) : Cell{scalar_text(v), ""}});
     }
     out.tables.push_back(std::move(t));
+    const json& chain = cert.value("chain", json::array());
+    if (chain.is_array() && !chain.empty()) out.tables.push_back(cert_chain_table(chain));
     rest.erase("certificate");
-  }
-  const json& chain = d.value("chain", json::array());
-  if (chain.is_array() && !chain.empty() && chain.front().is_object()) {
-    Table t;
-    t.caption = "Certificate chain as served";
-    t.headers = {"#", "Subject", "Issuer", "Expires"};
-    for (std::size_t i = 0; i < chain.size(); ++i)
-      t.rows.push_back({{std::to_string(i), ""},
-                        {scalar_text(chain[i].value("subject", json())), "mono"},
-                        {scalar_text(chain[i].value("issuer", json())), "mono"},
-                        {scalar_text(chain[i].value("not_after", json())), ""}});
-    out.tables.push_back(std::move(t));
-    rest.erase("chain");
   }
 }
 
 void udp_range_view(const json& d, DetailView& out, json& rest) {
   std::vector<svg::PortSpan> spans;
-  for (auto [key, state] : {std::pair{"open", svg::PortState::open}, std::pair{"blocked", svg::PortState::blocked},
-                            std::pair{"rejected", svg::PortState::rejected}}) {
+  for (auto [key, state] :
+       {std::pair{"open", svg::PortState::open}, std::pair{"blocked", svg::PortState::blocked},
+        std::pair{"rejected", svg::PortState::rejected}, std::pair{"untested", svg::PortState::untested}}) {
     const json& list = d.value(key, json::array());
     if (!list.is_array()) continue;
     for (const auto& e : list)
@@ -163,7 +160,7 @@ void udp_range_view(const json& d, DetailView& out, json& rest) {
   }
   if (spans.empty()) return;
   out.pictures.push_back({svg::port_strip(spans), "UDP ports per tested range"});
-  for (const char* k : {"open", "blocked", "rejected"}) rest.erase(k);
+  for (const char* k : {"open", "blocked", "rejected", "untested"}) rest.erase(k);
 }
 
 void pmtu_view(const json& d, DetailView& out, json& rest) {
@@ -237,11 +234,36 @@ Table sip_diff(const std::vector<std::string>& a, const std::vector<std::string>
   return t;
 }
 
+// The check reports each compared field (Request-URI, headers, SDP lines such
+// as "c=") as sent and as received: one row per field, changed rows marked.
+Table sip_field_diff(const json& sent, const json& received) {
+  Table t;
+  t.caption = "SIP request as sent and as it arrived, field by field";
+  t.headers = {"Field", "Sent", "Received"};
+  std::vector<std::string> fields;
+  for (const json* side : {&sent, &received})
+    for (const auto& [k, _] : side->items())
+      if (std::find(fields.begin(), fields.end(), k) == fields.end()) fields.push_back(k);
+  for (const auto& f : fields) {
+    bool l = sent.contains(f), r = received.contains(f);
+    std::string a = l ? scalar_text(sent[f]) : "", b = r ? scalar_text(received[f]) : "";
+    t.rows.push_back({{f, "mono"}, {a, "mono pre"}, {b, "mono pre"}});
+    t.row_classes.push_back(!l ? "diff-added" : !r ? "diff-removed" : a == b ? "diff-same" : "diff-changed");
+  }
+  return t;
+}
+
 void sip_alg_view(const json& d, DetailView& out, json& rest) {
-  auto sent = message_lines(d.value("sent", json()));
-  auto received = message_lines(d.value("received", json()));
-  if (sent.empty() && received.empty()) return;
-  out.tables.push_back(sip_diff(sent, received));
+  const json& sent = d.value("sent", json());
+  const json& received = d.value("received", json());
+  if (sent.is_object() || received.is_object()) {
+    out.tables.push_back(
+        sip_field_diff(sent.is_object() ? sent : json::object(), received.is_object() ? received : json::object()));
+  } else {
+    auto a = message_lines(sent), b = message_lines(received);
+    if (a.empty() && b.empty()) return;
+    out.tables.push_back(sip_diff(a, b));
+  }
   rest.erase("sent");
   rest.erase("received");
 }

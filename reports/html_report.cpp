@@ -152,6 +152,7 @@ mu::data check_data(const CheckRecord& c, const std::string& anchor) {
                     {"has_target", !c.target.empty()},
                     {"status", to_string(c.status)},
                     {"status_text", status_text(c.status)},
+                    {"open", c.status == Status::fail},  // what failed is shown without a click
                     {"summary", c.summary},
                     {"duration", duration_text(c.duration_ms)},
                     {"rule_severity", to_string(c.severity)},

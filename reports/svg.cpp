@@ -101,7 +101,7 @@ std::string port_strip(std::vector<PortSpan> spans) {
   for (const auto& g : groups) {
     const unsigned lo = g.front().first;
     unsigned hi = lo;
-    unsigned counts[3] = {0, 0, 0};
+    unsigned counts[4] = {0, 0, 0, 0};
     for (const auto& s : g) {
       hi = std::max(hi, s.last);
       counts[static_cast<int>(s.state)] += s.last - s.first + 1;
@@ -111,6 +111,7 @@ std::string port_strip(std::vector<PortSpan> spans) {
     std::string title = fmt::format("UDP {} \u00b7 {} open", range_text(lo, hi), counts[0]);
     if (counts[1]) title += fmt::format(", {} blocked", counts[1]);
     if (counts[2]) title += fmt::format(", {} rejected", counts[2]);
+    if (counts[3]) title += fmt::format(", {} untested", counts[3]);
     body += fmt::format(R"(<text x="0" y="{}" class="pic-title">{}</text>)", y + 13, escape(title));
     int labelled = 0;
     for (const auto& s : g) {
@@ -118,7 +119,7 @@ std::string port_strip(std::vector<PortSpan> spans) {
       body += fmt::format(
           R"(<rect class="port-{}" x="{:.2f}" y="{}" width="{:.2f}" height="{}"><title>{} {}</title></rect>)",
           state_name(s.state), x, y + 20, w, bar, range_text(s.first, s.last), state_name(s.state));
-      if (s.state != PortState::open && labelled < 6) {
+      if ((s.state == PortState::blocked || s.state == PortState::rejected) && labelled < 6) {
         ++labelled;
         body += fmt::format(R"(<line class="tick" x1="{0:.2f}" x2="{0:.2f}" y1="{1}" y2="{2}"/>)", x + w / 2,
                             y + 20 + bar, y + 20 + bar + 4);
@@ -134,10 +135,10 @@ std::string port_strip(std::vector<PortSpan> spans) {
   return open_svg(width, y + 14, "UDP port ranges: open, blocked and rejected ports") + body + "</svg>";
 }
 
-std::string tls_matrix(const std::vector<TlsColumn>& columns, const std::vector<TlsSuiteRow>& rows) {
+std::string tls_matrix(const std::vector<TlsColumn>& columns, const std::vector<TlsSuiteRow>& rows, bool has_policy) {
   std::size_t longest = 10;
   for (const auto& r : rows) longest = std::max(longest, r.name.size());
-  const double label_w = text_width(longest) + 8, cell_w = 64, cell_h = 18, head = 40;
+  const double label_w = text_width(longest) * 0.92 + 8, cell_w = 64, cell_h = 18, head = 40;
   const double width = label_w + cell_w * static_cast<double>(columns.size());
   std::string body;
   for (std::size_t c = 0; c < columns.size(); ++c) {
@@ -150,17 +151,20 @@ std::string tls_matrix(const std::vector<TlsColumn>& columns, const std::vector<
   }
   double y = head;
   for (const auto& r : rows) {
-    const char* policy = r.policy == SuitePolicy::forbidden ? "forbidden"
-                         : r.policy == SuitePolicy::allowed ? "allowed"
-                                                            : "unknown";
     body += fmt::format(R"(<text x="0" y="{}" class="mono">{}</text>)", y + 13, escape(r.name));
     for (std::size_t c = 0; c < columns.size(); ++c) {
-      bool on = c < r.offered.size() && r.offered[c];
+      SuiteCell cell = c < r.cells.size() ? r.cells[c] : SuiteCell::off;
+      const char* cls = cell == SuiteCell::allowed     ? "tls-allowed"
+                        : cell == SuiteCell::forbidden ? "tls-forbidden"
+                        : cell == SuiteCell::no_policy ? "tls-unknown"
+                                                       : "tls-off";
+      const char* what = cell == SuiteCell::allowed     ? "accepted (allowed)"
+                         : cell == SuiteCell::forbidden ? "accepted (forbidden)"
+                         : cell == SuiteCell::no_policy ? "accepted"
+                                                        : "not accepted";
       double x = label_w + cell_w * static_cast<double>(c) + 4;
       body += fmt::format(R"(<rect class="{}" x="{}" y="{}" width="{}" height="{}"><title>{} {}: {}</title></rect>)",
-                          on ? fmt::format("tls-{}", policy) : std::string("tls-off"), x, y + 2, cell_w - 8, cell_h - 4,
-                          escape(r.name), escape(columns[c].version),
-                          on ? fmt::format("accepted ({})", policy) : std::string("not accepted"));
+                          cls, x, y + 2, cell_w - 8, cell_h - 4, escape(r.name), escape(columns[c].version), what);
     }
     y += cell_h;
   }
@@ -168,8 +172,11 @@ std::string tls_matrix(const std::vector<TlsColumn>& columns, const std::vector<
     body += fmt::format(R"(<text x="0" y="{}">The server accepted no cipher suite.</text>)", y + 14);
     y += 22;
   }
-  body += legend(
-      y + 8, {{"tls-allowed", "allowed by policy"}, {"tls-forbidden", "forbidden"}, {"tls-unknown", "not in policy"}});
+  if (has_policy)
+    body += legend(
+        y + 8, {{"tls-allowed", "allowed by policy"}, {"tls-forbidden", "not allowed"}, {"tls-off", "not accepted"}});
+  else
+    body += legend(y + 8, {{"tls-unknown", "accepted (no policy)"}, {"tls-off", "not accepted"}});
   return open_svg(std::max(width, 420.0), y + 24, "TLS versions and cipher suites the server accepted") + body +
          "</svg>";
 }

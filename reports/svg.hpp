@@ -13,7 +13,7 @@ namespace callready::svg {
 // Escapes & < > " ' for XML/HTML text and attribute values.
 std::string escape(std::string_view text);
 
-enum class PortState { open, blocked, rejected };
+enum class PortState { open, blocked, rejected, untested };
 
 struct PortSpan {
   unsigned first = 0;
@@ -27,23 +27,23 @@ std::optional<PortSpan> parse_port_span(std::string_view text, PortState state);
 // One strip per contiguous tested range: each span coloured by its state.
 std::string port_strip(std::vector<PortSpan> spans);
 
-enum class SuitePolicy { allowed, forbidden, unknown };
+// One cell of the TLS matrix: not accepted, or accepted and judged by the policy.
+enum class SuiteCell { off, allowed, forbidden, no_policy };
 
 struct TlsSuiteRow {
   std::string name;
-  SuitePolicy policy = SuitePolicy::unknown;
-  std::vector<bool> offered;  // one per column
+  std::vector<SuiteCell> cells;  // one per column
 };
 
 struct TlsColumn {
   std::string version;  // "tls1.2"
   bool supported = false;
-  bool deprecated = false;  // supported but not allowed (TLS 1.0/1.1)
+  bool deprecated = false;  // supported but not allowed (TLS 1.0/1.1, or outside the policy)
 };
 
 // Suites down, versions across; a filled cell is a suite the server accepted
-// with that version, coloured by the policy.
-std::string tls_matrix(const std::vector<TlsColumn>& columns, const std::vector<TlsSuiteRow>& rows);
+// with that version, coloured by the policy (`has_policy` picks the legend).
+std::string tls_matrix(const std::vector<TlsColumn>& columns, const std::vector<TlsSuiteRow>& rows, bool has_policy);
 
 // The measured path MTU as a bar against the 1300 (minimum) and 1500 (required) lines.
 std::string mtu_bar(std::optional<long long> path_mtu, bool black_hole);

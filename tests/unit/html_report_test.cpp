@@ -107,11 +107,24 @@ TEST_CASE("a not-ready report renders every part a reader needs, as valid HTML")
   CHECK(html.find(R"(class="port-blocked" x=)") != std::string::npos);
   CHECK(html.find(R"(class="port-rejected" x=)") != std::string::npos);
   CHECK(html.find(R"(class="mtu-warn")") != std::string::npos);
-  CHECK(count(html, "accepted (forbidden)</title>") == 3);  // two violations with TLS 1.0, one with 1.2
+  // Judged by the webex-signaling policy: TLS 1.0 is outside it, as is RSA key exchange with 1.2.
+  CHECK(count(html, "accepted (forbidden)</title>") == 3);
   CHECK(count(html, "accepted (allowed)</title>") == 7);
-  CHECK(html.find("<caption>SIP message as sent and as it arrived</caption>") != std::string::npos);
+  CHECK(html.find("TLS_RSA_WITH_AES_128_CBC_SHA tls1.2: accepted (forbidden)") != std::string::npos);
+  CHECK(html.find("TLS_AES_128_GCM_SHA256 tls1.3: accepted (allowed)") != std::string::npos);
+  CHECK(html.find(R"(class="bad">accepted</text>)") != std::string::npos);  // the TLS 1.0 column
+  CHECK(html.find("judged by policy webex-signaling") != std::string::npos);
+  CHECK(html.find("<caption>Certificate chain as served (leaf first)</caption>") != std::string::npos);
+  CHECK(html.find("<caption>SIP request as sent and as it arrived, field by field</caption>") != std::string::npos);
   CHECK(count(html, "<tr class=\"diff-changed\">") == 3);  // Via, Contact, c=
-  CHECK(count(html, "<tr class=\"diff-same\">") == 6);
+  CHECK(count(html, "<tr class=\"diff-same\">") == 5);
+  CHECK(
+      html.find(
+          R"(<tr class="diff-changed"><td class="mono">c=</td><td class="mono pre">IN IP4 198.18.0.25</td><td class="mono pre">IN IP4 203.0.113.77</td></tr>)") !=
+      std::string::npos);
+  // Failing checks open by default; the rest wait for a click.
+  CHECK(count(html, "\" open>") == 4);
+  CHECK(html.find(R"(<details class="check st-fail" id="c11" open>)") != std::string::npos);
   // Raw details: SRV in try order, certificate flags, the generic table of an unknown kind.
   CHECK(html.find("<th>Priority</th><th>Weight</th><th>Port</th><th>Target</th>") != std::string::npos);
   CHECK(html.find(R"(<td class="mono">chain_complete</td><td class="bad">no</td>)") != std::string::npos);
@@ -156,13 +169,16 @@ TEST_CASE("hostile strings in every field render inert") {
       check("dns",
             {{"name", evil}, {"type", "SRV"}, {"answers", {{{"target", evil}, {"port", evil}, {"priority", 1}}}}}),
       check("dns", {{"name", evil}, {"type", "A"}, {"answers", {evil}}}),
-      check("tls", {{"versions", {{evil, {{"supported", true}, {"ciphers", {evil}}}}}},
-                    {"certificate", {{"subject", evil}, {"san", {evil}}, {evil, evil}}},
-                    {"chain", {{{"subject", evil}, {"issuer", evil}}}},
-                    {"policy_violations", {evil}}}),
+      check("tls",
+            {{"versions", {{evil, {{"supported", true}, {"ciphers", {evil}}}}}},
+             {"certificate", {{"subject", evil}, {"san", {evil}}, {evil, evil}, {"chain", {{{"subject", evil}}}}}},
+             {"policy", evil}}),
+      check("tls",
+            {{"versions", {{"tls1.2", {{"supported", true}, {"ciphers", {evil}}}}}}, {"policy", "webex-signaling"}}),
       check("udp_range", {{"open", {evil, "1-2"}}, {"blocked", {evil}}, {evil, evil}}),
       check("pmtu", {{"path_mtu", evil}, {evil, evil}}),
       check("sip_alg", {{"sent", {evil, "Via: a"}}, {"received", evil + "\r\nVia: b"}}),
+      check("sip_alg", {{"sent", {{evil, evil}, {"Via", evil}}}, {"received", {{"Via", evil + "\n" + evil}}}}),
       check(evil, {{evil, {{evil, {evil, {{evil, evil}}}}}}}),
   };
   std::string html = render_html(r);
@@ -170,7 +186,7 @@ TEST_CASE("hostile strings in every field render inert") {
   CHECK_MESSAGE(parsed["errors"].empty(), parsed["errors"].dump(1));
   CHECK(element_count(parsed, "script") == 0);
   CHECK(element_count(parsed, "img") == 0);
-  CHECK(element_count(parsed, "details") == 7);  // no field closed a <details> early
+  CHECK(element_count(parsed, "details") == 9);  // no field closed a <details> early
   CHECK(parsed["urls"].empty() == false);        // fragment links only...
   for (const auto& u : parsed["urls"]) CHECK(u.get<std::string>().rfind("#c", 0) == 0);  // ...and no onerror=
   CHECK(html.find("<script") == std::string::npos);
