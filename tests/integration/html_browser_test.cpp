@@ -16,6 +16,24 @@ namespace t = callready::test;
 
 namespace {
 
+// Pages in a PDF Chromium printed (each page object is "/Type /Page").
+int pdf_pages(const std::string& pdf) {
+  int n = 0;
+  for (auto p = pdf.find("/Type /Page"); p != std::string::npos; p = pdf.find("/Type /Page", p + 1))
+    if (pdf.compare(p, 12, "/Type /Pages") != 0) ++n;
+  return n;
+}
+
+int print_pages(const t::TempDir& dir, const std::string& file) {
+  auto r = t::run({"unshare", "-n", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   "--user-data-dir=" + dir.file("print-" + file), "--no-pdf-header-footer",
+                   "--print-to-pdf=" + dir.file(file + ".pdf"), "file://" + dir.file(file)},
+                  std::chrono::seconds(90));
+  REQUIRE(r.exit_code == 0);
+  return pdf_pages(t::read_file(dir.file(file + ".pdf")));
+}
+
 struct Load {
   bool ran = false;
   std::string dom;
@@ -89,6 +107,20 @@ TEST_CASE("Chromium loads the report offline, shows the verdict and requests not
   REQUIRE(control.ran);
   REQUIRE(control.page_requests.size() == 1);
   CHECK(control.page_requests[0] == "http://127.0.0.1:1/pixel.png");
+
+  // On paper every detail is expanded: the report prints to as many pages as
+  // the same report with every <details> opened by hand, and to more than the
+  // page with the print rule removed.
+  std::string all_open = html, no_rule = html;
+  for (auto p = all_open.find("<details "); p != std::string::npos; p = all_open.find("<details ", p + 1))
+    all_open.replace(p, 9, "<details open ");
+  no_rule.replace(no_rule.find("details.check::details-content"), 30, "details.check-no-such-class");
+  dir.write("all_open.html", all_open);
+  dir.write("no_rule.html", no_rule);
+  int printed = print_pages(dir, "report.html");
+  MESSAGE("printed pages: " << printed);
+  CHECK(printed == print_pages(dir, "all_open.html"));
+  CHECK(printed > print_pages(dir, "no_rule.html"));
 
   // The picture a reviewer looks at (CALLREADY_SCREENSHOT=path keeps a copy).
   Load shot = load_in_chromium(dir, "report.html", dir.file("report.png"));
