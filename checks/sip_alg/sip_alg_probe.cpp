@@ -12,6 +12,7 @@ namespace callready::checks::sip_alg {
 namespace sip = wire::sip;
 
 namespace {
+constexpr std::size_t kMinRequestBytes = 900;
 std::mt19937_64& rng() {
   static std::mt19937_64 r{std::random_device{}()};
   return r;
@@ -81,6 +82,14 @@ std::string build_request(const RequestSpec& s) {
     add("Content-Type", "application/sdp");
   }
   add("Content-Length", "0");  // serialize() writes the real length
+  // The mirror answers at most 1.5x a request's size (no amplification, see
+  // sip_service.cpp): pad short requests so that theirs fits. Dots deflate to
+  // almost nothing, so the pad buys room without growing the mirrored copy.
+  auto size = sip::serialize(m).size();
+  if (size + 32 < kMinRequestBytes) {
+    auto pad = kMinRequestBytes - size - std::string_view("X-Callready-Pad: \r\n").size();
+    m.headers.insert(m.headers.end() - 1, {"X-Callready-Pad", std::string(std::max<std::size_t>(pad, 1), '.')});
+  }
   return sip::serialize(m);
 }
 

@@ -1,0 +1,134 @@
+// The SIP mirror's answers (probe/respond/sip_service.cpp) and the check's
+// request builder and diff (checks/sip_alg/sip_alg_probe.cpp), without sockets.
+#include <doctest/doctest.h>
+
+#include "checks/sip_alg/sip_alg_probe.hpp"
+#include "probe/respond/sip_service.hpp"
+#include "probe/wire/sip.hpp"
+
+using namespace callready;
+namespace sip = callready::wire::sip;
+namespace alg = callready::checks::sip_alg;
+using boost::asio::ip::make_address;
+
+namespace {
+alg::RequestSpec spec(const std::string& method) {
+  return alg::new_spec(method, "UDP", make_address("198.18.0.2"), 5060, make_address("203.0.113.10"), 5060);
+}
+}  // namespace
+
+TEST_CASE("the probe's requests carry its address everywhere an ALG looks") {
+  auto s = spec("INVITE");
+  CHECK(s.media_port % 2 == 0);
+  CHECK(s.media_port >= 20000);
+  CHECK(spec("INVITE").media_port != s.media_port);  // unique m= ports (LAB.md trap)
+  auto text = alg::build_request(s);
+  auto r = sip::parse(text, true);
+  REQUIRE(r.status == sip::ParseStatus::ok);
+  const auto& m = r.message;
+  CHECK(m.uri == "sip:mirror@203.0.113.10:5060");
+  CHECK(m.header("Via")->starts_with("SIP/2.0/UDP 198.18.0.2:5060;branch=z9hG4bK"));
+  CHECK(m.header("From")->find("<sip:probe@198.18.0.2>") != std::string::npos);
+  CHECK(m.header("Contact")->find("198.18.0.2:5060") != std::string::npos);
+  CHECK(m.header("Call-ID")->ends_with("@198.18.0.2"));
+  auto sdp = sip::parse_sdp(m.body);
+  REQUIRE(sdp);
+  CHECK((*sdp)[1].value.ends_with("IN IP4 198.18.0.2"));
+  CHECK((*sdp)[3].value == "IN IP4 198.18.0.2");
+  CHECK((*sdp)[5].value == "audio " + std::to_string(s.media_port) + " RTP/AVP 0 8 101");
+  CHECK(text.size() >= 900);  // padded: the mirror answers at most 1.5x
+
+  auto v6 = alg::build_request(
+      alg::new_spec("REGISTER", "TCP", make_address("2001:db8:1::2"), 40000, make_address("2001:db8:2::10"), 5060));
+  auto r6 = sip::parse(v6, false);
+  REQUIRE(r6.status == sip::ParseStatus::ok);
+  CHECK(r6.message.uri == "sip:[2001:db8:2::10]:5060");
+  CHECK(*r6.message.header("Via") != "");
+  CHECK(r6.message.header("Via")->starts_with("SIP/2.0/TCP [2001:db8:1::2]:40000;"));
+  CHECK(r6.message.body.empty());
+}
+
+TEST_CASE("the mirror answers with the request inside and Via received/rport, never more than 1.5x") {
+  for (const char* method : {"INVITE", "REGISTER", "OPTIONS"}) {
+    CAPTURE(method);
+    auto s = spec(method);
+    auto request = alg::build_request(s);
+    auto out = respond::sip_mirror_answer(request, true, make_address("203.0.113.1"), 40123);
+    REQUIRE_FALSE(out.empty());
+    CHECK(out.size() <= request.size() * 3 / 2);
+    auto r = sip::parse(out, true);
+    REQUIRE(r.status == sip::ParseStatus::ok);
+    CHECK(r.message.status == (std::string(method) == "INVITE" ? 488 : 200));
+    CHECK(*r.message.header("Call-ID") == s.call_id);
+    CHECK(*r.message.header("CSeq") == "1 " + std::string(method));
+    CHECK(sip::header_param(*r.message.header("Via"), "received") == "203.0.113.1");
+    CHECK(sip::header_param(*r.message.header("Via"), "rport") == "40123");
+    CHECK(sip::header_param(*r.message.header("To"), "tag"));
+    REQUIRE(r.message.header("Content-Type"));
+    CHECK(*r.message.header("Content-Type") == sip::kMirrorContentType);
+    auto mirror = sip::decode_mirror(r.message.body);
+    REQUIRE(mirror);
+    CHECK(mirror->request == request);
+    CHECK(mirror->source_ip == "203.0.113.1");
+    CHECK(mirror->source_port == 40123);
+  }
+}
+
+TEST_CASE("the mirror stays silent or small where it must") {
+  auto from = make_address("192.0.2.7");
+  CHECK(respond::sip_mirror_answer("garbage", true, from, 1).empty());
+  CHECK(respond::sip_mirror_answer("SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", true, from, 1).empty());
+  auto s = spec("INVITE");
+  auto ack = alg::build_ack(s, "<sip:mirror@203.0.113.10>;tag=1");
+  REQUIRE(sip::parse(ack, true).status == sip::ParseStatus::ok);
+  CHECK(respond::sip_mirror_answer(ack, true, from, 1).empty());
+  // Missing mandatory headers: no answer
+  CHECK(respond::sip_mirror_answer("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n", true, from, 1).empty());
+  // A minimal request: the mirror would exceed 1.5x, so the bare response goes out, still within the bound.
+  std::string tiny =
+      "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: "
+      "<sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\nX-Pad: 0123456789012345678901234567890123456789\r\n\r\n";
+  auto out = respond::sip_mirror_answer(tiny, true, from, 1);
+  REQUIRE_FALSE(out.empty());
+  CHECK(out.size() <= tiny.size() * 3 / 2);
+  CHECK(out.find(sip::kMirrorContentType) == std::string::npos);
+  // No room even for the bare response: nothing.
+  std::string minimal =
+      "OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\nf: <sip:x@y>\r\nt: <sip:a@b>\r\ni: 1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  CHECK(respond::sip_mirror_answer(minimal, true, from, 1).empty());
+}
+
+TEST_CASE("the diff names exactly the fields that changed") {
+  auto s = spec("INVITE");
+  auto sent = alg::build_request(s);
+  auto same = alg::diff_requests(sent, sent);
+  CHECK(same.identical);
+  CHECK(same.changes.empty());
+  CHECK(same.sent == same.received);
+
+  // What nf_nat_sip does from source port 5060 (LAB.md).
+  std::string alg = sent;
+  auto replace_all = [&alg](const std::string& a, const std::string& b, std::size_t from) {
+    for (auto p = alg.find(a, from); p != std::string::npos; p = alg.find(a, p + b.size())) alg.replace(p, a.size(), b);
+  };
+  auto callid_at = alg.find("Call-ID:");
+  auto callid_end = alg.find("\r\n", callid_at);
+  std::string callid_line = alg.substr(callid_at, callid_end - callid_at);
+  replace_all("198.18.0.2", "203.0.113.1", 0);
+  alg.replace(alg.find("Call-ID:"), alg.find("\r\n", alg.find("Call-ID:")) - alg.find("Call-ID:"), callid_line);
+  alg.replace(alg.find("<sip:probe@203.0.113.1>"), 23, "<sip:probe@203.0.113.1:5060>");
+  auto body = alg.substr(alg.find("\r\n\r\n") + 4);
+  auto cl = alg.find("Content-Length: ");
+  alg.replace(cl, alg.find("\r\n", cl) - cl, "Content-Length: " + std::to_string(body.size()));
+  auto d = alg::diff_requests(sent, alg);
+  CHECK_FALSE(d.identical);
+  std::vector<std::string> names;
+  for (const auto& c : d.changes) names.push_back(c.field);
+  CHECK(names == std::vector<std::string>{"Via", "From", "Contact", "Content-Length", "o=", "c="});
+  CHECK(d.received["c="] == "IN IP4 203.0.113.1");
+  CHECK(d.sent["c="] == "IN IP4 198.18.0.2");
+
+  auto broken = alg::diff_requests(sent, "INVITE garbage");
+  REQUIRE(broken.changes.size() == 1);
+  CHECK(broken.changes[0].field == "message");
+}
