@@ -4,6 +4,8 @@
 #include "checks/tcp/tcp_check.hpp"
 #include "checks/udp_range/udp_range_check.hpp"
 #include "checks/tls/tls_check.hpp"
+#include "checks/pmtu/pmtu_check.hpp"
+#include "checks/sip_alg/sip_alg_check.hpp"
 #include "checks/stun/stun_check.hpp"
 
 namespace callready {
@@ -16,6 +18,8 @@ const std::map<std::string, CheckKind>& check_registry() {
     add(checks::tcp_check_kind());
     add(checks::udp_range_check_kind());
     add(checks::tls_check_kind());
+    add(checks::sip_alg_check_kind());
+    add(checks::pmtu_check_kind());
     add(checks::stun_check_kind());
     return m;
   }();
