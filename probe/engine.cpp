@@ -36,7 +36,7 @@ CheckRecord make_record(const PlannedCheck& planned, CheckOutcome outcome, long 
     if (f.requirement.empty()) f.requirement = cites;
     // The rule knows the site's context better than the check, except when the
     // target's name did not even resolve: then the fix is DNS, as the check says.
-    bool unresolved = f.code.ends_with(".no_address") || f.code.ends_with(".resolve_failed");
+    bool unresolved = f.code.ends_with(".no_address");
     if (!rule.remediation.empty() && f.severity != Severity::info && !unresolved) f.remediation = rule.remediation;
   }
   if (outcome.error) {

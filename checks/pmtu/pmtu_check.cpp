@@ -10,6 +10,7 @@
 
 #include "checks/pmtu/pmtu_search.hpp"
 #include "probe/net/resolver.hpp"
+#include "probe/net/target.hpp"
 
 namespace callready::checks {
 namespace {
@@ -66,12 +67,10 @@ boost::asio::awaitable<CheckOutcome> run_pmtu(PmtuParams p, CheckContext& ctx) {
   d["path_mtu"] = nullptr;
   d["icmp_seen"] = false;
   d["black_hole"] = false;
-  auto lookup = co_await ctx.resolver.lookup_host(p.host, ctx.budget(Millis(4000)));
-  if (lookup.addresses.empty()) {
-    out.summary = fmt::format("{} could not be resolved ({})", p.host, net::to_string(lookup.failure));
-    out.findings.push_back({Severity::warning, "pmtu.no_address",
-                            fmt::format("Cannot measure the path MTU: {} could not be resolved", p.host),
-                            "Check the responder's name and this network's DNS", ""});
+  auto lookup = co_await net::resolve_target(ctx, "pmtu", p.host, "measure the path MTU", Severity::warning);
+  if (lookup.failure) {
+    out.summary = lookup.failure->message;
+    out.findings.push_back(*lookup.failure);
     co_return out;
   }
   pmtu::SearchOptions so;

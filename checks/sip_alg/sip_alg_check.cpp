@@ -18,6 +18,7 @@
 #include "checks/sip_alg/sip_alg_exchange.hpp"
 #include "probe/net/async.hpp"
 #include "probe/net/resolver.hpp"
+#include "probe/net/target.hpp"
 
 namespace callready::checks {
 namespace {
@@ -93,12 +94,10 @@ boost::asio::awaitable<CheckOutcome> run_sip_alg(SipAlgParams p, CheckContext& c
   d["alg_detected"] = false;
   d["rewritten"] = json::array();
   d["tls"] = "not probed: an ALG cannot read SIP inside TLS (5061), so it neither rewrites nor shows there";
-  auto lookup = co_await ctx.resolver.lookup_host(p.host, ctx.budget(Millis(4000)));
-  if (lookup.addresses.empty()) {
-    out.summary = fmt::format("{} could not be resolved ({})", p.host, net::to_string(lookup.failure));
-    out.findings.push_back({Severity::warning, "sip_alg.no_address",
-                            fmt::format("Cannot test for a SIP ALG: the responder {} could not be resolved", p.host),
-                            "Check the responder's name and this network's DNS", ""});
+  auto lookup = co_await net::resolve_target(ctx, "sip_alg", p.host, "test for a SIP ALG", Severity::warning);
+  if (lookup.failure) {
+    out.summary = lookup.failure->message;
+    out.findings.push_back(*lookup.failure);
     co_return out;
   }
   auto remote = lookup.addresses.front();

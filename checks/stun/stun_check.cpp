@@ -8,6 +8,7 @@
 #include "checks/stun/nat_behavior.hpp"
 #include "checks/stun/stun_client.hpp"
 #include "probe/net/resolver.hpp"
+#include "probe/net/target.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::udp;
@@ -121,14 +122,10 @@ asio::awaitable<CheckOutcome> run_stun(StunParams p, CheckContext& ctx) {
   d["other_address"] = nullptr;
   d["mapping_behavior"] = d["filtering_behavior"] = "unknown: no STUN answer";
 
-  auto lookup = co_await ctx.resolver.lookup_host(p.host, ctx.budget(Millis(4000)));
-  if (lookup.addresses.empty()) {
-    out.summary = fmt::format("{} could not be resolved ({})", p.host, net::to_string(lookup.failure));
-    out.findings.push_back(
-        {Severity::critical, "stun.no_address",
-         fmt::format("Cannot reach the STUN server {}: its name could not be resolved ({}{})", p.target(),
-                     net::to_string(lookup.failure), lookup.message.empty() ? "" : ": " + lookup.message),
-         "Check DNS resolution on this network (resolver reachable, UDP/TCP 53 allowed)", ""});
+  auto lookup = co_await net::resolve_target(ctx, "stun", p.host, "reach the STUN server " + p.target());
+  if (lookup.failure) {
+    out.summary = lookup.failure->message;
+    out.findings.push_back(*lookup.failure);
     co_return out;
   }
   stun::Endpoint server(lookup.addresses.front(), p.port);

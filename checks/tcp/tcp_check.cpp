@@ -6,6 +6,7 @@
 
 #include "probe/net/async.hpp"
 #include "probe/net/resolver.hpp"
+#include "probe/net/target.hpp"
 
 namespace asio = boost::asio;
 
@@ -77,18 +78,14 @@ asio::awaitable<CheckOutcome> run_tcp(TcpParams p, CheckContext& ctx) {
   auto& d = out.details;
   d["host"] = p.host;
   d["port"] = p.port;
-  auto lookup = co_await ctx.resolver.lookup_host(p.host, ctx.budget(Millis(4000)));
-  if (lookup.addresses.empty()) {
+  auto lookup = co_await net::resolve_target(ctx, "tcp", p.host, "connect to " + p.target());
+  if (lookup.failure) {
     d["connected"] = false;
     d["error"] = "no_address";
     d["address"] = nullptr;
     d["rtt_ms"] = nullptr;
-    out.summary = fmt::format("{} could not be resolved ({})", p.host, net::to_string(lookup.failure));
-    out.findings.push_back({Severity::critical, "tcp.no_address",
-                            fmt::format("Cannot connect to {}: its name could not be resolved ({}{})", p.target(),
-                                        net::to_string(lookup.failure),
-                                        lookup.message.empty() ? "" : ": " + lookup.message),
-                            "Check DNS resolution on this network (resolver reachable, UDP/TCP 53 allowed)", ""});
+    out.summary = lookup.failure->message;
+    out.findings.push_back(*lookup.failure);
     co_return out;
   }
   std::vector<asio::awaitable<Attempt>> tasks;

@@ -10,6 +10,7 @@
 #include "checks/tls/scan.hpp"
 #include "checks/tls/wire.hpp"
 #include "probe/net/resolver.hpp"
+#include "probe/net/target.hpp"
 
 namespace asio = boost::asio;
 
@@ -19,7 +20,6 @@ namespace tls {
 
 namespace {
 
-constexpr Millis kResolveTimeout{5000};
 constexpr Millis kConnectTimeout{4000};
 constexpr Millis kHandshakeTimeout{6000};
 
@@ -144,12 +144,10 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
   std::string where = p.target();
 
   // Resolve, then use the first address that takes a TCP connection.
-  net::HostLookup lookup = co_await ctx.resolver.lookup_host(p.host, ctx.budget(kResolveTimeout));
-  if (lookup.addresses.empty()) {
-    out.findings.push_back(make_finding(Severity::critical, "tls.resolve_failed",
-                                        fmt::format("{} does not resolve: {}", p.host, lookup.message),
-                                        "Publish A/AAAA records for the host, or check the DNS server in use."));
-    out.summary = out.findings.back().message;
+  auto lookup = co_await net::resolve_target(ctx, "tls", p.host, "test TLS on " + where);
+  if (lookup.failure) {
+    out.findings.push_back(*lookup.failure);
+    out.summary = lookup.failure->message;
     co_return out;
   }
   d["addresses"] = json::array();

@@ -8,6 +8,7 @@
 #include "probe/net/port_ranges.hpp"
 #include "probe/net/resolver.hpp"
 #include "probe/net/responder_control.hpp"
+#include "probe/net/target.hpp"
 
 namespace callready::checks {
 
@@ -88,9 +89,14 @@ std::vector<std::uint16_t> ports_in(const std::vector<std::uint16_t>& ports, con
 
 boost::asio::awaitable<CheckOutcome> run_udp_range(UdpRangeParams p, CheckContext& ctx) {
   const std::string token = p.token.value_or(ctx.settings.token);
-  auto lookup = co_await ctx.resolver.lookup_host(p.host, ctx.budget(Millis(5000)));
-  if (lookup.addresses.empty())
-    co_return CheckOutcome::failed("resolve", fmt::format("resolve {}: {}", p.host, lookup.message));
+  auto lookup = co_await net::resolve_target(ctx, "udp_range", p.host, "sweep UDP ports on " + p.host);
+  if (lookup.failure) {
+    CheckOutcome failed;
+    failed.summary = lookup.failure->message;
+    failed.findings.push_back(*lookup.failure);
+    failed.details = {{"host", p.host}, {"ports_tested", 0}, {"open", json::array()}, {"blocked", json::array()}};
+    co_return failed;
+  }
   auto address = lookup.addresses.front();
 
   CheckOutcome out;
