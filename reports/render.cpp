@@ -24,9 +24,12 @@ std::optional<ReportFormat> format_for_path(const std::string& path) {
 
 std::string render(const Report& report, ReportFormat format, const TextOptions& text_options) {
   switch (format) {
-    case ReportFormat::json: return render_json(report);
-    case ReportFormat::text: return render_text(report, text_options);
-    case ReportFormat::html: return render_html(report);
+    case ReportFormat::json:
+      return render_json(report);
+    case ReportFormat::text:
+      return render_text(report, text_options);
+    case ReportFormat::html:
+      return render_html(report);
   }
   return {};
 }

@@ -51,6 +51,8 @@ const char* state_name(PortState s) {
       return "blocked";
     case PortState::rejected:
       return "rejected";
+    case PortState::untested:
+      return "untested";
   }
   return "open";
 }

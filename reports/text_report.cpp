@@ -15,20 +15,29 @@ struct Palette {
   }
   std::string status(Status s) const {
     switch (s) {
-      case Status::pass: return paint("32", "PASS");
-      case Status::warn: return paint("33", "WARN");
-      case Status::fail: return paint("1;31", "FAIL");
-      case Status::error: return paint("35", "ERR ");
-      case Status::skipped: return paint("2", "SKIP");
+      case Status::pass:
+        return paint("32", "PASS");
+      case Status::warn:
+        return paint("33", "WARN");
+      case Status::fail:
+        return paint("1;31", "FAIL");
+      case Status::error:
+        return paint("35", "ERR ");
+      case Status::skipped:
+        return paint("2", "SKIP");
     }
     return "?";
   }
   std::string verdict(Verdict v) const {
     switch (v) {
-      case Verdict::ready: return paint("1;32", "READY");
-      case Verdict::degraded: return paint("1;33", "DEGRADED");
-      case Verdict::not_ready: return paint("1;31", "NOT READY");
-      case Verdict::unknown: return paint("1;35", "UNKNOWN");
+      case Verdict::ready:
+        return paint("1;32", "READY");
+      case Verdict::degraded:
+        return paint("1;33", "DEGRADED");
+      case Verdict::not_ready:
+        return paint("1;31", "NOT READY");
+      case Verdict::unknown:
+        return paint("1;35", "UNKNOWN");
     }
     return "?";
   }
@@ -37,10 +46,14 @@ struct Palette {
 
 std::string verdict_words(Verdict v) {
   switch (v) {
-    case Verdict::ready: return "ready";
-    case Verdict::degraded: return "degraded";
-    case Verdict::not_ready: return "not ready";
-    case Verdict::unknown: return "unknown";
+    case Verdict::ready:
+      return "ready";
+    case Verdict::degraded:
+      return "degraded";
+    case Verdict::not_ready:
+      return "not ready";
+    case Verdict::unknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -54,9 +67,10 @@ std::string render_text(const Report& r, const TextOptions& options) {
   for (const auto& c : r.checks) counts[static_cast<int>(c.status)]++;
   out += fmt::format("callready {} · profile {} · {} · {}\n", r.tool_version, r.profile.name, r.site.hostname,
                      r.started_at);
-  out += fmt::format("Verdict: {}  score {}/100  ({} checks: {} pass, {} warn, {} fail, {} error, {} skipped; {:.1f} s)\n",
-                     p.verdict(r.verdict), r.score, r.checks.size(), counts[0], counts[1], counts[2], counts[3],
-                     counts[4], r.duration_ms / 1000.0);
+  out +=
+      fmt::format("Verdict: {}  score {}/100  ({} checks: {} pass, {} warn, {} fail, {} error, {} skipped; {:.1f} s)\n",
+                  p.verdict(r.verdict), r.score, r.checks.size(), counts[0], counts[1], counts[2], counts[3], counts[4],
+                  r.duration_ms / 1000.0);
   if (r.incomplete) out += p.paint("1;35", "INCOMPLETE: " + r.incomplete_reason) + "\n";
 
   std::vector<std::string> needs;
@@ -76,8 +90,10 @@ std::string render_text(const Report& r, const TextOptions& options) {
         if (f.severity == Severity::info) continue;
         // The summary often is the first finding's message: say it once.
         auto tag = f.severity == Severity::critical ? p.paint("31", "critical") : p.paint("33", "warning");
-        if (f.message == c.summary) out += fmt::format("       {}\n", tag);
-        else out += fmt::format("       {}: {}\n", tag, f.message);
+        if (f.message == c.summary)
+          out += fmt::format("       {}\n", tag);
+        else
+          out += fmt::format("       {}: {}\n", tag, f.message);
         if (!f.remediation.empty()) out += fmt::format("         fix: {}\n", f.remediation);
         if (!f.requirement.empty()) out += p.dim(fmt::format("         requirement: {}", f.requirement)) + "\n";
       }

@@ -63,7 +63,7 @@ boost::asio::awaitable<std::vector<T>> gather(std::vector<boost::asio::awaitable
                      if (--st->remaining == 0) st->done.cancel();
                    }));
   }
-  auto [ec] = co_await st->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await st->done.async_wait(asio::as_tuple(asio::use_awaitable));  // woken by cancel()
   if (st->remaining > 0) {
     for (auto& s : st->signals) s.emit(asio::cancellation_type::terminal);
     throw boost::system::system_error(asio::error::operation_aborted);

@@ -14,7 +14,7 @@
 #include "probe/net/resolver.hpp"
 #include "probe/registry.hpp"
 #include "probe/respond/services.hpp"
-#include "support/process.hpp"
+#include "tests/support/process.hpp"
 
 using namespace callready;
 namespace asio = boost::asio;
