@@ -29,6 +29,7 @@
 #include "probe/respond/services.hpp"
 #include "probe/respond/udp_echo_service.hpp"
 #include "probe/wire/sip.hpp"
+#include "probe/respond/tcp_session_guard.hpp"
 
 namespace callready::respond {
 namespace {
@@ -173,22 +174,10 @@ asio::awaitable<void> SipService::accept_loop(std::shared_ptr<SipService> self, 
 // Messages back to back on the stream, framed by Content-Length (RFC 3261 18.3);
 // bare CRLFs between them are keep-alives (RFC 5626 3.5.1) and skipped.
 asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, std::shared_ptr<tcp::socket> sock) {
-  ++self->tcp_connections_;
-  struct Count {
-    std::size_t& n;
-    ~Count() { --n; }
-  } count{self->tcp_connections_};
   boost::system::error_code ec;
   auto peer = sock->remote_endpoint(ec);
   if (ec) co_return;
-  auto idle = std::make_shared<asio::steady_timer>(self->io_);
-  auto arm = [idle, sock] {
-    idle->expires_after(kTcpIdle);
-    idle->async_wait([sock](boost::system::error_code e) {
-      if (!e) sock->close();
-    });
-  };
-  arm();
+  TcpSessionGuard guard(self->tcp_connections_, sock, kTcpIdle);
   std::string pending;
   std::array<char, 4096> chunk;
   for (;;) {
@@ -216,11 +205,10 @@ asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, 
         close = true;
         break;
       }
-      arm();
+      guard.touch();
     }
     if (close) break;
   }
-  idle->cancel();
   sock->close(ec);
 }
 

@@ -21,6 +21,7 @@
 
 #include "probe/respond/services.hpp"
 #include "probe/wire/stun.hpp"
+#include "probe/respond/tcp_session_guard.hpp"
 
 namespace callready::respond {
 
@@ -252,24 +253,11 @@ asio::awaitable<void> StunService::accept_loop(std::shared_ptr<StunService> self
 // RFC 5389 §7.2.2: messages back to back on the stream, each framed by its own header.
 asio::awaitable<void> StunService::tcp_session(std::shared_ptr<StunService> self, std::shared_ptr<tcp::socket> sock,
                                                Arrival at) {
-  ++self->tcp_connections_;
-  struct Count {
-    std::size_t& n;
-    ~Count() { --n; }
-  } count{self->tcp_connections_};
   boost::system::error_code ec;
   auto peer = sock->remote_endpoint(ec);
   if (ec) co_return;
   udp::endpoint from(peer.address(), peer.port());
-  // Idle connections are closed so that they cannot pile up.
-  auto idle = std::make_shared<asio::steady_timer>(self->io_);
-  auto arm = [idle, sock] {
-    idle->expires_after(kTcpIdle);
-    idle->async_wait([sock](boost::system::error_code e) {
-      if (!e) sock->close();
-    });
-  };
-  arm();
+  TcpSessionGuard guard(self->tcp_connections_, sock, kTcpIdle);
   std::array<std::uint8_t, kMaxTcpMessage> buf;
   for (;;) {
     auto [rec, n] = co_await asio::async_read(*sock, asio::buffer(buf.data(), stun::kHeaderSize), kUseTuple);
@@ -290,9 +278,8 @@ asio::awaitable<void> StunService::tcp_session(std::shared_ptr<StunService> self
     if (!reply) continue;
     auto [wec, wn] = co_await asio::async_write(*sock, asio::buffer(reply->bytes), kUseTuple);
     if (wec) break;
-    arm();
+    guard.touch();
   }
-  idle->cancel();
   sock->close(ec);
 }
 
