@@ -118,6 +118,18 @@ python3 -c 'import json,sys; assert json.loads(sys.argv[1])["verdict"]=="ready"'
 # No colour when not a terminal, whatever NO_COLOR says.
 "$CALLREADY" scan --profile "$tmp/notready.json" | grep -q $'\x1b' && bad "colour on a pipe" || ok
 
+# On a terminal (script(1) gives one): a live progress line on stderr and
+# colour; NO_COLOR turns colour off; --quiet shows neither.
+if command -v script >/dev/null; then
+  tty_out=$(script -qec "$CALLREADY scan --profile $tmp/notready.json" /dev/null)
+  grep -q '\[2/2\] 1 problem' <<<"$tty_out" && ok || bad "no progress line on a TTY: $tty_out"
+  grep -q $'\x1b\[1;31mNOT READY' <<<"$tty_out" && ok || bad "no colour on a TTY"
+  tty_out=$(NO_COLOR=1 script -qec "$CALLREADY scan --profile $tmp/notready.json" /dev/null)
+  grep -q $'\x1b\[1;31m' <<<"$tty_out" && bad "colour despite NO_COLOR" || ok
+  tty_out=$(script -qec "$CALLREADY scan --profile $tmp/notready.json --quiet" /dev/null)
+  [ -z "$(tr -d '\r\n' <<<"$tty_out")" ] && ok || bad "--quiet printed: $tty_out"
+fi
+
 # SIGINT: the scan ends early, still writes the report, marked incomplete.
 cat > "$tmp/slow.json" <<JSON
 {"name": "slow", "checks": [
