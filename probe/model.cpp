@@ -2,33 +2,48 @@
 
 namespace callready {
 
-const char* to_string(Status s) {
-  switch (s) {
-    case Status::pass: return "pass";
-    case Status::warn: return "warn";
-    case Status::fail: return "fail";
-    case Status::error: return "error";
-    case Status::skipped: return "skipped";
-  }
-  return "error";
+namespace {
+
+template <class E>
+using Names = std::pair<E, const char*>;
+
+constexpr Names<Status> kStatusNames[] = {
+    {Status::pass, "pass"}, {Status::warn, "warn"}, {Status::fail, "fail"},
+    {Status::error, "error"}, {Status::skipped, "skipped"}};
+constexpr Names<Severity> kSeverityNames[] = {
+    {Severity::info, "info"}, {Severity::warning, "warning"}, {Severity::critical, "critical"}};
+constexpr Names<Verdict> kVerdictNames[] = {
+    {Verdict::ready, "ready"}, {Verdict::degraded, "degraded"}, {Verdict::not_ready, "not_ready"},
+    {Verdict::unknown, "unknown"}};
+
+template <class E, std::size_t N>
+const char* name_of(const Names<E> (&table)[N], E value) {
+  for (const auto& [v, name] : table)
+    if (v == value) return name;
+  return table[0].second;
 }
-const char* to_string(Severity s) {
-  switch (s) {
-    case Severity::info: return "info";
-    case Severity::warning: return "warning";
-    case Severity::critical: return "critical";
-  }
-  return "info";
+
+// Like NLOHMANN_JSON_SERIALIZE_ENUM: an unknown name reads as the table's first value.
+template <class E, std::size_t N>
+E value_of(const Names<E> (&table)[N], const json& j) {
+  if (j.is_string())
+    for (const auto& [v, name] : table)
+      if (j.get_ref<const std::string&>() == name) return v;
+  return table[0].first;
 }
-const char* to_string(Verdict v) {
-  switch (v) {
-    case Verdict::ready: return "ready";
-    case Verdict::degraded: return "degraded";
-    case Verdict::not_ready: return "not_ready";
-    case Verdict::unknown: return "unknown";
-  }
-  return "unknown";
-}
+
+}  // namespace
+
+const char* to_string(Status s) { return name_of(kStatusNames, s); }
+const char* to_string(Severity s) { return name_of(kSeverityNames, s); }
+const char* to_string(Verdict v) { return name_of(kVerdictNames, v); }
+
+void to_json(json& j, Status s) { j = to_string(s); }
+void from_json(const json& j, Status& s) { s = value_of(kStatusNames, j); }
+void to_json(json& j, Severity s) { j = to_string(s); }
+void from_json(const json& j, Severity& s) { s = value_of(kSeverityNames, j); }
+void to_json(json& j, Verdict v) { j = to_string(v); }
+void from_json(const json& j, Verdict& v) { v = value_of(kVerdictNames, j); }
 
 namespace {
 template <class T>

@@ -16,18 +16,13 @@ enum class Status { pass, warn, fail, error, skipped };
 enum class Severity { info, warning, critical };
 enum class Verdict { ready, degraded, not_ready, unknown };
 
-NLOHMANN_JSON_SERIALIZE_ENUM(Status, {{Status::pass, "pass"},
-                                      {Status::warn, "warn"},
-                                      {Status::fail, "fail"},
-                                      {Status::error, "error"},
-                                      {Status::skipped, "skipped"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Severity, {{Severity::info, "info"},
-                                        {Severity::warning, "warning"},
-                                        {Severity::critical, "critical"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Verdict, {{Verdict::ready, "ready"},
-                                       {Verdict::degraded, "degraded"},
-                                       {Verdict::not_ready, "not_ready"},
-                                       {Verdict::unknown, "unknown"}})
+// Each enum's names live in one table (model.cpp), used by to_string and JSON.
+void to_json(json&, Status);
+void from_json(const json&, Status&);
+void to_json(json&, Severity);
+void from_json(const json&, Severity&);
+void to_json(json&, Verdict);
+void from_json(const json&, Verdict&);
 
 const char* to_string(Status);
 const char* to_string(Severity);
