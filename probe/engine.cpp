@@ -74,7 +74,6 @@ class Engine {
         observer_(observer),
         resolver_(io_.get_executor(), options.dns_server),
         overall_timer_(io_),
-        grace_timer_(io_),
         signals_(io_) {
     run_.records.resize(plan.checks.size());
   }
@@ -110,7 +109,6 @@ class Engine {
     if (finished_ == plan_.checks.size()) {
       // Abandoned checks may still hold work; the scan is over regardless.
       overall_timer_.cancel();
-      grace_timer_.cancel();
       signals_.cancel();
       io_.stop();
     }
@@ -193,7 +191,6 @@ class Engine {
     run_.records[i] = std::move(rec);
     ++finished_;
     if (observer_) observer_->check_finished(plan_.checks[i], run_.records[i]);
-    if (finished_ == plan_.checks.size()) launch_more();
   }
 
   void stop_all(const std::string& reason) {
@@ -221,7 +218,6 @@ class Engine {
   asio::io_context io_;
   net::Resolver resolver_;
   asio::steady_timer overall_timer_;
-  asio::steady_timer grace_timer_;
   asio::signal_set signals_;
   Clock::time_point deadline_;
   std::vector<std::shared_ptr<Slot>> slots_;

@@ -126,7 +126,7 @@ std::optional<ProfileVariable> parse_variable(const std::string& name, const jso
   return var;
 }
 
-void validate_params(const ProfileRule& rule, const CheckKind& kind, const json& params, const std::string& path,
+void validate_params(const CheckKind& kind, const json& params, const std::string& path,
                      Errors& errors, const std::string& suffix = {}) {
   for (const auto& e : kind.validate(params))
     errors.add(path + (e.path.empty() ? "" : "." + e.path), e.message + suffix);
@@ -135,7 +135,6 @@ void validate_params(const ProfileRule& rule, const CheckKind& kind, const json&
     r.opt_integer(kTimeoutParam, 1, kMaxTimeoutMs);
     for (const auto& e : r.errors()) errors.add(path + "." + e.path, e.message + suffix);
   }
-  (void)rule;
 }
 
 }  // namespace
@@ -282,7 +281,7 @@ ProfileLoad load_profile_text(std::string_view text, const std::string& origin) 
     }
     // Params are validated now when every variable they use has a default;
     // otherwise once the user's --set values are known (build_plan).
-    if (kind && all_defaults) validate_params(rule, *kind, substitute(rule.params, defaults), path + ".params", errors);
+    if (kind && all_defaults) validate_params(*kind, substitute(rule.params, defaults), path + ".params", errors);
     p.checks.push_back(std::move(rule));
   }
   if (!errors.list.empty()) return {std::nullopt, errors.list};
@@ -379,7 +378,7 @@ PlanBuild build_plan(const Profile& profile, const PlanOptions& options) {
       std::string suffix;
       for (const auto& name : used)
         if (options.sets.count(name)) suffix += fmt::format(" (after --set {}={})", name, options.sets.at(name));
-      validate_params(rule, *pc.kind, pc.params, fmt::format("checks[{}].params", i), errors, suffix);
+      validate_params(*pc.kind, pc.params, fmt::format("checks[{}].params", i), errors, suffix);
       if (errors.list.empty()) pc.target = pc.kind->target(pc.params);
     }
     pc.timeout = pc.kind->default_timeout;

@@ -119,7 +119,6 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
     asio::steady_timer timer;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     bool done = false;
-    std::weak_ptr<Impl> owner;
     explicit Pending(asio::any_io_executor ex) : timer(ex) {}
 
     void complete(boost::system::error_code ec, Result r) {
@@ -141,7 +140,6 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
   std::map<ares_socket_t, Watch> sockets;
   asio::steady_timer timer;
   std::optional<DnsServer> server;
-  bool timer_armed = false;
 
   Impl(asio::any_io_executor e, std::optional<DnsServer> s) : ex(e), timer(e), server(s) {}
 
@@ -260,15 +258,12 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
     timeval tv{};
     if (!ares_timeout(channel, nullptr, &tv)) {
       timer.cancel();
-      timer_armed = false;
       return;
     }
     timer.expires_after(std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec));
-    timer_armed = true;
     timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       auto self = weak.lock();
       if (!self || ec) return;
-      self->timer_armed = false;
       ares_process_fd(self->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
       self->arm_timer();
     });
@@ -279,7 +274,6 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
     return asio::async_initiate<const asio::use_awaitable_t<>&, void(boost::system::error_code, Result)>(
         [this, timeout, begin = std::forward<Start>(begin)](auto handler) mutable {
           auto p = std::make_shared<Pending<Result>>(ex);
-          p->owner = weak_from_this();
           p->handler.emplace(std::move(handler));
           // The type-erased handler keeps its own cancellation state chained to
           // the caller's slot; listen on that inner slot, never replace the outer one.
