@@ -182,7 +182,9 @@ TEST_CASE("published data is referenced from the shared catalog, not copied into
     if (k != "about") CHECK_MESSAGE(data.contains(k), k);
 
   // The subnets reach the rule that needs them by reference.
-  auto build = build_plan(load_builtin("webex-calling"), {{{"calling_edge", "edge.example.com"}}, {}, {}});
+  PlanOptions options;
+  options.sets = {{"calling_edge", "edge.example.com"}};
+  auto build = build_plan(load_builtin("webex-calling"), options);
   REQUIRE(build.plan.has_value());
   bool found = false;
   for (const auto& c : build.plan->checks)

@@ -71,7 +71,11 @@ std::vector<Row> parse_record(const std::string& md) {
     if (line.rfind("| R", 0) != 0) continue;
     auto cells = split(line, "|");
     REQUIRE_MESSAGE(cells.size() == 6, line);  // leading and trailing empty cells
-    Row r{trim(cells[1]), trim(cells[2]), trim(cells[3]), trim(cells[4])};
+    Row r;
+    r.id = trim(cells[1]);
+    r.source = trim(cells[2]);
+    r.text = trim(cells[3]);
+    r.status = trim(cells[4]);
     std::smatch m;
     if (std::regex_match(r.source, m, source_re)) {
       r.file = m[1];
