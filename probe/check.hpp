@@ -1,34 +1,36 @@
 #pragma once
-// The one interface every check implements (blackbox_exporter's prober shape):
-// typed params parsed from JSON, a context, a CheckOutcome back. The engine,
-// not the check, owns the deadline and cancellation; a check only times its own
-// phases (ctx.budget()) so that it can report "no answer within N ms" as a
-// finding before the engine has to cut it off as an error.
+// The one interface every check kind implements (blackbox_exporter's prober
+// shape), split in two:
+//   measure(params, ctx) -> Measured<Result>   talks to the network, decides nothing
+//   judge(result, params) -> Judgement         pure: findings and summary, no sockets
+// The JSON `details` are written from the typed Result (`to_json`), never read
+// back. The engine, not the check, owns the deadline and cancellation; a
+// check only times its own phases (ctx.budget()) so that "no answer within
+// N ms" is a measurement before the engine has to cut it off as an error.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "probe/clock.hpp"
 #include "probe/model.hpp"
 #include "probe/params.hpp"
+#include "probe/view.hpp"
 
 namespace callready {
 
 namespace net {
 class Resolver;
-}
+class ResponderLink;
+}  // namespace net
 
 // Scan-wide settings a check may consult (the responder it talks to, its token).
 struct ScanSettings {
   std::optional<std::string> responder;  // HOST[:PORT] of `callready respond`'s control port
   std::string token;
 };
-
-using Clock = std::chrono::steady_clock;
-using Millis = std::chrono::milliseconds;
 
 struct CheckContext {
   boost::asio::any_io_executor executor;
@@ -37,6 +39,8 @@ struct CheckContext {
   // earlier; that is reported by the engine as error/timeout.
   Clock::time_point deadline;
   const ScanSettings& settings;
+  // The scan's responder, asked once and shared by every cooperative check.
+  net::ResponderLink& responder;
   std::function<void(const std::string&)> log;  // debug log line, never user output
 
   // Time left before the engine cancels this check.
@@ -54,8 +58,23 @@ struct CheckContext {
   }
 };
 
-// A registered kind of check. Built from a typed Params struct with
-// make_check_kind so the registry stays one line per kind.
+// What a measurement returns: the typed result, and when nothing about the
+// network could be measured, why (the check is then an error; its details are
+// still written from whatever the result holds).
+template <class Result>
+struct Measured {
+  Result result;
+  std::optional<CheckError> error;
+};
+
+// What a judge decides from a result: the findings and one line for people.
+struct Judgement {
+  std::string summary;
+  std::vector<Finding> findings;
+};
+
+// A registered kind of check. Built with make_check_kind so the registry
+// stays one line per kind.
 struct CheckKind {
   std::string name;
   Millis default_timeout;
@@ -64,9 +83,87 @@ struct CheckKind {
   // Human-readable target ("host:port") for reports and progress.
   std::function<std::string(const nlohmann::json&)> target;
   std::function<boost::asio::awaitable<CheckOutcome>(const nlohmann::json&, CheckContext&)> run;
+  // What the HTML report draws from this kind's details; empty: a generic table.
+  std::function<view::View(const nlohmann::json& details)> view;
 };
 
-// Params must provide: static Params parse(ParamReader&); std::string target() const.
+// The kind's functions. Params provides `static Params parse(ParamReader&)`
+// and `std::string target() const`; Result provides `to_json(json&, const
+// Result&)` and, when it learned the site's public address,
+// `std::optional<std::string> public_address() const`.
+template <class Params, class Result>
+struct KindFunctions {
+  boost::asio::awaitable<Measured<Result>> (*measure)(Params, CheckContext&);
+  Judgement (*judge)(const Result&, const Params&);
+  view::View (*view)(const nlohmann::json& details) = nullptr;
+};
+
+template <class Result>
+concept LearnsPublicAddress = requires(const Result& r) {
+  { r.public_address() } -> std::convertible_to<std::optional<std::string>>;
+};
+
+// Measure, then judge, then write the details: the same for every kind.
+template <class Params, class Result>
+CheckOutcome outcome_of(const Measured<Result>& m, const Params& p, Judgement (*judge)(const Result&, const Params&)) {
+  CheckOutcome o;
+  o.details = m.result;
+  if constexpr (LearnsPublicAddress<Result>) o.public_address = m.result.public_address();
+  if (m.error) {
+    o.summary = m.error->message;
+    o.error = m.error;
+    return o;
+  }
+  Judgement j = judge(m.result, p);
+  o.summary = std::move(j.summary);
+  o.findings = std::move(j.findings);
+  return o;
+}
+
+template <class Params>
+std::optional<CheckError> parse_params(const nlohmann::json& j, std::optional<Params>& out) {
+  ParamReader r(j);
+  out.emplace(Params::parse(r));
+  r.finish();
+  if (r.ok()) return std::nullopt;
+  return CheckError{ErrorReason::bad_params, Operation::none,
+                    r.errors().front().path + ": " + r.errors().front().message};
+}
+
+template <class Params, class Result>
+CheckKind make_check_kind(std::string name, Millis default_timeout, KindFunctions<Params, Result> fns) {
+  CheckKind k;
+  k.name = std::move(name);
+  k.default_timeout = default_timeout;
+  k.validate = [](const nlohmann::json& j) {
+    ParamReader r(j);
+    (void)Params::parse(r);
+    r.finish();
+    return r.errors();
+  };
+  k.target = [](const nlohmann::json& j) {
+    ParamReader r(j);
+    return Params::parse(r).target();
+  };
+  k.run = [fns](const nlohmann::json& j, CheckContext& ctx) -> boost::asio::awaitable<CheckOutcome> {
+    std::optional<Params> p;
+    if (auto bad = parse_params(j, p)) {
+      CheckOutcome failed;
+      failed.summary = bad->message;
+      failed.error = std::move(bad);
+      co_return failed;
+    }
+    // Named first: GCC 12 miscompiles by-value arguments inside co_await.
+    auto measuring = fns.measure(*p, ctx);
+    Measured<Result> m = co_await std::move(measuring);
+    co_return outcome_of(m, *p, fns.judge);
+  };
+  if (fns.view) k.view = fns.view;
+  return k;
+}
+
+// Transitional: a kind whose run still measures and judges in one coroutine.
+// Every kind moves to KindFunctions; this goes when the last one has.
 template <class Params>
 CheckKind make_check_kind(std::string name, Millis default_timeout,
                           boost::asio::awaitable<CheckOutcome> (*run)(Params, CheckContext&)) {
@@ -84,12 +181,15 @@ CheckKind make_check_kind(std::string name, Millis default_timeout,
     return Params::parse(r).target();
   };
   k.run = [run](const nlohmann::json& j, CheckContext& ctx) -> boost::asio::awaitable<CheckOutcome> {
-    ParamReader r(j);
-    Params p = Params::parse(r);
-    r.finish();
-    if (!r.ok())
-      co_return CheckOutcome::failed("bad_params", r.errors().front().path + ": " + r.errors().front().message);
-    co_return co_await run(std::move(p), ctx);
+    std::optional<Params> p;
+    if (auto bad = parse_params(j, p)) {
+      CheckOutcome failed;
+      failed.summary = bad->message;
+      failed.error = std::move(bad);
+      co_return failed;
+    }
+    auto running = run(std::move(*p), ctx);
+    co_return co_await std::move(running);
   };
   return k;
 }

@@ -12,7 +12,9 @@
 
 #include "probe/engine.hpp"
 #include "probe/profile.hpp"
+#include "probe/net/host_port.hpp"
 #include "probe/progress.hpp"
+#include "probe/registry.hpp"
 #include "probe/respond/responder.hpp"
 #include "probe/scan.hpp"
 #include "probe/scoring.hpp"
@@ -32,6 +34,13 @@ int usage_error(const std::string& message) {
 int print_errors(const std::vector<std::string>& errors) {
   for (const auto& e : errors) fmt::print(stderr, "callready: {}\n", e);
   return kExitUnknown;
+}
+
+// The HTML report draws each check with its kind's view.
+RenderOptions render_options() {
+  RenderOptions o;
+  o.view = &check_view;
+  return o;
 }
 
 bool color_wanted(std::FILE* f) {
@@ -54,17 +63,6 @@ struct ScanArgs {
   bool verbose = false;
 };
 
-std::vector<std::string> split_commas(const std::vector<std::string>& in) {
-  std::vector<std::string> out;
-  for (const auto& s : in) {
-    std::stringstream ss(s);
-    std::string part;
-    while (std::getline(ss, part, ','))
-      if (!part.empty()) out.push_back(part);
-  }
-  return out;
-}
-
 // Profile + --set + --only/--skip -> plan, or the errors found.
 struct Planned {
   std::optional<Profile> profile;
@@ -85,9 +83,13 @@ Planned plan_from(const std::string& profile_name, const std::vector<std::string
     }
     po.sets[kv->first] = kv->second;
   }
-  po.only = split_commas(only);
+  auto non_empty = [](std::vector<std::string> v) {
+    std::erase(v, std::string());
+    return v;
+  };
+  po.only = non_empty(only);
   po.responder = responder;
-  po.skip = split_commas(skip);
+  po.skip = non_empty(skip);
   if (!out.errors.empty()) return out;
   auto loaded = load_profile(profile_name);
   if (!loaded.profile) {
@@ -101,14 +103,6 @@ Planned plan_from(const std::string& profile_name, const std::vector<std::string
   return out;
 }
 
-// "HOST[:PORT]" / "[V6]:PORT" -> HOST, for filling a profile's `responder` variable.
-std::string responder_host(const std::string& hostport) {
-  if (hostport.empty()) return {};
-  if (hostport.front() == '[') return hostport.substr(1, hostport.find(']') - 1);
-  if (std::count(hostport.begin(), hostport.end(), ':') == 1) return hostport.substr(0, hostport.find(':'));
-  return hostport;
-}
-
 int run_scan(const ScanArgs& a) {
   EngineOptions eo;
   if (!a.dns_server.empty()) {
@@ -119,7 +113,13 @@ int run_scan(const ScanArgs& a) {
     if (!format_for_path(o)) return usage_error(fmt::format("-o {}: the extension must be .json, .html or .txt", o));
   if (a.timeout_s <= 0 || a.timeout_s > 3600) return usage_error("--timeout: expected 0 < SECONDS <= 3600");
   if (a.concurrency < 1 || a.concurrency > 4096) return usage_error("--concurrency: expected 1-4096");
-  auto planned = plan_from(a.profile, a.sets, a.only, a.skip, responder_host(a.responder));
+  std::string responder_host;
+  if (!a.responder.empty()) {
+    auto hp = net::parse_host_port(a.responder);
+    if (!hp) return usage_error(fmt::format("--responder {}: expected HOST[:PORT]", a.responder));
+    responder_host = hp->host;
+  }
+  auto planned = plan_from(a.profile, a.sets, a.only, a.skip, responder_host);
   if (!planned.errors.empty()) return print_errors(planned.errors);
 
   eo.overall_timeout = Millis(static_cast<long long>(a.timeout_s * 1000));
@@ -138,7 +138,7 @@ int run_scan(const ScanArgs& a) {
 
   int status = exit_code_for(report.verdict);
   for (const auto& o : a.outputs) {
-    auto err = write_file_atomically(o, render(report, *format_for_path(o)));
+    auto err = write_file_atomically(o, render(report, *format_for_path(o), render_options()));
     if (!err.empty()) {
       fmt::print(stderr, "callready: {}\n", err);
       status = kExitUnknown;
@@ -185,24 +185,24 @@ int run_report(const std::string& in, const std::vector<std::string>& outputs) {
   for (const auto& o : outputs) {
     auto fmt_ = format_for_path(o);
     if (!fmt_) return usage_error(fmt::format("-o {}: the extension must be .json, .html or .txt", o));
-    auto err = write_file_atomically(o, render(report, *fmt_));
+    auto err = write_file_atomically(o, render(report, *fmt_, render_options()));
     if (!err.empty()) return usage_error(err);
   }
   return 0;
 }
 
-int run_respond(respond::ResponderOptions opts, const std::string& udp, const std::string& stun,
-                const std::string& tcp, const std::string& sip) {
-  try {
-    if (!udp.empty()) opts.udp_ports = respond::parse_port_list(udp);
-    if (!stun.empty()) opts.stun_ports = respond::parse_port_list(stun);
-    if (!tcp.empty()) opts.tcp_ports = respond::parse_port_list(tcp);
-    if (!sip.empty()) opts.sip_ports = respond::parse_port_list(sip);
-  } catch (const std::invalid_argument& e) {
-    return usage_error(e.what());
+int run_respond(respond::ResponderOptions opts, const std::map<std::string, std::string>& port_flags) {
+  for (const auto& [service, text] : port_flags) {
+    if (text.empty()) continue;
+    try {
+      opts.ports[service] = net::parse_port_ranges(text);
+    } catch (const std::invalid_argument& e) {
+      return usage_error(e.what());
+    }
   }
-  return respond::run_responder(opts);
+  return respond::run_responder(opts, service_registry());
 }
+
 
 }  // namespace
 
@@ -218,8 +218,8 @@ int run_cli(int argc, char** argv) {
   scan->add_option("--dns-server", sa.dns_server, "Resolve through this server, IP[:PORT]");
   scan->add_option("--responder", sa.responder, "The responder's control port, HOST[:PORT]");
   scan->add_option("--token", sa.token, "Shared secret the responder demands");
-  scan->add_option("--only", sa.only, "Run only these checks (ids or kinds, comma-separated)");
-  scan->add_option("--skip", sa.skip, "Skip these checks (ids or kinds, comma-separated)");
+  scan->add_option("--only", sa.only, "Run only these checks (ids or kinds, comma-separated)")->delimiter(',');
+  scan->add_option("--skip", sa.skip, "Skip these checks (ids or kinds, comma-separated)")->delimiter(',');
   scan->add_option("--timeout", sa.timeout_s, "Overall deadline in seconds")->default_str("60");
   scan->add_option("--concurrency", sa.concurrency, "Checks running at once")->default_str("32");
   scan->add_option("-o,--output", sa.outputs, "Write a report; format from the extension (.json .html .txt)");
@@ -228,14 +228,12 @@ int run_cli(int argc, char** argv) {
   scan->add_flag("-v,--verbose", sa.verbose, "Debug log on stderr");
 
   respond::ResponderOptions ro;
-  std::string udp, stun, tcp, sip;
+  std::map<std::string, std::string> port_flags;  // service -> its port list as written
   auto* resp = app.add_subcommand("respond", "Run the far end that cooperative checks talk to");
   resp->add_option("--listen", ro.listen, "Control TCP address:port")->default_str("0.0.0.0:7447");
   resp->add_option("--bind", ro.bind_address, "Address the served ports bind to")->default_str("0.0.0.0");
-  resp->add_option("--udp-ports", udp, "UDP echo ports, e.g. 5004,9000,19560-19661");
-  resp->add_option("--stun-ports", stun, "STUN Binding ports (UDP and TCP)");
-  resp->add_option("--tcp-ports", tcp, "TCP ports to accept and close");
-  resp->add_option("--sip-ports", sip, "SIP mirror ports (UDP and TCP)");
+  for (const auto& service : service_registry())
+    resp->add_option(service.flag, port_flags[service.name], service.help);
   resp->add_option("--alt-address", ro.alt_address, "Second IP for RFC 5780 NAT discovery");
   resp->add_option("--token", ro.token, "Shared secret probes must carry");
   resp->add_option("--max-pps", ro.max_pps, "Packets per second per source")->default_str("2000");
@@ -263,7 +261,7 @@ int run_cli(int argc, char** argv) {
     return code == 0 ? 0 : kExitUnknown;
   }
   if (scan->parsed()) return run_scan(sa);
-  if (resp->parsed()) return run_respond(ro, udp, stun, tcp, sip);
+  if (resp->parsed()) return run_respond(ro, port_flags);
   if (show->parsed()) return run_profiles_show(show_name, show_sets);
   if (profiles->parsed()) return run_profiles_list();
   if (report->parsed()) return run_report(report_in, report_out);

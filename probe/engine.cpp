@@ -7,64 +7,36 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
-#include "probe/scoring.hpp"
+#include "probe/net/host_port.hpp"
+#include "probe/net/responder_control.hpp"
 
 namespace asio = boost::asio;
 
 namespace callready {
-
-CheckRecord make_record(const PlannedCheck& planned, CheckOutcome outcome, long long duration_ms) {
-  CheckRecord r;
-  const auto& rule = planned.rule;
-  r.id = rule.id;
-  r.kind = rule.kind;
-  r.category = rule.category;
-  r.target = planned.target;
-  r.severity = rule.severity;
-  r.requirement = rule.requirement;
-  r.duration_ms = duration_ms;
-  r.summary = std::move(outcome.summary);
-  r.details = std::move(outcome.details);
-  r.findings = std::move(outcome.findings);
-  std::string cites;
-  if (!rule.requirement.text.empty())
-    cites = rule.requirement.source.empty() ? rule.requirement.text
-                                            : fmt::format("{} [{}]", rule.requirement.text, rule.requirement.source);
-  for (auto& f : r.findings) {
-    if (f.requirement.empty()) f.requirement = cites;
-    // The rule knows the site's context better than the check, except when the
-    // target's name did not even resolve: then the fix is DNS, as the check says.
-    bool unresolved = f.code.ends_with(".no_address");
-    if (!rule.remediation.empty() && f.severity != Severity::info && !unresolved) f.remediation = rule.remediation;
-  }
-  if (outcome.error) {
-    r.status = Status::error;
-    r.error = std::move(outcome.error);
-    if (r.summary.empty()) r.summary = r.error->message;
-  } else {
-    r.status = status_from_findings(r.findings);
-  }
-  cap_finding_severity(r);
-  return r;
-}
 
 namespace {
 
 struct Slot {
   std::size_t index;
   asio::cancellation_signal cancel;
-  asio::steady_timer timer;
+  Timer timer;
   Clock::time_point start = Clock::now();
   bool done = false;
-  std::optional<std::string> cancel_reason;  // timeout | interrupted
+  std::optional<ErrorReason> cancel_reason;  // timeout | interrupted
   Millis allowed{0};                         // its timeout, or less when the overall deadline is nearer
   CheckContext ctx;
   Slot(std::size_t i, asio::io_context& io, net::Resolver& resolver, const ScanSettings& settings,
-       Clock::time_point deadline, std::function<void(const std::string&)> log)
-      : index(i), timer(io), ctx{io.get_executor(), resolver, deadline, settings, std::move(log)} {}
+       net::ResponderLink& responder, Clock::time_point deadline, std::function<void(const std::string&)> log)
+      : index(i), timer(io), ctx{io.get_executor(), resolver, deadline, settings, responder, std::move(log)} {}
 };
+
+// The control port --responder names, else the default.
+std::uint16_t control_port_of(const ScanSettings& settings) {
+  if (settings.responder)
+    if (auto hp = net::parse_host_port(*settings.responder); hp && hp->port) return *hp->port;
+  return net::kDefaultControlPort;
+}
 
 class Engine {
  public:
@@ -73,9 +45,10 @@ class Engine {
         options_(options),
         observer_(observer),
         resolver_(io_.get_executor(), options.dns_server),
+        responder_(io_.get_executor(), control_port_of(options.settings), options.settings.token),
         overall_timer_(io_),
         signals_(io_) {
-    run_.records.resize(plan.checks.size());
+    run_.runs.resize(plan.checks.size());
   }
 
   EngineRun run() {
@@ -83,17 +56,17 @@ class Engine {
     if (plan_.checks.empty()) return std::move(run_);
     overall_timer_.expires_at(deadline_);
     overall_timer_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) stop_all("timeout");
+      if (!ec) stop_all(ErrorReason::timeout);
     });
     if (options_.handle_sigint) {
       signals_.add(SIGINT);
       signals_.add(SIGTERM);
       signals_.async_wait([this](boost::system::error_code ec, int) {
-        if (!ec) stop_all("interrupted");
+        if (!ec) stop_all(ErrorReason::interrupted);
       });
     }
     launch_more();
-    io_.run();
+    run_io(io_);
     return std::move(run_);
   }
 
@@ -117,11 +90,10 @@ class Engine {
   void launch(std::size_t i) {
     const auto& pc = plan_.checks[i];
     if (pc.skip_reason) {
-      CheckOutcome o;
-      o.summary = "Skipped: " + *pc.skip_reason;
-      auto rec = make_record(pc, std::move(o), 0);
-      rec.status = Status::skipped;
-      complete(i, std::move(rec));
+      CheckRun skipped;
+      skipped.outcome.summary = "Skipped: " + *pc.skip_reason;
+      skipped.skipped = true;
+      complete(i, std::move(skipped));
       return;
     }
     // The check budgets its phases against its own timeout only: when the
@@ -132,7 +104,7 @@ class Engine {
     auto logger = options_.log ? std::function<void(const std::string&)>(
                                      [this, id = pc.rule.id](const std::string& l) { log(id + ": " + l); })
                                : std::function<void(const std::string&)>([](const std::string&) {});
-    auto slot = std::make_shared<Slot>(i, io_, resolver_, options_.settings, own_deadline, logger);
+    auto slot = std::make_shared<Slot>(i, io_, resolver_, options_.settings, responder_, own_deadline, logger);
     slot->allowed = std::chrono::duration_cast<Millis>(check_deadline - slot->start);
     if (own_deadline <= deadline_) slot->allowed = pc.timeout;
     slots_.push_back(slot);
@@ -140,7 +112,7 @@ class Engine {
     if (observer_) observer_->check_started(pc);
     slot->timer.expires_at(check_deadline);
     slot->timer.async_wait([this, slot](boost::system::error_code ec) {
-      if (!ec && !slot->done) cancel(slot, "timeout");
+      if (!ec && !slot->done) cancel(slot, ErrorReason::timeout);
     });
     asio::co_spawn(io_, pc.kind->run(pc.params, slot->ctx),
                    asio::bind_cancellation_slot(slot->cancel.slot(),
@@ -149,10 +121,10 @@ class Engine {
                                                 }));
   }
 
-  void cancel(const std::shared_ptr<Slot>& slot, const std::string& reason) {
+  void cancel(const std::shared_ptr<Slot>& slot, ErrorReason reason) {
     if (slot->done || slot->cancel_reason) return;
     slot->cancel_reason = reason;
-    log(fmt::format("{}: cancelling ({})", plan_.checks[slot->index].rule.id, reason));
+    log(fmt::format("{}: cancelling ({})", plan_.checks[slot->index].rule.id, to_string(reason)));
     slot->cancel.emit(asio::cancellation_type::terminal);
     // A check that ignores cancellation is abandoned after the grace period.
     slot->timer.expires_after(options_.grace);
@@ -165,47 +137,47 @@ class Engine {
     if (slot->done) return;
     slot->done = true;
     slot->timer.cancel();
-    const auto& pc = plan_.checks[slot->index];
-    auto elapsed = std::chrono::duration_cast<Millis>(Clock::now() - slot->start).count();
+    CheckRun done;
+    done.duration_ms = std::chrono::duration_cast<Millis>(Clock::now() - slot->start).count();
     if (slot->cancel_reason && (e || abandoned || outcome.error)) {
-      const auto& reason = *slot->cancel_reason;
-      outcome = CheckOutcome::failed(
-          reason, reason == "timeout"
-                      ? fmt::format("did not finish within {} ms", slot->allowed.count())
-                      : std::string("the scan was interrupted before this check finished"));
+      auto reason = *slot->cancel_reason;
+      outcome = CheckOutcome::failed(reason, reason == ErrorReason::timeout
+                                                 ? fmt::format("did not finish within {} ms", slot->allowed.count())
+                                                 : std::string("the scan was interrupted before this check finished"));
     } else if (e) {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        outcome = CheckOutcome::failed("internal", fmt::format("the check broke: {}", ex.what()));
+        outcome = CheckOutcome::failed(ErrorReason::internal, fmt::format("the check broke: {}", ex.what()));
       } catch (...) {
-        outcome = CheckOutcome::failed("internal", "the check broke with an unknown exception");
+        outcome = CheckOutcome::failed(ErrorReason::internal, "the check broke with an unknown exception");
       }
     }
+    done.outcome = std::move(outcome);
     --running_;
-    complete(slot->index, make_record(pc, std::move(outcome), elapsed));
+    complete(slot->index, std::move(done));
     launch_more();
   }
 
-  void complete(std::size_t i, CheckRecord rec) {
-    run_.records[i] = std::move(rec);
+  void complete(std::size_t i, CheckRun done) {
+    run_.runs[i] = std::move(done);
     ++finished_;
-    if (observer_) observer_->check_finished(plan_.checks[i], run_.records[i]);
+    if (observer_) observer_->check_finished(plan_.checks[i], run_.runs[i]);
   }
 
-  void stop_all(const std::string& reason) {
+  void stop_all(ErrorReason reason) {
     if (stopping_) return;
     stopping_ = true;
-    (reason == "timeout" ? run_.deadline_reached : run_.interrupted) = true;
-    log("stopping: " + reason);
+    (reason == ErrorReason::timeout ? run_.deadline_reached : run_.interrupted) = true;
+    log(std::string("stopping: ") + to_string(reason));
     // Checks that never started.
     while (next_ < plan_.checks.size()) {
       std::size_t i = next_++;
-      const auto& pc = plan_.checks[i];
-      CheckOutcome o = CheckOutcome::failed(
-          reason, reason == "timeout" ? "not started before the overall deadline (--timeout)"
-                                      : "not started: the scan was interrupted");
-      complete(i, make_record(pc, std::move(o), 0));
+      CheckRun never;
+      never.outcome = CheckOutcome::failed(reason, reason == ErrorReason::timeout
+                                                       ? "not started before the overall deadline (--timeout)"
+                                                       : "not started: the scan was interrupted");
+      complete(i, std::move(never));
     }
     for (auto& s : slots_)
       if (!s->done) cancel(s, reason);
@@ -217,7 +189,8 @@ class Engine {
   EngineObserver* observer_;
   asio::io_context io_;
   net::Resolver resolver_;
-  asio::steady_timer overall_timer_;
+  net::ResponderLink responder_;
+  Timer overall_timer_;
   asio::signal_set signals_;
   Clock::time_point deadline_;
   std::vector<std::shared_ptr<Slot>> slots_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "probe/check.hpp"
+#include "probe/clock.hpp"
 #include "probe/net/resolver.hpp"
 #include "probe/profile.hpp"
 
@@ -25,23 +26,28 @@ struct EngineOptions {
   std::function<void(const std::string&)> log;  // debug log, may be empty
 };
 
+// What became of one planned check. The engine decides nothing about it:
+// scoring turns it into a report entry (make_record).
+struct CheckRun {
+  CheckOutcome outcome;
+  long long duration_ms = 0;
+  bool skipped = false;  // the plan said not to run it
+};
+
 // Progress events, for a live display. Called on the engine's thread.
 struct EngineObserver {
   virtual ~EngineObserver() = default;
   virtual void check_started(const PlannedCheck&) {}
-  virtual void check_finished(const PlannedCheck&, const CheckRecord&) {}
+  virtual void check_finished(const PlannedCheck&, const CheckRun&) {}
 };
 
 struct EngineRun {
-  std::vector<CheckRecord> records;  // one per planned check, in plan order
-  bool interrupted = false;          // SIGINT
-  bool deadline_reached = false;     // the overall --timeout ended it
+  std::vector<CheckRun> runs;     // one per planned check, in plan order
+  bool interrupted = false;       // SIGINT
+  bool deadline_reached = false;  // the overall --timeout ended it
 };
 
+// Runs on the calling thread; in a test under VirtualTime, in virtual time.
 EngineRun run_plan(const Plan& plan, const EngineOptions& options, EngineObserver* observer = nullptr);
-
-// Turns a check's outcome into its report entry: status from findings, the
-// rule's requirement and remediation attached, severity capped by the rule.
-CheckRecord make_record(const PlannedCheck& planned, CheckOutcome outcome, long long duration_ms);
 
 }  // namespace callready

@@ -15,6 +15,15 @@ constexpr Names<Severity> kSeverityNames[] = {
 constexpr Names<Verdict> kVerdictNames[] = {
     {Verdict::ready, "ready"}, {Verdict::degraded, "degraded"}, {Verdict::not_ready, "not_ready"},
     {Verdict::unknown, "unknown"}};
+constexpr Names<ErrorReason> kReasonNames[] = {
+    {ErrorReason::internal, "internal"},       {ErrorReason::timeout, "timeout"},
+    {ErrorReason::interrupted, "interrupted"}, {ErrorReason::bad_params, "bad_params"},
+    {ErrorReason::setup, "setup"},             {ErrorReason::local, "local"},
+    {ErrorReason::dependency, "dependency"}};
+constexpr Names<Operation> kOperationNames[] = {
+    {Operation::none, "none"},       {Operation::resolve, "resolve"}, {Operation::bind, "bind"},
+    {Operation::connect, "connect"}, {Operation::handshake, "handshake"}, {Operation::send, "send"},
+    {Operation::receive, "receive"}, {Operation::control, "control"}, {Operation::parse, "parse"}};
 
 template <class E, std::size_t N>
 const char* name_of(const Names<E> (&table)[N], E value) {
@@ -37,6 +46,8 @@ E value_of(const Names<E> (&table)[N], const json& j) {
 const char* to_string(Status s) { return name_of(kStatusNames, s); }
 const char* to_string(Severity s) { return name_of(kSeverityNames, s); }
 const char* to_string(Verdict v) { return name_of(kVerdictNames, v); }
+const char* to_string(ErrorReason r) { return name_of(kReasonNames, r); }
+const char* to_string(Operation o) { return name_of(kOperationNames, o); }
 
 void to_json(json& j, Status s) { j = to_string(s); }
 void from_json(const json& j, Status& s) { s = value_of(kStatusNames, j); }
@@ -44,6 +55,11 @@ void to_json(json& j, Severity s) { j = to_string(s); }
 void from_json(const json& j, Severity& s) { s = value_of(kSeverityNames, j); }
 void to_json(json& j, Verdict v) { j = to_string(v); }
 void from_json(const json& j, Verdict& v) { v = value_of(kVerdictNames, j); }
+void to_json(json& j, ErrorReason r) { j = to_string(r); }
+void from_json(const json& j, ErrorReason& r) { r = value_of(kReasonNames, j); }
+// `none` is written as null: no step failed.
+void to_json(json& j, Operation o) { j = o == Operation::none ? json(nullptr) : json(to_string(o)); }
+void from_json(const json& j, Operation& o) { o = value_of(kOperationNames, j); }
 
 namespace {
 template <class T>
@@ -55,6 +71,7 @@ void get_opt(const json& j, const char* key, T& out) {
 void to_json(json& j, const Finding& f) {
   j = json{{"severity", f.severity}, {"code", f.code},           {"message", f.message},
            {"remediation", f.remediation}, {"requirement", f.requirement}};
+  if (f.operation != Operation::none) j["operation"] = f.operation;
 }
 void from_json(const json& j, Finding& f) {
   get_opt(j, "severity", f.severity);
@@ -62,6 +79,7 @@ void from_json(const json& j, Finding& f) {
   get_opt(j, "message", f.message);
   get_opt(j, "remediation", f.remediation);
   get_opt(j, "requirement", f.requirement);
+  get_opt(j, "operation", f.operation);
 }
 
 void to_json(json& j, const CheckRecord& c) {
@@ -76,7 +94,8 @@ void to_json(json& j, const CheckRecord& c) {
            {"details", c.details},
            {"severity", c.severity},
            {"requirement", {{"text", c.requirement.text}, {"source", c.requirement.source}}}};
-  if (c.error) j["error"] = {{"reason", c.error->reason}, {"message", c.error->message}};
+  if (c.error)
+    j["error"] = {{"reason", c.error->reason}, {"operation", c.error->operation}, {"message", c.error->message}};
 }
 void from_json(const json& j, CheckRecord& c) {
   get_opt(j, "id", c.id);
@@ -96,6 +115,7 @@ void from_json(const json& j, CheckRecord& c) {
   if (auto it = j.find("error"); it != j.end() && it->is_object()) {
     CheckError e;
     get_opt(*it, "reason", e.reason);
+    get_opt(*it, "operation", e.operation);
     get_opt(*it, "message", e.message);
     c.error = e;
   }

@@ -16,6 +16,22 @@ enum class Status { pass, warn, fail, error, skipped };
 enum class Severity { info, warning, critical };
 enum class Verdict { ready, degraded, not_ready, unknown };
 
+// Why a check could not say anything about the network. A closed list
+// (README "Errors"); a value never changes meaning.
+enum class ErrorReason {
+  timeout,      // its own timeout or the overall --timeout ended it
+  interrupted,  // SIGINT/SIGTERM ended the scan
+  bad_params,   // the profile gave it parameters it cannot use
+  setup,        // the far end is missing, rejected our token, or does not serve that port
+  local,        // this machine could not do it: bind, descriptors, permissions
+  dependency,   // a step it depends on failed first (its target did not resolve)
+  internal,     // the check broke
+};
+
+// The step that failed, on an error and on every finding that comes from a
+// failed step. `none` for findings about what was measured.
+enum class Operation { none, resolve, bind, connect, handshake, send, receive, control, parse };
+
 // Each enum's names live in one table (model.cpp), used by to_string and JSON.
 void to_json(json&, Status);
 void from_json(const json&, Status&);
@@ -23,10 +39,16 @@ void to_json(json&, Severity);
 void from_json(const json&, Severity&);
 void to_json(json&, Verdict);
 void from_json(const json&, Verdict&);
+void to_json(json&, ErrorReason);
+void from_json(const json&, ErrorReason&);
+void to_json(json&, Operation);
+void from_json(const json&, Operation&);
 
 const char* to_string(Status);
 const char* to_string(Severity);
 const char* to_string(Verdict);
+const char* to_string(ErrorReason);
+const char* to_string(Operation);
 
 // What a profile rule cites: the requirement in English and where it is written.
 struct Requirement {
@@ -41,13 +63,15 @@ struct Finding {
   std::string code;
   std::string message;
   std::string remediation;
-  std::string requirement;  // filled by the engine from the rule: "text [source]"
+  std::string requirement;  // filled from the rule when the record is built: "text [source]"
+  Operation operation = Operation::none;  // the step that failed, when one did
 };
 
 // Why a check could not say anything about the network (sslyze's split:
 // the network failing is a Finding, our check breaking is a CheckError).
 struct CheckError {
-  std::string reason;  // timeout | internal | bad_params | interrupted | unsupported ...
+  ErrorReason reason = ErrorReason::internal;
+  Operation operation = Operation::none;
   std::string message;
 };
 
@@ -57,12 +81,18 @@ struct CheckOutcome {
   std::vector<Finding> findings;
   json details = json::object();
   std::optional<CheckError> error;
+  // What the check learned about this site on the way, for the report's
+  // `site` (e.g. the public address a STUN server saw).
+  std::optional<std::string> public_address;
 
-  static CheckOutcome failed(std::string reason, std::string message) {
+  static CheckOutcome failed(ErrorReason reason, Operation operation, std::string message) {
     CheckOutcome o;
     o.summary = message;
-    o.error = CheckError{std::move(reason), std::move(message)};
+    o.error = CheckError{reason, operation, std::move(message)};
     return o;
+  }
+  static CheckOutcome failed(ErrorReason reason, std::string message) {
+    return failed(reason, Operation::none, std::move(message));
   }
 };
 

@@ -1,5 +1,7 @@
 #include "probe/progress.hpp"
 
+#include "probe/scoring.hpp"
+
 #include <fmt/format.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -11,15 +13,16 @@ void ProgressLine::check_started(const PlannedCheck& c) {
   draw(false);
 }
 
-void ProgressLine::check_finished(const PlannedCheck& c, const CheckRecord& r) {
+void ProgressLine::check_finished(const PlannedCheck& c, const CheckRun& run) {
   running_.erase(c.rule.id);
   ++done_;
-  if (r.status == Status::fail || r.status == Status::error) ++failed_;
+  auto status = make_record(c, run).status;
+  if (status == Status::fail || status == Status::error) ++failed_;
   draw(done_ == total_);
 }
 
 void ProgressLine::draw(bool force) {
-  auto now = std::chrono::steady_clock::now();
+  auto now = Clock::now();
   if (!force && drawn_ && now - last_ < std::chrono::milliseconds(80)) return;
   last_ = now;
   winsize ws{};

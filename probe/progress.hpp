@@ -14,7 +14,7 @@ class ProgressLine : public EngineObserver {
   ProgressLine(std::size_t total, std::FILE* out) : total_(total), out_(out) {}
   ~ProgressLine() override { clear(); }
   void check_started(const PlannedCheck& c) override;
-  void check_finished(const PlannedCheck& c, const CheckRecord& r) override;
+  void check_finished(const PlannedCheck& c, const CheckRun& run) override;
   void clear();
 
  private:
@@ -22,7 +22,7 @@ class ProgressLine : public EngineObserver {
   std::size_t total_, done_ = 0, failed_ = 0;
   std::set<std::string> running_;
   std::FILE* out_;
-  std::chrono::steady_clock::time_point last_{};
+  Clock::time_point last_{};
   bool drawn_ = false;
 };
 

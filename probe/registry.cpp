@@ -1,28 +1,44 @@
 #include "probe/registry.hpp"
 
+#include "checks/common/udp_echo_service.hpp"
 #include "checks/dns/dns_check.hpp"
-#include "checks/tcp/tcp_check.hpp"
-#include "checks/udp_range/udp_range_check.hpp"
-#include "checks/tls/tls_check.hpp"
 #include "checks/pmtu/pmtu_check.hpp"
 #include "checks/sip_alg/sip_alg_check.hpp"
+#include "checks/sip_alg/sip_service.hpp"
 #include "checks/stun/stun_check.hpp"
+#include "checks/stun/stun_service.hpp"
+#include "checks/tcp/tcp_accept_service.hpp"
+#include "checks/tcp/tcp_check.hpp"
+#include "checks/tls/tls_check.hpp"
+#include "checks/udp_range/udp_range_check.hpp"
 
 namespace callready {
 
 const std::map<std::string, CheckKind>& check_registry() {
   static const std::map<std::string, CheckKind> registry = [] {
     std::map<std::string, CheckKind> m;
-    auto add = [&m](CheckKind k) { m.emplace(k.name, std::move(k)); };
-    add(checks::dns_check_kind());
-    add(checks::tcp_check_kind());
-    add(checks::udp_range_check_kind());
-    add(checks::tls_check_kind());
-    add(checks::sip_alg_check_kind());
-    add(checks::pmtu_check_kind());
-    add(checks::stun_check_kind());
+    for (auto k : {
+             checks::dns_check_kind(),
+             checks::tcp_check_kind(),
+             checks::tls_check_kind(),
+             checks::stun_check_kind(),
+             checks::udp_range_check_kind(),
+             checks::pmtu_check_kind(),
+             checks::sip_alg_check_kind(),
+         })
+      m.emplace(k.name, std::move(k));
     return m;
   }();
+  return registry;
+}
+
+const std::vector<respond::ServiceKind>& service_registry() {
+  static const std::vector<respond::ServiceKind> registry = {
+      checks::udp_echo_service(),
+      checks::tcp_accept_service(),
+      respond::stun_service(),
+      respond::sip_mirror_service(),
+  };
   return registry;
 }
 
@@ -30,6 +46,12 @@ const CheckKind* find_check_kind(const std::string& name) {
   const auto& r = check_registry();
   auto it = r.find(name);
   return it == r.end() ? nullptr : &it->second;
+}
+
+view::View check_view(const CheckRecord& record) {
+  const auto* kind = find_check_kind(record.kind);
+  if (!kind || !kind->view || !record.details.is_object()) return {};
+  return kind->view(record.details);
 }
 
 }  // namespace callready

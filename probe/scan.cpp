@@ -52,17 +52,16 @@ Report assemble_report(const Plan& plan, EngineRun run, std::chrono::system_cloc
   r.started_at = rfc3339(started);
   r.finished_at = rfc3339(finished);
   r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count();
-  r.checks = std::move(run.records);
-  for (const auto& c : r.checks) {
-    // The public address as a STUN server saw it, when a check learned it.
-    if (c.kind == "stun" && c.details.contains("mapped_address") && c.details["mapped_address"].is_string() &&
-        r.site.public_address.empty())
-      r.site.public_address = c.details["mapped_address"].get<std::string>();
-  }
-  if (run.interrupted) {
+  // The public address as a far end saw it, from the first check that learned it.
+  for (const auto& done : run.runs)
+    if (done.outcome.public_address && r.site.public_address.empty())
+      r.site.public_address = *done.outcome.public_address;
+  bool interrupted = run.interrupted, deadline_reached = run.deadline_reached;
+  r.checks = make_records(plan, std::move(run));
+  if (interrupted) {
     r.incomplete = true;
     r.incomplete_reason = "interrupted (SIGINT/SIGTERM) before every check finished";
-  } else if (run.deadline_reached) {
+  } else if (deadline_reached) {
     r.incomplete = true;
     r.incomplete_reason = "the overall deadline (--timeout) ended the scan before every check finished";
   }

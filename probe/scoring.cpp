@@ -1,8 +1,56 @@
 #include "probe/scoring.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 namespace callready {
+
+CheckRecord make_record(const PlannedCheck& planned, CheckRun run) {
+  CheckRecord r;
+  const auto& rule = planned.rule;
+  auto& outcome = run.outcome;
+  r.id = rule.id;
+  r.kind = rule.kind;
+  r.category = rule.category;
+  r.target = planned.target;
+  r.severity = rule.severity;
+  r.requirement = rule.requirement;
+  r.duration_ms = run.duration_ms;
+  r.summary = std::move(outcome.summary);
+  r.details = std::move(outcome.details);
+  r.findings = std::move(outcome.findings);
+  std::string cites;
+  if (!rule.requirement.text.empty())
+    cites = rule.requirement.source.empty() ? rule.requirement.text
+                                            : fmt::format("{} [{}]", rule.requirement.text, rule.requirement.source);
+  for (auto& f : r.findings) {
+    if (f.requirement.empty()) f.requirement = cites;
+    // The rule knows the site's context better than the check, except when the
+    // target's name did not even resolve: then the fix is DNS, as the check says.
+    bool unresolved = f.operation == Operation::resolve;
+    if (!rule.remediation.empty() && f.severity != Severity::info && !unresolved) f.remediation = rule.remediation;
+  }
+  if (run.skipped) {
+    r.status = Status::skipped;
+  } else if (outcome.error) {
+    r.status = Status::error;
+    r.error = std::move(outcome.error);
+    if (r.summary.empty()) r.summary = r.error->message;
+  } else {
+    r.status = status_from_findings(r.findings);
+  }
+  cap_finding_severity(r);
+  return r;
+}
+
+std::vector<CheckRecord> make_records(const Plan& plan, EngineRun run) {
+  std::vector<CheckRecord> records;
+  records.reserve(run.runs.size());
+  for (std::size_t i = 0; i < run.runs.size() && i < plan.checks.size(); ++i)
+    records.push_back(make_record(plan.checks[i], std::move(run.runs[i])));
+  return records;
+}
 
 Status status_from_findings(const std::vector<Finding>& findings) {
   Status s = Status::pass;

@@ -3,9 +3,17 @@
 //   findings -> check status -> category scores -> overall score and verdict -> exit code.
 #include <vector>
 
+#include "probe/engine.hpp"
 #include "probe/model.hpp"
+#include "probe/profile.hpp"
 
 namespace callready {
+
+// A check's report entry from what the engine returned: status from its
+// findings (or error/skipped), the rule's requirement and remediation
+// attached, finding severity capped by the rule.
+CheckRecord make_record(const PlannedCheck& planned, CheckRun run);
+std::vector<CheckRecord> make_records(const Plan& plan, EngineRun run);
 
 // pass / warn / fail from the findings a check reported (error and skipped are
 // decided by the engine and kept). A critical finding means the requirement is

@@ -160,7 +160,7 @@ mu::data check_data(const CheckRecord& c, const std::string& anchor) {
                     {"requirement_source", c.requirement.source},
                     {"has_requirement", !c.requirement.text.empty() || !c.requirement.source.empty()},
                     {"has_error", c.error.has_value()},
-                    {"error_reason", c.error ? c.error->reason : ""},
+                    {"error_reason", c.error ? std::string(to_string(c.error->reason)) : std::string()},
                     {"error_message", c.error ? c.error->message : ""},
                     {"findings", findings},
                     {"has_findings", !c.findings.empty()},
@@ -224,7 +224,7 @@ mu::data untested(const Report& r) {
     if (c.status != Status::error) continue;
     out.push_back(mu::object{{"anchor", fmt::format("c{}", i)},
                              {"id", c.id},
-                             {"reason", c.error ? c.error->reason : std::string("error")},
+                             {"reason", c.error ? std::string(to_string(c.error->reason)) : std::string("error")},
                              {"message", c.error ? c.error->message : c.summary}});
   }
   return out;
@@ -260,7 +260,8 @@ mu::data site_data(const Report& r) {
 
 }  // namespace
 
-std::string render_html(const Report& r) {
+std::string render_html(const Report& r, const std::function<view::View(const CheckRecord&)>& view_of) {
+  (void)view_of;
   mu::mustache page(template_text("report.html.mustache"));
   if (!page.is_valid()) throw std::logic_error("report.html.mustache: " + page.error_message());
   std::size_t more = 0;

@@ -4,10 +4,13 @@
 // profile is HTML-escaped by the mustache templates in reports/templates/.
 #include <string>
 
+#include <functional>
+
 #include "probe/model.hpp"
+#include "probe/view.hpp"
 
 namespace callready {
 
-std::string render_html(const Report& report);
+std::string render_html(const Report& report, const std::function<view::View(const CheckRecord&)>& view_of = {});
 
 }  // namespace callready

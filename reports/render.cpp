@@ -22,14 +22,14 @@ std::optional<ReportFormat> format_for_path(const std::string& path) {
   return std::nullopt;
 }
 
-std::string render(const Report& report, ReportFormat format, const TextOptions& text_options) {
+std::string render(const Report& report, ReportFormat format, const RenderOptions& options) {
   switch (format) {
     case ReportFormat::json:
       return render_json(report);
     case ReportFormat::text:
-      return render_text(report, text_options);
+      return render_text(report, options.text);
     case ReportFormat::html:
-      return render_html(report);
+      return render_html(report, options.view);
   }
   return {};
 }

@@ -1,9 +1,11 @@
 #pragma once
 // Renderers of the one report model. The CLI only picks a format.
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "probe/model.hpp"
+#include "probe/view.hpp"
 
 namespace callready {
 
@@ -16,9 +18,18 @@ struct TextOptions {
   bool color = false;
 };
 
+// How a check's details are drawn in HTML: its kind's view (the CLI passes
+// the registry's). Without one every check gets the generic table.
+using ViewOf = std::function<view::View(const CheckRecord&)>;
+
+struct RenderOptions {
+  TextOptions text;
+  ViewOf view;
+};
+
 std::string render_json(const Report& report);
 std::string render_text(const Report& report, const TextOptions& options = {});
-std::string render(const Report& report, ReportFormat format, const TextOptions& text_options = {});
+std::string render(const Report& report, ReportFormat format, const RenderOptions& options = {});
 
 // Writes via a temporary file in the same directory and rename(), so a reader
 // never sees half a report. Returns an error message, empty on success.

@@ -85,7 +85,7 @@ std::string render_text(const Report& r, const TextOptions& options) {
       out += fmt::format("  {} {:<28} {}  {}\n", p.status(c.status), c.id, c.summary,
                          p.dim(fmt::format("{} ms", c.duration_ms)));
       if (c.status == Status::error && c.error)
-        out += fmt::format("       error ({}): {}\n", c.error->reason, c.error->message);
+        out += fmt::format("       error ({}{}{}): {}\n", to_string(c.error->reason), c.error->operation == Operation::none ? "" : ", ", c.error->operation == Operation::none ? "" : to_string(c.error->operation), c.error->message);
       for (const auto& f : c.findings) {
         if (f.severity == Severity::info) continue;
         // The summary often is the first finding's message: say it once.

@@ -80,7 +80,7 @@ boost::asio::awaitable<CheckOutcome> run_pmtu(PmtuParams p, CheckContext& ctx) {
   if (p.probe_timeout_ms) so.timeout = Millis(*p.probe_timeout_ms);
   so.budget = ctx.budget(Millis(8000));
   auto s = co_await pmtu::search_path_mtu(so);
-  if (!s.error.empty()) co_return CheckOutcome::failed("internal", "pmtu: " + s.error);
+  if (!s.error.empty()) co_return CheckOutcome::failed(ErrorReason::internal, "pmtu: " + s.error);
 
   d["address"] = so.target.address().to_string();
   d["icmp_seen"] = s.icmp_seen;

@@ -1,3 +1,4 @@
+#include "probe/clock.hpp"
 #include "checks/pmtu/pmtu_search.hpp"
 
 #include <linux/errqueue.h>
@@ -9,15 +10,15 @@
 #include <boost/asio/this_coro.hpp>
 #include <random>
 
-#include "probe/net/echo_client.hpp"
-#include "probe/wire/echo_probe.hpp"
+#include "checks/common/echo_client.hpp"
+#include "checks/common/echo_probe.hpp"
 
 namespace callready::checks::pmtu {
 namespace {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
-using Clock = std::chrono::steady_clock;
+using Clock = callready::Clock;
 using std::chrono::milliseconds;
 
 enum class Outcome { arrived, too_big, lost, local_too_big };

@@ -1,3 +1,4 @@
+#include "probe/clock.hpp"
 #include "checks/sip_alg/sip_alg_exchange.hpp"
 
 #include <fmt/format.h>
@@ -10,7 +11,7 @@
 #include <boost/asio/write.hpp>
 
 #include "probe/net/async.hpp"
-#include "probe/wire/sip.hpp"
+#include "checks/sip_alg/sip_codec.hpp"
 
 namespace callready::checks::sip_alg {
 namespace {
@@ -19,7 +20,7 @@ namespace asio = boost::asio;
 namespace sip = wire::sip;
 using asio::ip::tcp;
 using asio::ip::udp;
-using SteadyClock = std::chrono::steady_clock;
+using SteadyClock = callready::Clock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 std::string ep_text(const asio::ip::address& a, unsigned short port) {

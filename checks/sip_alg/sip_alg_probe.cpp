@@ -6,7 +6,7 @@
 #include <atomic>
 #include <random>
 
-#include "probe/wire/sip.hpp"
+#include "checks/sip_alg/sip_codec.hpp"
 
 namespace callready::checks::sip_alg {
 namespace sip = wire::sip;

@@ -1,3 +1,4 @@
+#include "probe/clock.hpp"
 #include "checks/stun/nat_behavior.hpp"
 
 #include <fmt/format.h>
@@ -9,7 +10,7 @@
 
 namespace asio = boost::asio;
 using asio::ip::udp;
-using SteadyClock = std::chrono::steady_clock;
+using SteadyClock = callready::Clock;
 
 namespace callready::checks::nat_behavior {
 

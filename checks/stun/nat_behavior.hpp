@@ -8,7 +8,8 @@
 #include <chrono>
 #include <string>
 
-#include "probe/wire/stun.hpp"
+#include "probe/clock.hpp"
+#include "checks/stun/stun_codec.hpp"
 
 namespace callready::checks::nat_behavior {
 
@@ -27,6 +28,6 @@ struct Result {
 // `mapped`: the XOR-MAPPED-ADDRESS seen from `local` towards `primary`.
 // Every exchange is bounded by `deadline`.
 boost::asio::awaitable<Result> discover(boost::asio::ip::address local, wire::stun::Endpoint primary,
-                                        wire::stun::Endpoint other, std::chrono::steady_clock::time_point deadline);
+                                        wire::stun::Endpoint other, callready::Clock::time_point deadline);
 
 }  // namespace callready::checks::nat_behavior

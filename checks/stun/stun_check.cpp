@@ -146,7 +146,7 @@ asio::awaitable<CheckOutcome> run_stun(StunParams p, CheckContext& ctx) {
     udp::endpoint bind_to(*local, 0);
     sock.open(bind_to.protocol(), ec);
     if (!ec) sock.bind(bind_to, ec);
-    if (ec) co_return CheckOutcome::failed("internal", "cannot open a UDP socket: " + ec.message());
+    if (ec) co_return CheckOutcome::failed(ErrorReason::internal, "cannot open a UDP socket: " + ec.message());
     stun_client::Retransmission plan;
     plan.budget = ctx.budget(Millis(39500));
     stun_client::RequestOptions plain;  // named: GCC 12 miscompiles braced temporaries in co_await

@@ -1,3 +1,4 @@
+#include "probe/clock.hpp"
 #include "checks/stun/stun_client.hpp"
 
 #include <fmt/format.h>
@@ -12,7 +13,7 @@
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using asio::ip::udp;
-using SteadyClock = std::chrono::steady_clock;
+using SteadyClock = callready::Clock;
 
 namespace callready::checks::stun_client {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "probe/wire/stun.hpp"
+#include "checks/stun/stun_codec.hpp"
 
 namespace callready::checks::stun_client {
 

@@ -4,7 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 
 namespace asio = boost::asio;
@@ -33,7 +33,7 @@ class Prober {
     }
     next_start_ = start + opt_.pace;
     if (start > now) {
-      asio::steady_timer t(co_await asio::this_coro::executor);
+      Timer t(co_await asio::this_coro::executor);
       t.expires_at(start);
       co_await t.async_wait(asio::use_awaitable);
     }

@@ -187,7 +187,7 @@ asio::awaitable<CheckOutcome> run_tls_check(TlsParams p, CheckContext& ctx) {
   Millis hs_budget = ctx.budget(kHandshakeTimeout);
   HandshakeResult hs = co_await full_handshake(std::move(conn.socket), hopt, Clock::now() + hs_budget);
   int connections = 1;
-  if (hs.local_error) co_return CheckOutcome::failed("bad_params", hs.message);
+  if (hs.local_error) co_return CheckOutcome::failed(ErrorReason::bad_params, hs.message);
   if (auto trouble = trouble_finding(hs, where, hs_budget)) {
     d["handshake"] = {{"completed", false}, {"error", to_string(hs.failure)}, {"message", hs.message}};
     d["connections_used"] = connections;

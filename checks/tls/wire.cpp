@@ -5,7 +5,7 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <tuple>
@@ -64,7 +64,7 @@ Failure classify(const error_code& ec) {
 // Each helper races the socket operation against a timer; a late timer means
 // `timed_out`. The caller's cancellation reaches both through the operator.
 asio::awaitable<error_code> timed_connect(tcp::socket& s, tcp::endpoint ep, Clock::time_point deadline) {
-  asio::steady_timer timer(s.get_executor());
+  Timer timer(s.get_executor());
   timer.expires_at(deadline);
   auto r = co_await (s.async_connect(ep, kTuple) || timer.async_wait(kTuple));
   if (r.index() == 1) co_return asio::error::timed_out;
@@ -73,7 +73,7 @@ asio::awaitable<error_code> timed_connect(tcp::socket& s, tcp::endpoint ep, Cloc
 
 asio::awaitable<std::tuple<error_code, std::size_t>> timed_read(tcp::socket& s, asio::mutable_buffer buf,
                                                                 Clock::time_point deadline) {
-  asio::steady_timer timer(s.get_executor());
+  Timer timer(s.get_executor());
   timer.expires_at(deadline);
   auto r = co_await (s.async_read_some(buf, kTuple) || timer.async_wait(kTuple));
   if (r.index() == 1) co_return std::make_tuple(error_code(asio::error::timed_out), std::size_t{0});
@@ -81,7 +81,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> timed_read(tcp::socket& s, 
 }
 
 asio::awaitable<error_code> timed_write(tcp::socket& s, asio::const_buffer buf, Clock::time_point deadline) {
-  asio::steady_timer timer(s.get_executor());
+  Timer timer(s.get_executor());
   timer.expires_at(deadline);
   auto r = co_await (asio::async_write(s, buf, kTuple) || timer.async_wait(kTuple));
   if (r.index() == 1) co_return asio::error::timed_out;

@@ -13,11 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "probe/clock.hpp"
 #include "checks/tls/hello.hpp"
 
 namespace callready::checks::tls {
 
-using Clock = std::chrono::steady_clock;
+using Clock = callready::Clock;
 using tcp = boost::asio::ip::tcp;
 using X509Ptr = std::shared_ptr<X509>;
 X509Ptr share_x509(X509* borrowed);  // up-refs

@@ -29,7 +29,7 @@ std::vector<std::uint16_t> read_ports(ParamReader& r, const std::string& key, bo
     return {};
   }
   try {
-    return net::expand_ports(net::parse_port_spans(join(items)));
+    return net::expand_ports(net::parse_port_ranges(join(items)));
   } catch (const std::exception& e) {
     r.error(key, e.what());
     return {};
@@ -69,7 +69,7 @@ unsigned short control_port_for(const UdpRangeParams& p, const ScanSettings& s) 
     auto bracket = s.responder->rfind(']');
     if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
       try {
-        auto spans = net::parse_port_spans(s.responder->substr(colon + 1));
+        auto spans = net::parse_port_ranges(s.responder->substr(colon + 1));
         if (spans.size() == 1 && spans[0].first == spans[0].last) return spans[0].first;
       } catch (const std::exception&) {
       }
@@ -106,15 +106,16 @@ boost::asio::awaitable<CheckOutcome> run_udp_range(UdpRangeParams p, CheckContex
   // that a wrong token or a narrower --udp-ports is not reported as a firewall.
   std::vector<std::uint16_t> sweep_ports = p.ports, not_served;
   boost::asio::ip::tcp::endpoint control(address, control_port_for(p, ctx.settings));
-  auto info = co_await net::query_responder(ctx.executor, control, token, ctx.budget(Millis(3000)));
+  auto info = co_await ctx.responder.ask(address, control.port(), token, ctx.budget(Millis(3000)));
   details["control"] = info.ok() ? "ok" : info.error;
   if (info.failure == net::ResponderInfo::Failure::unauthorized)
     co_return CheckOutcome::failed(
-        "auth", fmt::format("the responder at {} rejected the token: set the same --token on both ends", p.host));
+        ErrorReason::setup, Operation::control,
+        fmt::format("the responder at {} rejected the token: set the same --token on both ends", p.host));
   if (info.ok()) {
     sweep_ports.clear();
     for (auto port : p.ports)
-      (std::binary_search(info.udp_ports.begin(), info.udp_ports.end(), port) ? sweep_ports : not_served)
+      (info.serves("udp_echo", port) ? sweep_ports : not_served)
           .push_back(port);
     if (!not_served.empty())
       out.findings.push_back(Finding{
@@ -144,7 +145,7 @@ boost::asio::awaitable<CheckOutcome> run_udp_range(UdpRangeParams p, CheckContex
   so.reply_wait = Millis(p.reply_wait_ms);
   so.deadline = Clock::now() + ctx.budget(ctx.remaining());
   auto r = co_await udp_sweep(ctx.executor, so);
-  if (!r.error.empty()) co_return CheckOutcome::failed("bind", "open UDP socket: " + r.error);
+  if (!r.error.empty()) co_return CheckOutcome::failed(ErrorReason::local, Operation::bind, "open UDP socket: " + r.error);
 
   auto open = ports_in(so.ports, r.ports, State::open);
   auto blocked = ports_in(so.ports, r.ports, State::blocked);

@@ -5,20 +5,20 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cmath>
 #include <memory>
 #include <unordered_map>
 
-#include "probe/net/echo_client.hpp"
+#include "checks/common/echo_client.hpp"
 
 namespace callready::checks {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
-using Clock = std::chrono::steady_clock;
+using Clock = callready::Clock;
 using State = PortResult::State;
 
 namespace {
@@ -74,7 +74,7 @@ asio::awaitable<void> receive_loop(std::shared_ptr<Shared> s, std::shared_ptr<ne
 }
 
 asio::awaitable<void> sleep_until(asio::any_io_executor ex, Clock::time_point when) {
-  asio::steady_timer t(ex, when);
+  Timer t(ex, when);
   co_await t.async_wait(asio::use_awaitable);
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "probe/clock.hpp"
+
 namespace callready::checks {
 
 struct SweepOptions {
@@ -21,7 +23,7 @@ struct SweepOptions {
   int attempts = 3;                                // at least this many rounds for a silent port
   int max_attempts = 8;                            // more rounds only while the path shows loss
   std::chrono::milliseconds reply_wait{500};       // after round 1; x2 after round 2, x4 after later ones
-  std::chrono::steady_clock::time_point deadline;  // nothing is sent after it
+  callready::Clock::time_point deadline;  // nothing is sent after it
 };
 
 struct PortResult {

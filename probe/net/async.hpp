@@ -7,7 +7,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
@@ -23,18 +23,11 @@ namespace callready::net {
 template <class T>
 boost::asio::awaitable<std::optional<T>> with_timeout(boost::asio::awaitable<T> op, std::chrono::milliseconds limit) {
   using namespace boost::asio::experimental::awaitable_operators;
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  callready::Timer timer(co_await boost::asio::this_coro::executor);
   timer.expires_after(limit);
   auto r = co_await (std::move(op) || timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable)));
   if (r.index() == 0) co_return std::move(std::get<0>(r));
   co_return std::nullopt;
-}
-
-// Sleeps; returns false when cancelled instead of throwing.
-inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-  timer.expires_after(d);
-  co_await timer.async_wait(boost::asio::use_awaitable);
 }
 
 // Runs every task concurrently and returns their results in order. If the
@@ -48,13 +41,13 @@ boost::asio::awaitable<std::vector<T>> gather(std::vector<boost::asio::awaitable
     std::vector<std::optional<T>> results;
     std::vector<asio::cancellation_signal> signals;
     std::size_t remaining;
-    asio::steady_timer done;
+    Timer done;
     std::exception_ptr error;
     State(asio::any_io_executor e, std::size_t n) : results(n), signals(n), remaining(n), done(e) {}
   };
   auto st = std::make_shared<State>(ex, tasks.size());
   if (tasks.empty()) co_return std::vector<T>{};
-  st->done.expires_at(asio::steady_timer::time_point::max());
+  st->done.expires_at(Timer::time_point::max());
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     asio::co_spawn(ex, std::move(tasks[i]),
                    asio::bind_cancellation_slot(st->signals[i].slot(), [st, i](std::exception_ptr e, T value) {

@@ -24,8 +24,8 @@ std::uint16_t parse_port(const std::string& text, const std::string& part) {
 
 }  // namespace
 
-std::vector<PortSpan> parse_port_spans(const std::string& text) {
-  std::vector<PortSpan> spans;
+std::vector<PortRange> parse_port_ranges(const std::string& text) {
+  std::vector<PortRange> spans;
   std::size_t start = 0;
   while (start <= text.size()) {
     auto comma = text.find(',', start);
@@ -34,7 +34,7 @@ std::vector<PortSpan> parse_port_spans(const std::string& text) {
     start = comma + 1;
     if (part.empty()) throw std::invalid_argument("empty entry in port list \"" + text + "\"");
     auto dash = part.find('-');
-    PortSpan span;
+    PortRange span;
     if (dash == std::string::npos) {
       span.first = span.last = parse_port(part, part);
     } else {
@@ -47,7 +47,7 @@ std::vector<PortSpan> parse_port_spans(const std::string& text) {
   return spans;
 }
 
-std::vector<std::uint16_t> expand_ports(const std::vector<PortSpan>& spans) {
+std::vector<std::uint16_t> expand_ports(const std::vector<PortRange>& spans) {
   std::vector<std::uint16_t> ports;
   for (const auto& s : spans)
     for (unsigned p = s.first; p <= s.last; ++p) ports.push_back(static_cast<std::uint16_t>(p));

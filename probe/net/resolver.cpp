@@ -9,7 +9,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
 #include <mutex>
@@ -116,8 +116,8 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
     // (it copies from an lvalue into its converting constructor): only ever
     // construct it in place.
     std::optional<asio::any_completion_handler<void(boost::system::error_code, Result)>> handler;
-    asio::steady_timer timer;
-    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    Timer timer;
+    callready::Clock::time_point start = callready::Clock::now();
     bool done = false;
     explicit Pending(asio::any_io_executor ex) : timer(ex) {}
 
@@ -138,7 +138,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
   asio::any_io_executor ex;
   ares_channel channel = nullptr;
   std::map<ares_socket_t, Watch> sockets;
-  asio::steady_timer timer;
+  Timer timer;
   std::optional<DnsServer> server;
 
   Impl(asio::any_io_executor e, std::optional<DnsServer> s) : ex(e), timer(e), server(s) {}
@@ -302,7 +302,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
     auto& p = **holder;
     if (p.done) return;
     DnsResponse r;
-    r.rtt = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - p.start);
+    r.rtt = std::chrono::duration_cast<std::chrono::microseconds>(callready::Clock::now() - p.start);
     if (status == ARES_SUCCESS && abuf && alen >= 12) {
       r.message.assign(abuf, abuf + alen);
       r.rcode = abuf[3] & 0x0f;

@@ -7,12 +7,19 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <istream>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include "probe/clock.hpp"
+#include "probe/net/host_port.hpp"
 #include "probe/net/port_ranges.hpp"
 
 namespace callready::net {
@@ -45,7 +52,7 @@ std::vector<std::uint16_t> ports_of(const nlohmann::json& j) {
     for (const auto& item : j)
       if (item.is_string()) list += (list.empty() ? "" : ",") + item.get<std::string>();
   if (list.empty()) return {};
-  return expand_ports(parse_port_spans(list));
+  return expand_ports(parse_port_ranges(list));
 }
 
 asio::awaitable<std::string> read_line(tcp::socket& s, asio::streambuf& buf) {
@@ -61,8 +68,7 @@ asio::awaitable<ResponderInfo> exchange_or_throw(tcp::socket& s, tcp::endpoint c
   auto [ec] = co_await s.async_connect(control, asio::as_tuple(asio::use_awaitable));
   if (ec) {
     info.failure = ResponderInfo::Failure::connect;
-    info.error = "control: connect " + control.address().to_string() + ":" + std::to_string(control.port()) + ": " +
-                 ec.message();
+    info.error = "control: connect " + format_host_port(control.address(), control.port()) + ": " + ec.message();
     co_return info;
   }
   asio::streambuf buf(16384);
@@ -91,10 +97,8 @@ asio::awaitable<ResponderInfo> exchange_or_throw(tcp::socket& s, tcp::endpoint c
   }
   try {
     info.token_required = answer.value("token_required", false);
-    info.udp_ports = ports_of(answer.value("udp_ports", nlohmann::json::array()));
-    info.stun_ports = ports_of(answer.value("stun_ports", nlohmann::json::array()));
-    info.tcp_ports = ports_of(answer.value("tcp_ports", nlohmann::json::array()));
-    info.sip_ports = ports_of(answer.value("sip_ports", nlohmann::json::array()));
+    if (auto it = answer.find("services"); it != answer.end() && it->is_object())
+      for (const auto& [name, ports] : it->items()) info.services[name] = ports_of(ports);
     info.alt_address = answer.value("alt_address", "");
     info.max_pps = answer.value("max_pps", 0);
     if (answer.contains("observed")) {
@@ -116,7 +120,7 @@ asio::awaitable<ResponderInfo> exchange(tcp::socket& s, tcp::endpoint control, s
   } catch (const boost::system::system_error& e) {
     ResponderInfo info;
     info.failure = ResponderInfo::Failure::protocol;
-    info.error = "control: read/write " + control.address().to_string() + ":" + std::to_string(control.port()) + ": " +
+    info.error = "control: read/write " + format_host_port(control.address(), control.port()) + ": " +
                  e.code().message();
     co_return info;
   }
@@ -127,20 +131,85 @@ asio::awaitable<ResponderInfo> exchange(tcp::socket& s, tcp::endpoint control, s
 asio::awaitable<ResponderInfo> query_responder(asio::any_io_executor ex, tcp::endpoint control, std::string token,
                                                std::chrono::milliseconds timeout) {
   tcp::socket socket(ex);
-  asio::steady_timer timer(ex, timeout);
+  Timer timer(ex, timeout);
   ResponderInfo info;
   try {
     auto result = co_await (exchange(socket, control, token) || timer.async_wait(asio::use_awaitable));
     if (result.index() == 0) co_return std::get<0>(std::move(result));
     info.failure = ResponderInfo::Failure::timeout;
-    info.error = "control: no answer from " + control.address().to_string() + ":" + std::to_string(control.port()) +
-                 " within " + std::to_string(timeout.count()) + " ms";
+    info.error = "control: no answer from " + format_host_port(control.address(), control.port()) + " within " +
+                 std::to_string(timeout.count()) + " ms";
   } catch (const boost::system::system_error& e) {
     info.failure = ResponderInfo::Failure::connect;
-    info.error = "control: connect/read " + control.address().to_string() + ":" + std::to_string(control.port()) +
-                 ": " + e.code().message();
+    info.error = "control: connect/read " + format_host_port(control.address(), control.port()) + ": " +
+                 e.code().message();
   }
   co_return info;
+}
+
+const std::vector<std::uint16_t>& ResponderInfo::ports(const std::string& service) const {
+  static const std::vector<std::uint16_t> none;
+  auto it = services.find(service);
+  return it == services.end() ? none : it->second;
+}
+
+bool ResponderInfo::serves(const std::string& service, std::uint16_t port) const {
+  const auto& p = ports(service);
+  return std::binary_search(p.begin(), p.end(), port);
+}
+
+std::optional<CheckError> setup_error(const ResponderInfo& info, const std::string& service,
+                                      std::optional<std::uint16_t> port) {
+  switch (info.failure) {
+    case ResponderInfo::Failure::none: break;
+    case ResponderInfo::Failure::unauthorized:
+      return CheckError{ErrorReason::setup, Operation::control,
+                        info.error + ": the responder rejected the token; set the same --token on both ends"};
+    default:
+      return CheckError{ErrorReason::setup, Operation::control,
+                        info.error + ": is `callready respond` running there, and is its control port reachable?"};
+  }
+  if (port ? info.serves(service, *port) : !info.ports(service).empty()) return std::nullopt;
+  std::string what = port ? service + " on port " + std::to_string(*port) : service;
+  return CheckError{ErrorReason::setup, Operation::control,
+                    "the responder does not serve " + what + "; start it with that service's ports"};
+}
+
+struct ResponderLink::Entry {
+  std::optional<ResponderInfo> info;
+  Timer answered;  // never expires; cancelled when the answer is in
+  explicit Entry(asio::any_io_executor ex) : answered(ex) { answered.expires_at(Clock::time_point::max()); }
+};
+
+ResponderLink::ResponderLink(asio::any_io_executor ex, std::uint16_t default_control, std::string token)
+    : ex_(std::move(ex)), default_control_(default_control), token_(std::move(token)) {}
+
+ResponderLink::~ResponderLink() = default;
+
+asio::awaitable<ResponderInfo> ResponderLink::ask(asio::ip::address address, std::optional<std::uint16_t> control_port,
+                                                  std::optional<std::string> token, std::chrono::milliseconds timeout) {
+  tcp::endpoint control(address, control_port.value_or(default_control_));
+  std::string secret = token.value_or(token_);
+  std::string key = format_host_port(address, control.port()) + " " + control_proof(secret, "key");
+  auto& entry = entries_[key];
+  if (!entry) {
+    entry = std::make_shared<Entry>(ex_);
+    asio::co_spawn(
+        ex_,
+        [e = entry, control, secret, timeout]() -> asio::awaitable<void> {
+          e->info = co_await query_responder(co_await asio::this_coro::executor, control, secret, timeout);
+          e->answered.cancel();
+        },
+        asio::detached);
+  }
+  auto e = entry;
+  while (!e->info) {
+    co_await e->answered.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (!e->info && state.cancelled() != asio::cancellation_type::none)
+      throw boost::system::system_error(asio::error::operation_aborted);
+  }
+  co_return *e->info;
 }
 
 }  // namespace callready::net

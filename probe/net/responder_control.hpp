@@ -4,7 +4,7 @@
 //   responder -> {"service":"callready-respond","version":1,"nonce":"<hex>"}
 //   client    -> {"op":"hello","proof":"<hex HMAC-SHA256(token, nonce)>"}   (proof omitted without token)
 //   responder -> {"ok":true,"version":1,"token_required":bool,"observed":{"address":..,"port":..},
-//                 "udp_ports":["A-B",..],"stun_ports":[..],"tcp_ports":[..],"sip_ports":[..],
+//                 "services":{"<service>":["A-B","C",..],..},
 //                 "alt_address":"..","max_pps":N,"time_us":N}
 //             or {"ok":false,"error":"unauthorized"|"bad_request"}
 // Checks use it to learn which ports are served and to verify the token before
@@ -14,9 +14,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "probe/model.hpp"
 
 namespace callready::net {
 
@@ -30,16 +35,54 @@ struct ResponderInfo {
   enum class Failure { none, connect, timeout, unauthorized, protocol } failure = Failure::none;
   std::string error;  // which operation failed and why
   bool token_required = false;
-  boost::asio::ip::tcp::endpoint observed;                                 // the client as the responder saw it
-  std::vector<std::uint16_t> udp_ports, stun_ports, tcp_ports, sip_ports;  // expanded, sorted
+  boost::asio::ip::tcp::endpoint observed;  // the client as the responder saw it
+  // service name -> its ports, expanded and sorted
+  std::map<std::string, std::vector<std::uint16_t>> services;
   std::string alt_address;
   int max_pps = 0;
   nlohmann::json raw;  // the whole answer
   bool ok() const { return failure == Failure::none; }
+  const std::vector<std::uint16_t>& ports(const std::string& service) const;
+  bool serves(const std::string& service, std::uint16_t port) const;
 };
+
+// The set-up error a cooperative check reports instead of a firewall finding
+// when the responder is not running, rejected our token, or does not serve
+// `service` on `port` (any port when absent). nullopt when it can go ahead.
+std::optional<CheckError> setup_error(const ResponderInfo& info, const std::string& service,
+                                      std::optional<std::uint16_t> port = std::nullopt);
 
 boost::asio::awaitable<ResponderInfo> query_responder(boost::asio::any_io_executor ex,
                                                       boost::asio::ip::tcp::endpoint control, std::string token,
                                                       std::chrono::milliseconds timeout);
+
+// The scan's responder, asked once per control endpoint and token: every
+// cooperative check of a scan shares the answer (checks that ask while the
+// first question is in flight wait for it).
+class ResponderLink {
+ public:
+  // `default_control` is the control port of --responder (7447 when absent);
+  // `token` the scan's --token.
+  ResponderLink(boost::asio::any_io_executor ex, std::uint16_t default_control, std::string token);
+  ~ResponderLink();
+  ResponderLink(const ResponderLink&) = delete;
+  ResponderLink& operator=(const ResponderLink&) = delete;
+
+  // The responder at `address`, on `control_port` (default: the scan's), with
+  // `token` (default: the scan's). `timeout` bounds the first question only.
+  boost::asio::awaitable<ResponderInfo> ask(boost::asio::ip::address address,
+                                            std::optional<std::uint16_t> control_port = std::nullopt,
+                                            std::optional<std::string> token = std::nullopt,
+                                            std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+  std::uint16_t default_control_port() const { return default_control_; }
+
+  struct Entry;
+
+ private:
+  boost::asio::any_io_executor ex_;
+  std::uint16_t default_control_;
+  std::string token_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;
+};
 
 }  // namespace callready::net

@@ -8,7 +8,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -18,7 +17,6 @@
 
 #include "probe/net/port_ranges.hpp"
 #include "probe/net/responder_control.hpp"
-#include "probe/wire/echo_probe.hpp"
 
 namespace callready::respond {
 
@@ -42,10 +40,10 @@ tcp::endpoint parse_listen(const std::string& text) {
   }
   unsigned short number = net::kDefaultControlPort;
   if (!port.empty()) {
-    auto spans = net::parse_port_spans(port);
-    if (spans.size() != 1 || spans[0].first != spans[0].last)
+    auto ranges = net::parse_port_ranges(port);
+    if (ranges.size() != 1 || ranges[0].first != ranges[0].last)
       throw std::invalid_argument("bad listen port \"" + port + "\"");
-    number = spans[0].first;
+    number = ranges[0].first;
   }
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host, ec);
@@ -55,10 +53,11 @@ tcp::endpoint parse_listen(const std::string& text) {
 
 namespace {
 
-nlohmann::json ranges_json(const std::vector<PortRange>& ranges) {
-  std::vector<net::PortSpan> spans;
-  for (const auto& r : ranges) spans.push_back({r.first, r.last});
-  return net::merge_port_ranges(net::expand_ports(spans));
+nlohmann::json services_json(const ResponderOptions& opts) {
+  nlohmann::json services = nlohmann::json::object();
+  for (const auto& [name, ranges] : opts.ports)
+    if (!ranges.empty()) services[name] = net::merge_port_ranges(net::expand_ports(ranges));
+  return services;
 }
 
 std::string random_nonce() {
@@ -100,13 +99,12 @@ asio::awaitable<void> session(tcp::socket socket, const ResponderOptions& opts, 
               {"version", net::kControlVersion},
               {"token_required", !opts.token.empty()},
               {"observed", {{"address", peer.address().to_string()}, {"port", peer.port()}}},
-              {"udp_ports", ranges_json(opts.udp_ports)},
-              {"stun_ports", ranges_json(opts.stun_ports)},
-              {"tcp_ports", ranges_json(opts.tcp_ports)},
-              {"sip_ports", ranges_json(opts.sip_ports)},
+              {"services", services_json(opts)},
               {"alt_address", opts.alt_address},
               {"max_pps", opts.max_pps},
-              {"time_us", wire::echo::now_us()}};
+              {"time_us", std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count()}};
   }
   log(answer["ok"].get<bool>() ? "debug" : "warn",
       "control: " + peer.address().to_string() + ":" + std::to_string(peer.port()) +
@@ -116,7 +114,7 @@ asio::awaitable<void> session(tcp::socket socket, const ResponderOptions& opts, 
 }
 
 asio::awaitable<void> bounded_session(tcp::socket socket, const ResponderOptions& opts, ResponderLog log) {
-  asio::steady_timer timer(socket.get_executor(), std::chrono::seconds(5));
+  Timer timer(socket.get_executor(), std::chrono::seconds(5));
   try {
     co_await (session(std::move(socket), opts, log) || timer.async_wait(asio::use_awaitable));
   } catch (const std::exception&) {
@@ -165,48 +163,6 @@ void ControlServer::stop() {
 tcp::endpoint ControlServer::local_endpoint() const {
   boost::system::error_code ec;
   return acceptor_.local_endpoint(ec);
-}
-
-TcpAcceptService::TcpAcceptService(asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions)
-    : io_(io), opts_(opts), sessions_(sessions) {}
-
-std::string TcpAcceptService::start() {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(opts_.bind_address, ec);
-  if (ec) return "bad bind address \"" + opts_.bind_address + "\"";
-  for (const auto& range : opts_.tcp_ports) {
-    for (unsigned port = range.first; port <= range.last; ++port) {
-      auto a = std::make_unique<tcp::acceptor>(io_);
-      tcp::endpoint where(address, static_cast<unsigned short>(port));
-      a->open(where.protocol(), ec);
-      if (!ec) a->set_option(tcp::acceptor::reuse_address(true), ec);
-      if (!ec) a->bind(where, ec);
-      if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) return "bind TCP " + address.to_string() + ":" + std::to_string(port) + ": " + ec.message();
-      accept(*a, static_cast<std::uint16_t>(port));
-      acceptors_.push_back(std::move(a));
-    }
-  }
-  return {};
-}
-
-void TcpAcceptService::accept(tcp::acceptor& a, std::uint16_t port) {
-  a.async_accept([this, &a, port](const boost::system::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !a.is_open()) return;
-    if (!ec) {
-      boost::system::error_code ignored;
-      auto peer = socket.remote_endpoint(ignored);
-      sessions_.record("tcp-connect", peer.address(), 0, peer.port(), port, SessionLog::Outcome::accepted,
-                       SessionLog::Clock::now());
-      socket.close(ignored);
-    }
-    accept(a, port);
-  });
-}
-
-void TcpAcceptService::stop() {
-  boost::system::error_code ec;
-  for (auto& a : acceptors_) a->close(ec);
 }
 
 }  // namespace callready::respond

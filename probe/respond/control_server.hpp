@@ -1,14 +1,13 @@
 #pragma once
 // The responder's control port (protocol in probe/net/responder_control.hpp)
-// and the TCP accept-and-close ports. Both run on the responder's io_context.
+// on the responder's io_context.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "probe/respond/services.hpp"
-#include "probe/respond/session_log.hpp"
+#include "probe/respond/service.hpp"
 
 namespace callready::respond {
 
@@ -27,22 +26,6 @@ class ControlServer {
   const ResponderOptions& opts_;
   ResponderLog log_;
   boost::asio::ip::tcp::acceptor acceptor_;
-};
-
-// Accepts and immediately closes connections on opts.tcp_ports (reachability targets).
-class TcpAcceptService {
- public:
-  TcpAcceptService(boost::asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions);
-  std::string start();
-  void stop();
-  std::size_t sockets() const { return acceptors_.size(); }
-
- private:
-  void accept(boost::asio::ip::tcp::acceptor& a, std::uint16_t port);
-  boost::asio::io_context& io_;
-  const ResponderOptions& opts_;
-  SessionLog& sessions_;
-  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
 };
 
 }  // namespace callready::respond

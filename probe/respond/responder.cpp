@@ -4,28 +4,20 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <functional>
 #include <stdexcept>
 
+#include "probe/net/host_port.hpp"
 #include "probe/net/port_ranges.hpp"
 #include "probe/respond/control_server.hpp"
-#include "probe/respond/services.hpp"
 #include "probe/respond/session_log.hpp"
-#include "probe/respond/udp_echo_service.hpp"
 
 namespace callready::respond {
 
 namespace asio = boost::asio;
-
-std::vector<PortRange> parse_port_list(const std::string& text) {
-  std::vector<PortRange> out;
-  for (const auto& s : net::parse_port_spans(text)) out.push_back({s.first, s.last});
-  return out;
-}
 
 namespace {
 
@@ -37,7 +29,7 @@ int level_rank(const std::string& level) {
   return -1;
 }
 
-std::size_t count_ports(const std::vector<PortRange>& ranges) {
+std::size_t count_ports(const std::vector<net::PortRange>& ranges) {
   std::size_t n = 0;
   for (const auto& r : ranges) n += static_cast<std::size_t>(r.last - r.first) + 1;
   return n;
@@ -60,7 +52,7 @@ std::string ensure_fd_limit(std::size_t wanted) {
 
 }  // namespace
 
-int run_responder(const ResponderOptions& options) {
+int run_responder(const ResponderOptions& options, const std::vector<ServiceKind>& services) {
   const int threshold = level_rank(options.log_level);
   if (threshold < 0) {
     std::fprintf(stderr, "callready respond: bad log level \"%s\" (error|warn|info|debug)\n",
@@ -76,47 +68,51 @@ int run_responder(const ResponderOptions& options) {
     std::fflush(stderr);
   };
 
-  // Each UDP/TCP port may use two sockets (IPv4 and IPv6), STUN/SIP UDP and TCP.
-  std::size_t fds = 64 + 2 * (count_ports(options.udp_ports) + count_ports(options.tcp_ports)) +
-                    4 * (count_ports(options.stun_ports) + count_ports(options.sip_ports));
+  std::size_t fds = 64;
+  for (const auto& kind : services)
+    if (auto it = options.ports.find(kind.name); it != options.ports.end())
+      fds += kind.sockets_per_port * count_ports(it->second);
   if (auto err = ensure_fd_limit(fds); !err.empty()) log("warn", "open-files limit: " + err);
 
   asio::io_context io(1);
   SessionLog sessions(log, std::chrono::seconds(5));
-  ControlServer control(io, options, log);
-  UdpEchoService echo(io, options, sessions, log);
-  TcpAcceptService tcp(io, options, sessions);
-
-  auto fail = [&](const std::string& what, const std::string& err) {
-    log("error", what + ": " + err);
-    return 1;
-  };
-  if (auto err = echo.start(); !err.empty()) return fail("udp-echo", err);
-  if (auto err = tcp.start(); !err.empty()) return fail("tcp", err);
-  if (!options.stun_ports.empty())
-    if (auto err = start_stun_service(io, options, log); !err.empty()) return fail("stun", err);
-  if (!options.sip_ports.empty())
-    if (auto err = start_sip_service(io, options, log); !err.empty()) return fail("sip", err);
+  ServiceHost host{io, options, sessions, log};
+  std::vector<std::unique_ptr<RunningService>> running;
+  std::vector<std::string> served;
+  for (const auto& kind : services) {
+    auto it = options.ports.find(kind.name);
+    if (it == options.ports.end() || it->second.empty()) continue;
+    std::string err;
+    auto service = kind.start(host, it->second, err);
+    if (!service) {
+      log("error", kind.name + ": " + err);
+      return 1;
+    }
+    running.push_back(std::move(service));
+    served.push_back(std::to_string(count_ports(it->second)) + " " + kind.name);
+  }
   // Last: an open control port tells clients (and tests) that every service is up.
-  if (auto err = control.start(); !err.empty()) return fail("control", err);
+  ControlServer control(io, options, log);
+  if (auto err = control.start(); !err.empty()) {
+    log("error", "control: " + err);
+    return 1;
+  }
 
   auto listen = control.local_endpoint();
-  log("info", "responder ready: control " + listen.address().to_string() + ":" + std::to_string(listen.port()) + ", " +
-                  std::to_string(count_ports(options.udp_ports)) + " UDP echo ports (" +
-                  std::to_string(echo.sockets()) + " sockets), " + std::to_string(count_ports(options.tcp_ports)) +
-                  " TCP ports, " + std::to_string(count_ports(options.stun_ports)) + " STUN ports, " +
-                  std::to_string(count_ports(options.sip_ports)) + " SIP ports" +
+  std::string ports_line;
+  for (const auto& s : served) ports_line += ", " + s + " ports";
+  log("info", "responder ready: control " + net::format_host_port(listen.address(), listen.port()) + ports_line +
                   (options.token.empty() ? ", no token (open)" : ", token required"));
 
   // Session lines and rate-limiter memory are settled once a second.
-  asio::steady_timer sweep(io);
+  Timer sweep(io);
   std::function<void()> arm_sweep = [&] {
     sweep.expires_after(std::chrono::seconds(1));
     sweep.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
-      auto now = SessionLog::Clock::now();
+      auto now = Clock::now();
       sessions.expire(now);
-      echo.housekeeping(now);
+      for (auto& service : running) service->housekeeping(now);
       arm_sweep();
     });
   };
@@ -131,13 +127,12 @@ int run_responder(const ResponderOptions& options) {
   io.run();
 
   control.stop();
-  echo.stop();
-  tcp.stop();
-  sessions.expire(SessionLog::Clock::now(), true);
-  const auto& s = echo.stats();
-  log("info", "responder stopped: " + std::to_string(s.answered) + " probes answered, " +
-                  std::to_string(s.rate_limited) + " rate-limited, " + std::to_string(s.unauthenticated) +
-                  " unauthenticated, " + std::to_string(s.malformed) + " malformed");
+  for (auto& service : running) service->stop();
+  sessions.expire(Clock::now(), true);
+  std::string stats;
+  for (auto& service : running)
+    if (auto line = service->summary(); !line.empty()) stats += (stats.empty() ? "" : "; ") + line;
+  log("info", "responder stopped" + (stats.empty() ? std::string() : ": " + stats));
   return 0;
 }
 

@@ -12,13 +12,13 @@
 #include <string>
 #include <tuple>
 
-#include "probe/respond/services.hpp"
+#include "probe/respond/service.hpp"
 
 namespace callready::respond {
 
 class SessionLog {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = callready::Clock;
   static constexpr std::size_t kMaxSessions = 4096;
   static constexpr std::size_t kMaxPortsKept = 65536;
 

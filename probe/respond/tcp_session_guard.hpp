@@ -3,7 +3,7 @@
 // against the service's limit while it lives, and close it when it sits idle
 // (so idle connections cannot pile up). The STUN and SIP services share it.
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <chrono>
 #include <memory>
 
@@ -12,10 +12,10 @@ namespace callready::respond {
 class TcpSessionGuard {
  public:
   TcpSessionGuard(std::size_t& connections, std::shared_ptr<boost::asio::ip::tcp::socket> sock,
-                  std::chrono::steady_clock::duration idle_limit)
+                  callready::Clock::duration idle_limit)
       : connections_(connections),
         sock_(std::move(sock)),
-        idle_(std::make_shared<boost::asio::steady_timer>(sock_->get_executor())),
+        idle_(std::make_shared<callready::Timer>(sock_->get_executor())),
         idle_limit_(idle_limit) {
     ++connections_;
     touch();
@@ -38,8 +38,8 @@ class TcpSessionGuard {
  private:
   std::size_t& connections_;
   std::shared_ptr<boost::asio::ip::tcp::socket> sock_;
-  std::shared_ptr<boost::asio::steady_timer> idle_;
-  std::chrono::steady_clock::duration idle_limit_;
+  std::shared_ptr<callready::Timer> idle_;
+  callready::Clock::duration idle_limit_;
 };
 
 }  // namespace callready::respond

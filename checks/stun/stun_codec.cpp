@@ -1,4 +1,4 @@
-#include "probe/wire/stun.hpp"
+#include "checks/stun/stun_codec.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>

@@ -1,4 +1,4 @@
-#include "probe/wire/sip.hpp"
+#include "checks/sip_alg/sip_codec.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,5 +1,5 @@
 #pragma once
-// The client side of the UDP echo probe (probe/wire/echo_probe.hpp), shared by
+// The client side of the UDP echo probe (checks/common/echo_probe.hpp), shared by
 // every check that talks to `callready respond` over UDP (udp_range, pmtu,
 // dscp, ...). One unconnected socket can probe many destinations: replies are
 // matched by the caller (session/sequence), and ICMP errors arrive through
@@ -13,11 +13,12 @@
 #include <optional>
 #include <string>
 
-#include "probe/wire/echo_probe.hpp"
+#include "probe/clock.hpp"
+#include "checks/common/echo_probe.hpp"
 
 namespace callready::net {
 
-using EchoClock = std::chrono::steady_clock;
+using EchoClock = callready::Clock;
 
 // An error the kernel queued for one of our datagrams (sock_extended_err).
 struct IcmpError {

@@ -10,7 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
@@ -19,8 +19,10 @@
 #include <set>
 #include <unordered_map>
 
-#include "probe/respond/services.hpp"
-#include "probe/wire/stun.hpp"
+#include "probe/respond/rate_limiter.hpp"
+#include "probe/respond/service.hpp"
+#include "checks/stun/stun_service.hpp"
+#include "checks/stun/stun_codec.hpp"
 #include "probe/respond/tcp_session_guard.hpp"
 
 namespace callready::respond {
@@ -31,7 +33,7 @@ namespace asio = boost::asio;
 namespace stun = wire::stun;
 using asio::ip::tcp;
 using asio::ip::udp;
-using SteadyClock = std::chrono::steady_clock;
+using SteadyClock = callready::Clock;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr const char* kSoftware = "callready";
 constexpr std::size_t kMaxTcpMessage = 2048;
@@ -88,7 +90,7 @@ class StunService : public std::enable_shared_from_this<StunService> {
   StunService(asio::io_context& io, const ResponderOptions& opts, ResponderLog log)
       : io_(io), log_(std::move(log)), limiter_(opts.max_pps) {}
 
-  std::string start(const ResponderOptions& opts);
+  std::string start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports);
 
  private:
   std::string bind_all();
@@ -115,7 +117,7 @@ class StunService : public std::enable_shared_from_this<StunService> {
   std::size_t tcp_connections_ = 0;
 };
 
-std::string StunService::start(const ResponderOptions& opts) {
+std::string StunService::start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports) {
   boost::system::error_code ec;
   auto primary = asio::ip::make_address(opts.bind_address, ec);
   if (ec) return "STUN: bad bind address \"" + opts.bind_address + "\"";
@@ -130,7 +132,7 @@ std::string StunService::start(const ResponderOptions& opts) {
     if (alt == primary) return "STUN: --alt-address must differ from --bind-address";
     ips_.push_back(alt);
   }
-  for (const auto& r : opts.stun_ports)
+  for (const auto& r : ports)
     for (unsigned p = r.first; p <= r.last && p != 0; ++p) {
       if (ips_.size() > 1 && p == 65535) return "STUN: port 65535 has no port+1 for RFC 5780";
       base_ports_.insert(static_cast<unsigned short>(p));
@@ -285,9 +287,24 @@ asio::awaitable<void> StunService::tcp_session(std::shared_ptr<StunService> self
 
 }  // namespace
 
-std::string start_stun_service(asio::io_context& io, const ResponderOptions& opts, ResponderLog log) {
-  auto service = std::make_shared<StunService>(io, opts, std::move(log));
-  return service->start(opts);
+// The service's loops own it (shared_from_this); the host holds this handle.
+struct StunServiceHandle : RunningService {};
+
+ServiceKind stun_service() {
+  ServiceKind k;
+  k.name = "stun";
+  k.flag = "--stun-ports";
+  k.help = "STUN Binding ports (UDP and TCP; RFC 5780 with --alt-address)";
+  k.sockets_per_port = 8;
+  k.start = [](ServiceHost& host, const std::vector<net::PortRange>& ports,
+               std::string& error) -> std::unique_ptr<RunningService> {
+    auto service = std::make_shared<StunService>(host.io, host.options, host.log);
+    error = service->start(host.options, ports);
+    if (!error.empty()) return nullptr;
+    return std::make_unique<StunServiceHandle>();
+  };
+  return k;
 }
+
 
 }  // namespace callready::respond

@@ -13,22 +13,22 @@
 //    response would, nothing is sent;
 //  - every source address is rate-limited (kRequestsPerSecond);
 //  - nothing is sent for bytes that do not parse as a SIP request.
-#include "probe/respond/sip_service.hpp"
+#include "checks/sip_alg/sip_service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <memory>
 #include <random>
 
-#include "probe/respond/services.hpp"
-#include "probe/respond/udp_echo_service.hpp"
-#include "probe/wire/sip.hpp"
+#include "probe/respond/rate_limiter.hpp"
+#include "probe/respond/service.hpp"
+#include "checks/sip_alg/sip_codec.hpp"
 #include "probe/respond/tcp_session_guard.hpp"
 
 namespace callready::respond {
@@ -97,7 +97,7 @@ namespace {
 class SipService : public std::enable_shared_from_this<SipService> {
  public:
   SipService(asio::io_context& io, ResponderLog log) : io_(io), log_(std::move(log)), limiter_(kRequestsPerSecond) {}
-  std::string start(const ResponderOptions& opts);
+  std::string start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports);
 
  private:
   bool allow(const asio::ip::address& a) { return limiter_.allow(a, RateLimiter::Clock::now()); }
@@ -116,11 +116,11 @@ class SipService : public std::enable_shared_from_this<SipService> {
   std::size_t tcp_connections_ = 0;
 };
 
-std::string SipService::start(const ResponderOptions& opts) {
+std::string SipService::start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(opts.bind_address, ec);
   if (ec) return "SIP: bad bind address \"" + opts.bind_address + "\"";
-  for (const auto& r : opts.sip_ports)
+  for (const auto& r : ports)
     for (unsigned p = r.first; p <= r.last && p != 0; ++p) {
       udp::endpoint uep(address, static_cast<unsigned short>(p));
       auto us = std::make_unique<udp::socket>(io_);
@@ -214,9 +214,24 @@ asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, 
 
 }  // namespace
 
-std::string start_sip_service(asio::io_context& io, const ResponderOptions& opts, ResponderLog log) {
-  auto service = std::make_shared<SipService>(io, std::move(log));
-  return service->start(opts);
+// The service's loops own it (shared_from_this); the host holds this handle.
+struct SipServiceHandle : RunningService {};
+
+ServiceKind sip_mirror_service() {
+  ServiceKind k;
+  k.name = "sip";
+  k.flag = "--sip-ports";
+  k.help = "SIP mirror ports (UDP and TCP)";
+  k.sockets_per_port = 4;
+  k.start = [](ServiceHost& host, const std::vector<net::PortRange>& ports,
+               std::string& error) -> std::unique_ptr<RunningService> {
+    auto service = std::make_shared<SipService>(host.io, host.log);
+    error = service->start(host.options, ports);
+    if (!error.empty()) return nullptr;
+    return std::make_unique<SipServiceHandle>();
+  };
+  return k;
 }
+
 
 }  // namespace callready::respond

@@ -1,4 +1,4 @@
-#include "probe/respond/udp_echo_service.hpp"
+#include "checks/common/udp_echo_service.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -7,42 +7,21 @@
 #include <cerrno>
 #include <cstring>
 
+#include "probe/net/host_port.hpp"
 #include "probe/net/udp_msg.hpp"
-#include "probe/wire/echo_probe.hpp"
+#include "checks/common/echo_probe.hpp"
 
-namespace callready::respond {
+namespace callready::checks {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
 namespace echo = wire::echo;
 
-bool RateLimiter::allow(const asio::ip::address& source, Clock::time_point now) {
-  auto it = buckets_.find(source);
-  if (it == buckets_.end()) {
-    if (buckets_.size() >= kMaxSources) forget_idle(now);
-    if (buckets_.size() >= kMaxSources) return false;  // under a flood of sources: shed load
-    it = buckets_.emplace(source, Bucket{rate_, now}).first;
-  }
-  Bucket& b = it->second;
-  double elapsed = std::chrono::duration<double>(now - b.last).count();
-  b.tokens = std::min(rate_, b.tokens + elapsed * rate_);
-  b.last = now;
-  if (b.tokens < 1.0) return false;
-  b.tokens -= 1.0;
-  return true;
-}
-
-void RateLimiter::forget_idle(Clock::time_point now) {
-  for (auto it = buckets_.begin(); it != buckets_.end();) {
-    double refill = std::chrono::duration<double>(now - it->second.last).count() * rate_;
-    it = it->second.tokens + refill >= rate_ ? buckets_.erase(it) : std::next(it);
-  }
-}
-
 UdpEchoService::UdpEchoService(asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions,
-                               ResponderLog log)
+                               ResponderLog log, std::vector<net::PortRange> ports)
     : io_(io),
       opts_(opts),
+      ranges_(std::move(ports)),
       sessions_(sessions),
       log_(std::move(log)),
       limiter_(opts.max_pps),
@@ -67,7 +46,7 @@ std::string UdpEchoService::bind(const asio::ip::address& address, std::uint16_t
   }
   p->socket.non_blocking(true, ec);
   p->socket.bind(udp::endpoint(address, port), ec);
-  if (ec) return "bind UDP " + address.to_string() + ":" + std::to_string(port) + ": " + ec.message();
+  if (ec) return "bind UDP " + net::format_host_port(address, port) + ": " + ec.message();
   arm(*p);
   ports_.push_back(std::move(p));
   return {};
@@ -79,7 +58,7 @@ std::string UdpEchoService::start() {
   if (ec) return "bad bind address \"" + opts_.bind_address + "\"";
   bool wildcard_v4 = address.is_v4() && address.to_v4().is_unspecified();
   bool v6_failed = false;
-  for (const auto& range : opts_.udp_ports) {
+  for (const auto& range : ranges_) {
     for (unsigned port = range.first; port <= range.last; ++port) {
       if (auto err = bind(address, static_cast<std::uint16_t>(port)); !err.empty()) return err;
       // The wildcard also serves IPv6 when the host has it (lab and sites often do).
@@ -116,7 +95,7 @@ void UdpEchoService::drain(Port& p) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       continue;  // a pending error (e.g. ICMP for an earlier reply): consumed, go on
     }
-    auto now = RateLimiter::Clock::now();
+    auto now = Clock::now();
     std::uint64_t received_us = echo::now_us();
     udp::endpoint from = rx.peer_endpoint();
     std::uint8_t tos = rx.tos();
@@ -197,4 +176,26 @@ void UdpEchoService::drain(Port& p) {
   }
 }
 
-}  // namespace callready::respond
+std::string UdpEchoService::summary() const {
+  return std::to_string(stats_.answered) + " probes answered, " + std::to_string(stats_.rate_limited) +
+         " rate-limited, " + std::to_string(stats_.unauthenticated) + " unauthenticated, " +
+         std::to_string(stats_.malformed) + " malformed";
+}
+
+respond::ServiceKind udp_echo_service() {
+  respond::ServiceKind k;
+  k.name = "udp_echo";
+  k.flag = "--udp-ports";
+  k.help = "UDP echo ports, e.g. 5004,9000,19560-19661";
+  k.sockets_per_port = 2;
+  k.start = [](respond::ServiceHost& host, const std::vector<net::PortRange>& ports,
+               std::string& error) -> std::unique_ptr<respond::RunningService> {
+    auto service = std::make_unique<UdpEchoService>(host.io, host.options, host.sessions, host.log, ports);
+    error = service->start();
+    if (!error.empty()) return nullptr;
+    return service;
+  };
+  return k;
+}
+
+}  // namespace callready::checks

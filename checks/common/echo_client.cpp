@@ -1,4 +1,4 @@
-#include "probe/net/echo_client.hpp"
+#include "checks/common/echo_client.hpp"
 
 #include <linux/errqueue.h>
 #include <netinet/in.h>
@@ -6,7 +6,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstring>
@@ -167,7 +167,7 @@ std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
 }
 
 asio::awaitable<std::optional<EchoEvent>> EchoSocket::receive(EchoClock::time_point deadline) {
-  asio::steady_timer timer(socket_.get_executor());
+  Timer timer(socket_.get_executor());
   for (int spins = 0; socket_.is_open(); ++spins) {
     bool would_block = false;
     if (auto ev = poll_once(would_block)) co_return ev;

@@ -1,4 +1,4 @@
-#include "probe/wire/echo_probe.hpp"
+#include "checks/common/echo_probe.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

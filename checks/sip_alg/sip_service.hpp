@@ -1,9 +1,11 @@
 #pragma once
 // The SIP mirror's answer logic, apart from its sockets so it can be unit tested.
-// start_sip_service (services.hpp) runs it on UDP and TCP.
+// sip_mirror_service() runs it on UDP and TCP for `callready respond --sip-ports`.
 #include <boost/asio/ip/address.hpp>
 #include <string>
 #include <string_view>
+
+#include "probe/respond/service.hpp"
 
 namespace callready::respond {
 
@@ -12,5 +14,8 @@ namespace callready::respond {
 // would exceed 1.5x the request's size even without the mirror).
 std::string sip_mirror_answer(std::string_view raw, bool datagram, const boost::asio::ip::address& source,
                               unsigned short source_port);
+
+// The `sip_alg` kind's far end: the SIP mirror on UDP and TCP.
+ServiceKind sip_mirror_service();
 
 }  // namespace callready::respond

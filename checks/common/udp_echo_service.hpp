@@ -1,5 +1,5 @@
 #pragma once
-// UDP echo on every port of opts.udp_ports (probe/wire/echo_probe.hpp).
+// UDP echo on every port of opts.udp_ports (checks/common/echo_probe.hpp).
 // Replies go out from the address the request was sent to (IP_PKTINFO), so a
 // multi-homed responder answers correctly, and carry what was observed: the
 // client's address and port after NAT, the TOS byte, the receive time.
@@ -8,7 +8,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -16,44 +15,33 @@
 #include <string>
 #include <vector>
 
-#include "probe/respond/services.hpp"
+#include "probe/respond/rate_limiter.hpp"
+#include "probe/respond/service.hpp"
 #include "probe/respond/session_log.hpp"
 
-namespace callready::respond {
+namespace callready::checks {
 
-// Token bucket per source address: `rate` per second, bursts up to `rate`.
-class RateLimiter {
- public:
-  using Clock = std::chrono::steady_clock;
-  static constexpr std::size_t kMaxSources = 65536;
-  explicit RateLimiter(int rate) : rate_(rate > 0 ? rate : 1) {}
-  bool allow(const boost::asio::ip::address& source, Clock::time_point now);
-  void forget_idle(Clock::time_point now);  // drops sources whose bucket is full again
-  std::size_t sources() const { return buckets_.size(); }
-
- private:
-  struct Bucket {
-    double tokens;
-    Clock::time_point last;
-  };
-  double rate_;
-  std::map<boost::asio::ip::address, Bucket> buckets_;
-};
+using respond::RateLimiter;
+using respond::ResponderLog;
+using respond::ResponderOptions;
+using respond::SessionLog;
 
 struct EchoStats {
   std::uint64_t answered = 0, rate_limited = 0, unauthenticated = 0, malformed = 0, send_errors = 0;
 };
 
-class UdpEchoService {
+class UdpEchoService : public respond::RunningService {
  public:
-  UdpEchoService(boost::asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions, ResponderLog log);
-  ~UdpEchoService();
+  UdpEchoService(boost::asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions, ResponderLog log,
+                 std::vector<net::PortRange> ports);
+  ~UdpEchoService() override;
   // Binds every port (IPv4, plus IPv6 when bound to the wildcard); "" or what failed.
   std::string start();
-  void stop();
+  void stop() override;
   std::size_t sockets() const { return ports_.size(); }
   const EchoStats& stats() const { return stats_; }
-  void housekeeping(RateLimiter::Clock::time_point now) { limiter_.forget_idle(now); }
+  void housekeeping(Clock::time_point now) override { limiter_.forget_idle(now); }
+  std::string summary() const override;
 
  private:
   struct Port {
@@ -67,6 +55,7 @@ class UdpEchoService {
 
   boost::asio::io_context& io_;
   const ResponderOptions& opts_;
+  std::vector<net::PortRange> ranges_;
   SessionLog& sessions_;
   ResponderLog log_;
   RateLimiter limiter_;
@@ -75,4 +64,8 @@ class UdpEchoService {
   std::vector<std::uint8_t> buffer_;
 };
 
-}  // namespace callready::respond
+// `callready respond --udp-ports LIST`: the echo many kinds share (udp_range,
+// pmtu, and the media, DSCP and NAT-timeout kinds).
+respond::ServiceKind udp_echo_service();
+
+}  // namespace callready::checks

@@ -1,0 +1,88 @@
+#pragma once
+// What a check kind wants a person to see of its details: structured blocks
+// (tables, port strips, a matrix, bars) that a renderer draws without knowing
+// the kind. A kind builds its View from the report's `details` alone, so
+// re-rendering a saved report draws exactly what the scan decided then.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace callready::view {
+
+// good/bad/warn: judged by the check; muted: not tested or not applicable.
+enum class Tone { plain, good, bad, warn, muted };
+
+struct Cell {
+  std::string text;
+  Tone tone = Tone::plain;
+  bool mono = false;  // addresses, names, wire text
+  bool pre = false;   // keep line breaks
+};
+
+// How a row of a before/after table changed (a diff).
+enum class RowChange { none, same, changed, added, removed };
+
+struct Table {
+  std::string caption;
+  std::vector<std::string> headers;  // empty: a key/value table
+  std::vector<std::vector<Cell>> rows;
+  std::vector<RowChange> changes;  // parallel to rows, may be shorter
+};
+
+enum class PortState { open, blocked, rejected, untested };
+
+struct PortSpan {
+  std::uint16_t first = 0, last = 0;
+  PortState state = PortState::untested;
+};
+
+// A strip of port ranges coloured by state.
+struct PortStrip {
+  std::string caption;
+  std::vector<PortSpan> spans;
+};
+
+// A grid of marks: e.g. TLS versions (columns) by cipher suites (rows).
+struct Matrix {
+  struct Column {
+    std::string label;
+    Tone tone = Tone::plain;  // bad: this column itself is judged wrong
+  };
+  struct Row {
+    std::string label;
+    std::vector<Tone> cells;  // muted: absent; good/bad: present and judged; plain: present, unjudged
+  };
+  std::string caption;
+  std::vector<Column> columns;
+  std::vector<Row> rows;
+  std::string legend_good = "allowed", legend_bad = "forbidden", legend_plain = "accepted";
+};
+
+// A measured value on a scale, with the thresholds it was judged against.
+struct Bar {
+  struct Threshold {
+    double value = 0;
+    std::string label;
+    Tone tone = Tone::warn;  // below this line the value is this bad
+  };
+  std::string caption;
+  std::optional<double> value;  // absent: nothing measured
+  double min = 0, max = 0;
+  std::string unit;
+  std::vector<Threshold> thresholds;
+  Tone tone = Tone::plain;  // how the value itself was judged
+  std::string note;         // e.g. "large packets vanish without ICMP"
+};
+
+using Block = std::variant<Table, PortStrip, Matrix, Bar>;
+
+struct View {
+  std::vector<Block> blocks;
+  // details keys these blocks show; the renderer lists every other key in a
+  // generic table, so a new key always renders.
+  std::vector<std::string> shown_keys;
+};
+
+}  // namespace callready::view
