@@ -1,12 +1,16 @@
-// The engine owns deadlines: timeouts, abandoned checks, exceptions, concurrency.
+// The engine owns deadlines: timeouts, abandoned checks, exceptions,
+// concurrency. Every case runs in virtual time (probe/clock.hpp): the clock
+// jumps to the next due timer, so timings are exact and cost nothing.
 #include <doctest/doctest.h>
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "probe/clock.hpp"
 #include "probe/engine.hpp"
 #include "probe/registry.hpp"
+#include "probe/scan.hpp"
+#include "probe/scoring.hpp"
 
 using namespace callready;
 namespace asio = boost::asio;
@@ -18,7 +22,7 @@ int running_now = 0, running_max = 0;
 asio::awaitable<CheckOutcome> sleepy(const json& params, CheckContext&) {
   ++running_now;
   running_max = std::max(running_max, running_now);
-  asio::steady_timer t(co_await asio::this_coro::executor);
+  Timer t(co_await asio::this_coro::executor);
   t.expires_after(Millis(params.value("sleep_ms", 10)));
   try {
     co_await t.async_wait(asio::use_awaitable);
@@ -36,7 +40,7 @@ asio::awaitable<CheckOutcome> sleepy(const json& params, CheckContext&) {
 // Ignores cancellation entirely, like a check stuck in a library call.
 asio::awaitable<CheckOutcome> stubborn(const json&, CheckContext&) {
   co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
-  asio::steady_timer t(co_await asio::this_coro::executor);
+  Timer t(co_await asio::this_coro::executor);
   t.expires_after(std::chrono::seconds(30));
   co_await t.async_wait(asio::use_awaitable);
   co_return CheckOutcome{};
@@ -80,6 +84,24 @@ EngineOptions quiet_options() {
   return o;
 }
 
+// Runs the plan in virtual time; the records as scoring builds them, and
+// how much virtual time the scan took.
+struct VirtualScan {
+  std::vector<CheckRecord> records;
+  bool deadline_reached = false;
+  Clock::duration took{};
+};
+
+VirtualScan scan(const Plan& plan, const EngineOptions& options) {
+  VirtualTime vt;
+  auto run = run_plan(plan, options);
+  VirtualScan out;
+  out.took = vt.elapsed();
+  out.deadline_reached = run.deadline_reached;
+  out.records = make_records(plan, std::move(run));
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("checks run concurrently, bounded by concurrency") {
@@ -88,19 +110,16 @@ TEST_CASE("checks run concurrently, bounded by concurrency") {
   auto o = quiet_options();
   o.concurrency = 5;
   running_now = running_max = 0;
-  auto start = Clock::now();
-  auto run = run_plan(plan, o);
-  auto took = Clock::now() - start;
+  auto run = scan(plan, o);
   CHECK(running_max == 5);
-  CHECK(took >= Millis(200));  // 4 waves of 50 ms
-  CHECK(took < Millis(1000));
+  CHECK(run.took == Millis(200));  // 4 waves of 50 ms
   for (const auto& r : run.records) CHECK(r.status == Status::pass);
 }
 
 TEST_CASE("a finding makes a failure; the rule's requirement is attached") {
   Plan plan;
   plan.checks.push_back(planned(kSleepy, "f", {{"fail", true}}));
-  auto run = run_plan(plan, quiet_options());
+  auto run = scan(plan, quiet_options());
   REQUIRE(run.records.size() == 1);
   CHECK(run.records[0].status == Status::fail);
   CHECK(run.records[0].findings[0].requirement == "req [src]");
@@ -110,10 +129,10 @@ TEST_CASE("a rule's remediation replaces the check's, except when the name did n
   PlannedCheck p = planned(kSleepy, "r");
   p.rule.remediation = "open TCP 443 to the cloud";
   CheckOutcome o;
-  o.findings = {{Severity::critical, "tcp.refused", "refused", "generic", ""},
-                {Severity::critical, "tcp.no_address", "no name", "fix DNS", ""},
+  o.findings = {{Severity::critical, "tcp.refused", "refused", "generic", "", Operation::connect},
+                {Severity::critical, "tcp.no_address", "no name", "fix DNS", "", Operation::resolve},
                 {Severity::info, "tcp.note", "fyi", "", ""}};
-  auto r = make_record(p, o, 1);
+  auto r = make_record(p, CheckRun{o, 1});
   CHECK(r.findings[0].remediation == "open TCP 443 to the cloud");
   CHECK(r.findings[1].remediation == "fix DNS");
   CHECK(r.findings[2].remediation == "");
@@ -123,12 +142,12 @@ TEST_CASE("a check over its own timeout is cancelled and reported as error/timeo
   Plan plan;
   plan.checks.push_back(planned(kSleepy, "slow", {{"sleep_ms", 5000}}, Millis(100)));
   plan.checks.push_back(planned(kSleepy, "fast", {{"sleep_ms", 10}}));
-  auto start = Clock::now();
-  auto run = run_plan(plan, quiet_options());
-  CHECK(Clock::now() - start < Millis(1000));
+  auto run = scan(plan, quiet_options());
+  CHECK(run.took == Millis(100));
   CHECK(run.records[0].status == Status::error);
   REQUIRE(run.records[0].error);
-  CHECK(run.records[0].error->reason == "timeout");
+  CHECK(run.records[0].error->reason == ErrorReason::timeout);
+  CHECK(run.records[0].duration_ms == 100);
   CHECK(run.records[0].summary.find("did not finish within 100 ms") != std::string::npos);
   CHECK(run.records[1].status == Status::pass);
   CHECK_FALSE(run.deadline_reached);
@@ -137,21 +156,18 @@ TEST_CASE("a check over its own timeout is cancelled and reported as error/timeo
 TEST_CASE("a check that ignores cancellation is abandoned after the grace period") {
   Plan plan;
   plan.checks.push_back(planned(kStubborn, "stuck", json::object(), Millis(100)));
-  auto start = Clock::now();
-  auto run = run_plan(plan, quiet_options());
-  auto took = Clock::now() - start;
-  CHECK(took >= Millis(200));
-  CHECK(took < Millis(2000));
+  auto run = scan(plan, quiet_options());
+  CHECK(run.took == Millis(200));  // its 100 ms timeout, then the 100 ms grace
   CHECK(run.records[0].status == Status::error);
-  CHECK(run.records[0].error->reason == "timeout");
+  CHECK(run.records[0].error->reason == ErrorReason::timeout);
 }
 
 TEST_CASE("an exception is our breakage: error/internal, never a crash") {
   Plan plan;
   plan.checks.push_back(planned(kThrower, "t"));
-  auto run = run_plan(plan, quiet_options());
+  auto run = scan(plan, quiet_options());
   CHECK(run.records[0].status == Status::error);
-  CHECK(run.records[0].error->reason == "internal");
+  CHECK(run.records[0].error->reason == ErrorReason::internal);
   CHECK(run.records[0].error->message.find("boom") != std::string::npos);
 }
 
@@ -161,13 +177,12 @@ TEST_CASE("the overall deadline ends the scan: running and unstarted checks are 
   auto o = quiet_options();
   o.concurrency = 2;
   o.overall_timeout = Millis(200);
-  auto start = Clock::now();
-  auto run = run_plan(plan, o);
-  CHECK(Clock::now() - start < Millis(1500));
+  auto run = scan(plan, o);
+  CHECK(run.took == Millis(200));
   CHECK(run.deadline_reached);
   for (const auto& r : run.records) {
     CHECK(r.status == Status::error);
-    CHECK(r.error->reason == "timeout");
+    CHECK(r.error->reason == ErrorReason::timeout);
   }
   CHECK(run.records[3].summary.find("not started before the overall deadline") != std::string::npos);
 }
@@ -177,7 +192,7 @@ TEST_CASE("skipped checks are reported, not run") {
   auto p = planned(kThrower, "needs-var");
   p.skip_reason = "needs --set domain=<d>";
   plan.checks.push_back(p);
-  auto run = run_plan(plan, quiet_options());
+  auto run = scan(plan, quiet_options());
   CHECK(run.records[0].status == Status::skipped);
   CHECK(run.records[0].summary == "Skipped: needs --set domain=<d>");
 }
@@ -187,7 +202,88 @@ TEST_CASE("params that fail validation at run time are bad_params, not a crash")
   REQUIRE(tcp);
   Plan plan;
   plan.checks.push_back(planned(*tcp, "bad", {{"host", "127.0.0.1"}, {"port", 0}}));
-  auto run = run_plan(plan, quiet_options());
+  auto run = scan(plan, quiet_options());
   CHECK(run.records[0].status == Status::error);
-  CHECK(run.records[0].error->reason == "bad_params");
+  CHECK(run.records[0].error->reason == ErrorReason::bad_params);
+}
+
+TEST_CASE("a check's own timeout is measured from its start, not the scan's") {
+  Plan plan;
+  plan.checks.push_back(planned(kSleepy, "first", {{"sleep_ms", 300}}));
+  plan.checks.push_back(planned(kSleepy, "second", {{"sleep_ms", 5000}}, Millis(1000)));
+  auto o = quiet_options();
+  o.concurrency = 1;
+  auto run = scan(plan, o);
+  CHECK(run.took == Millis(1300));
+  CHECK(run.records[0].status == Status::pass);
+  CHECK(run.records[1].error->reason == ErrorReason::timeout);
+  CHECK(run.records[1].summary.find("did not finish within 1000 ms") != std::string::npos);
+}
+
+TEST_CASE("the overall deadline caps a check's timeout: the message names what it was allowed") {
+  Plan plan;
+  plan.checks.push_back(planned(kSleepy, "long", {{"sleep_ms", 9000}}, Millis(5000)));
+  auto o = quiet_options();
+  o.overall_timeout = Millis(750);
+  auto run = scan(plan, o);
+  CHECK(run.took == Millis(750));
+  CHECK(run.records[0].error->reason == ErrorReason::timeout);
+  CHECK(run.records[0].summary.find("did not finish within 750 ms") != std::string::npos);
+}
+
+// A kind in the measure/judge shape: the judge alone decides the findings,
+// and the details come from the typed result.
+namespace {
+struct EchoParams {
+  long long value = 0;
+  static EchoParams parse(ParamReader& r) { return {r.integer_or("value", 0, 100, 7)}; }
+  std::string target() const { return "v" + std::to_string(value); }
+};
+struct EchoResult {
+  long long seen = 0;
+  std::optional<std::string> public_address() const { return "192.0.2.7"; }
+};
+void to_json(json& j, const EchoResult& r) { j = {{"seen", r.seen}}; }
+
+asio::awaitable<Measured<EchoResult>> measure_echo(EchoParams p, CheckContext&) {
+  Measured<EchoResult> m;
+  m.result.seen = p.value;
+  if (p.value == 99) m.error = CheckError{ErrorReason::setup, Operation::control, "no responder"};
+  co_return m;
+}
+Judgement judge_echo(const EchoResult& r, const EchoParams&) {
+  Judgement j;
+  j.summary = "saw " + std::to_string(r.seen);
+  if (r.seen > 50) j.findings.push_back({Severity::critical, "echo.big", "too big", "", "", Operation::receive});
+  return j;
+}
+const CheckKind kEcho = make_check_kind<EchoParams, EchoResult>("echo", Millis(1000), {&measure_echo, &judge_echo});
+}  // namespace
+
+TEST_CASE("measure then judge: details from the result, findings from the judge, errors kept apart") {
+  Plan plan;
+  plan.checks.push_back(planned(kEcho, "small", {{"value", 3}}));
+  plan.checks.push_back(planned(kEcho, "big", {{"value", 60}}));
+  plan.checks.push_back(planned(kEcho, "setup", {{"value", 99}}));
+  plan.checks.push_back(planned(kEcho, "bad", {{"value", "x"}}));
+  auto run = scan(plan, quiet_options());
+  CHECK(run.records[0].status == Status::pass);
+  CHECK(run.records[0].details == json{{"seen", 3}});
+  CHECK(run.records[0].summary == "saw 3");
+  CHECK(run.records[1].status == Status::fail);
+  CHECK(run.records[1].findings.at(0).operation == Operation::receive);
+  CHECK(run.records[2].status == Status::error);
+  CHECK(run.records[2].error->reason == ErrorReason::setup);
+  CHECK(run.records[2].error->operation == Operation::control);
+  CHECK(run.records[2].details == json{{"seen", 99}});
+  CHECK(run.records[3].error->reason == ErrorReason::bad_params);
+}
+
+TEST_CASE("the report's public address comes from the outcome that learned it, whatever its kind") {
+  Plan plan;
+  plan.checks.push_back(planned(kEcho, "learns", {{"value", 1}}));
+  VirtualTime vt;
+  auto now = std::chrono::system_clock::now();
+  auto report = assemble_report(plan, run_plan(plan, quiet_options()), now, now);
+  CHECK(report.site.public_address == "192.0.2.7");
 }
