@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The namespace lab (../shared/LAB.md topology). Source it from a lab test:
+# The namespace lab (client - NAT router - cloud). Source it from a lab test:
 #
 #   . "$SOURCE_DIR/tests/lab/lib.sh"
 #   lab_require_root            # exit 77 (skip) unless root with netns support

@@ -1,0 +1,47 @@
+// The one HOST[:PORT] reader and writer.
+#include <doctest/doctest.h>
+
+#include "probe/net/host_port.hpp"
+
+using namespace callready::net;
+
+TEST_CASE("host, host:port, [v6], [v6]:port and a bare IPv6 literal") {
+  auto a = parse_host_port("responder.example.com");
+  REQUIRE(a);
+  CHECK(a->host == "responder.example.com");
+  CHECK_FALSE(a->port);
+  auto b = parse_host_port("203.0.113.10:7447");
+  REQUIRE(b);
+  CHECK(b->host == "203.0.113.10");
+  CHECK(b->port == 7447);
+  auto c = parse_host_port("[2001:db8::1]:5060");
+  REQUIRE(c);
+  CHECK(c->host == "2001:db8::1");
+  CHECK(c->port == 5060);
+  auto d = parse_host_port("[2001:db8::1]");
+  REQUIRE(d);
+  CHECK(d->host == "2001:db8::1");
+  CHECK_FALSE(d->port);
+  auto e = parse_host_port("2001:db8::1");
+  REQUIRE(e);
+  CHECK(e->host == "2001:db8::1");
+  CHECK_FALSE(e->port);
+}
+
+TEST_CASE("malformed HOST[:PORT] is rejected") {
+  for (const char* bad : {"", ":7447", "host:", "host:0", "host:65536", "host:12ab", "[2001:db8::1", "[]:5",
+                          "[2001:db8::1]5060", "[2001:db8::1]:"})
+    CHECK_MESSAGE(!parse_host_port(bad), bad);
+}
+
+TEST_CASE("writing brackets IPv6 only when a port follows") {
+  CHECK(format_host_port("203.0.113.10", 3478) == "203.0.113.10:3478");
+  CHECK(format_host_port("2001:db8::1", 3478) == "[2001:db8::1]:3478");
+  CHECK(format_host_port("2001:db8::1") == "2001:db8::1");
+  CHECK(format_host_port(boost::asio::ip::make_address("2001:db8::2"), 80) == "[2001:db8::2]:80");
+  for (const char* text : {"203.0.113.10:3478", "[2001:db8::1]:5060", "sbc.example.com:5061"}) {
+    auto hp = parse_host_port(text);
+    REQUIRE(hp);
+    CHECK(format_host_port(hp->host, hp->port) == text);
+  }
+}
