@@ -237,8 +237,12 @@ int run_cli(int argc, char** argv) {
   resp->add_option("--alt-address", ro.alt_address, "Second IP for RFC 5780 NAT discovery");
   resp->add_option("--token", ro.token, "Shared secret probes must carry");
   resp->add_option("--max-pps", ro.max_pps, "Packets per second per source")->default_str("2000");
+  const std::map<std::string, respond::LogLevel> levels = {{"error", respond::LogLevel::error},
+                                                           {"warn", respond::LogLevel::warn},
+                                                           {"info", respond::LogLevel::info},
+                                                           {"debug", respond::LogLevel::debug}};
   resp->add_option("--log-level", ro.log_level, "error|warn|info|debug")
-      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+      ->transform(CLI::CheckedTransformer(levels, CLI::ignore_case));
 
   auto* profiles = app.add_subcommand("profiles", "List the built-in profiles, or show one as JSON");
   profiles->require_subcommand(0, 1);

@@ -14,7 +14,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   openssl ca-certificates time iproute2 iptables nftables conntrack socat
   dnsutils iputils-tracepath iputils-ping iperf3 sslscan tcpdump coturn
-  dnsmasq-base nmap python3 python3-html5lib chromium
+  dnsmasq-base nmap python3 python3-html5lib chromium clang-format
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -354,7 +354,6 @@ Resolver::Resolver(asio::any_io_executor ex, std::optional<DnsServer> server)
 
 Resolver::~Resolver() = default;
 
-std::string Resolver::server_description() const { return impl_->describe(); }
 
 asio::awaitable<DnsResponse> Resolver::query(std::string name, int type, std::chrono::milliseconds timeout) {
   unsigned char* buf = nullptr;

@@ -66,8 +66,6 @@ class Resolver {
   // A and AAAA of a host; an IP literal comes back as is.
   boost::asio::awaitable<HostLookup> lookup_host(std::string host, std::chrono::milliseconds timeout);
 
-  std::string server_description() const;
-
   struct Impl;
 
  private:

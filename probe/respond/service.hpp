@@ -19,13 +19,16 @@ using ResponderLog = std::function<void(const std::string& level, const std::str
 
 class SessionLog;
 
+// Messages at or above this level are logged (CLI: --log-level).
+enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
+
 struct ResponderOptions {
   std::string listen = "0.0.0.0:7447";   // control TCP port
   std::string bind_address = "0.0.0.0";  // where the served ports bind
   std::string alt_address;               // second IP for RFC 5780 (OTHER-ADDRESS)
   std::string token;
   int max_pps = 2000;  // per source address
-  std::string log_level = "info";
+  LogLevel log_level = LogLevel::info;
   // Service name -> the ports its flag asked for. Services absent here do not run.
   std::map<std::string, std::vector<net::PortRange>> ports;
 };

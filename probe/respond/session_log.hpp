@@ -31,7 +31,6 @@ class SessionLog {
               std::uint16_t source_port, std::uint16_t local_port, Outcome outcome, Clock::time_point now);
   // Writes and forgets sessions idle since `now - idle` (all with flush_all).
   void expire(Clock::time_point now, bool flush_all = false);
-  std::size_t open_sessions() const { return sessions_.size(); }
 
  private:
   struct Entry {
