@@ -36,7 +36,7 @@ const std::vector<respond::ServiceKind>& service_registry() {
   static const std::vector<respond::ServiceKind> registry = {
       checks::udp_echo_service(),
       checks::tcp_accept_service(),
-      respond::stun_service(),
+      checks::stun_service(),
       respond::sip_mirror_service(),
   };
   return registry;

@@ -2,32 +2,48 @@
 // RFC 5780 NAT behaviour discovery: mapping (§4.3) and filtering (§4.4),
 // each on its own UDP socket so that the mapping tests' outgoing packets do
 // not open the pinholes the filtering tests look for. Only ever reports what
-// the tests showed; anything it could not establish is "unknown: <why>".
+// the tests showed; anything it could not establish is unknown, with why.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <chrono>
 #include <string>
 
-#include "probe/clock.hpp"
+#include "checks/stun/stun_client.hpp"
 #include "checks/stun/stun_codec.hpp"
+#include "probe/clock.hpp"
 
-namespace callready::checks::nat_behavior {
+namespace callready::checks::stun {
 
-inline constexpr const char* kEndpointIndependent = "endpoint-independent";
-inline constexpr const char* kAddressDependent = "address-dependent";
-inline constexpr const char* kAddressAndPortDependent = "address-and-port-dependent";
+// RFC 4787 / RFC 5780 names.
+enum class Behaviour { unknown, endpoint_independent, address_dependent, address_and_port_dependent };
+const char* to_string(Behaviour);  // "endpoint-independent", ...; "unknown"
 
-struct Result {
-  std::string mapping;    // one of the three above, or "unknown: ..."
-  std::string filtering;  // likewise
-  std::string mapping_evidence;
-  std::string filtering_evidence;
+struct BehaviourTest {
+  Behaviour behaviour = Behaviour::unknown;
+  std::string unknown_because;  // when unknown: why
+  std::string evidence;         // what the tests saw
+  // "endpoint-independent", ... or "unknown: <why>"
+  std::string text() const;
 };
 
-// `primary`: the server address that answered; `other`: its OTHER-ADDRESS;
-// `mapped`: the XOR-MAPPED-ADDRESS seen from `local` towards `primary`.
-// Every exchange is bounded by `deadline`.
-boost::asio::awaitable<Result> discover(boost::asio::ip::address local, wire::stun::Endpoint primary,
-                                        wire::stun::Endpoint other, callready::Clock::time_point deadline);
+struct NatBehaviour {
+  BehaviourTest mapping;
+  BehaviourTest filtering;
+};
 
-}  // namespace callready::checks::nat_behavior
+// The waits of the tests. An answer is expected (mapping tests, test I of the
+// filtering sockets): a few retransmissions against loss, sends at 0, 500,
+// 1500, 3500 ms, give up at 5500 ms (never past the deadline). Silence is a
+// likely result (filtering tests II and III, run at once): shorter, as
+// turnutils_natdiscovery does, sends at 0, 500, 1500 ms, give up at 3500 ms,
+// and never cut short by the deadline, or silence would mean nothing.
+struct DiscoveryPlan {
+  Retransmission expect_answer{Millis(500), 4, 4, Millis(5500)};
+  Retransmission silence_likely{Millis(500), 3, 4, Millis(3500)};
+};
+
+// `primary`: the server address that answered; `other`: its OTHER-ADDRESS.
+// Tests run from fresh sockets on `local`; every exchange is bounded by `deadline`.
+boost::asio::awaitable<NatBehaviour> discover(boost::asio::ip::address local, Endpoint primary, Endpoint other,
+                                              Clock::time_point deadline, DiscoveryPlan plan = {});
+
+}  // namespace callready::checks::stun

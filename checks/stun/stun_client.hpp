@@ -1,21 +1,25 @@
 #pragma once
 // One STUN Binding transaction, client side: over UDP with RFC 5389 §7.2.1
-// retransmission, over TCP as one request on a fresh connection.
+// retransmission (on callready::Timer, so tests run the schedule in virtual
+// time), over TCP as one request on a fresh connection. It measures and
+// decides nothing: what failed is data (the operation and the socket error as
+// net::classify sorts it).
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "checks/stun/stun_codec.hpp"
+#include "probe/clock.hpp"
+#include "probe/model.hpp"
+#include "probe/net/errors.hpp"
 
-namespace callready::checks::stun_client {
+namespace callready::checks::stun {
 
-namespace stun = wire::stun;
-using Millis = std::chrono::milliseconds;
-
-// RFC 5389: RTO 500 ms, doubling, Rc = 7 sends, then Rm = 16 RTOs of waiting.
-// `budget` caps the whole transaction (the check's deadline).
+// RFC 5389: RTO 500 ms, doubling, Rc = 7 sends, then Rm = 16 RTOs of waiting
+// after the last: sends at 0, 500, 1500, 3500, 7500, 15500, 31500 ms, give up
+// at 39500 ms. `budget` caps the whole transaction (the check's deadline).
 struct Retransmission {
   Millis rto{500};
   int max_sends = 7;
@@ -30,28 +34,39 @@ struct RequestOptions {
 };
 
 struct Exchange {
-  bool answered = false;     // a well-formed response with our transaction id arrived
-  stun::Message response;    // when answered
-  stun::Endpoint responder;  // where the response came from
-  double rtt_ms = 0;         // from the first send to the response
-  int sent = 0;              // requests sent (UDP retransmissions included)
-  std::string error;         // when not answered: what happened
-  std::string junk;          // a reason, when something arrived that did not parse as our response
-  stun::Endpoint local;      // the socket's local address (TCP: the connection's)
+  bool answered = false;   // a well-formed response with our transaction id arrived
+  Message response;        // when answered
+  Endpoint responder;      // where the response came from
+  Endpoint local;          // the socket's local address (TCP: the connection's)
+  double rtt_ms = 0;       // from the first send to the response
+  std::vector<Millis> sent_at;  // each request's send time, from the first send
+  Clock::duration elapsed{};    // from the first send to the answer or the give-up
+  int sent() const { return static_cast<int>(sent_at.size()); }
+
+  // When not answered: the step that failed (connect, send, receive, parse),
+  // the socket error as classified (none: silence), and what happened.
+  Operation failed = Operation::none;
+  std::optional<net::NetFailure> failure;
+  std::string error;
+  std::string junk;  // something arrived that was not our response: why
 };
 
-stun::Bytes binding_request(const stun::TransactionId& id, const RequestOptions& opts);
+Bytes binding_request(const TransactionId& id, const RequestOptions& opts);
 
 // `sock` must be open (and bound); responses from any source are accepted, so
 // RFC 5780 CHANGE-REQUEST answers from the alternate address count.
-boost::asio::awaitable<Exchange> udp_exchange(boost::asio::ip::udp::socket& sock, stun::Endpoint server,
+boost::asio::awaitable<Exchange> udp_exchange(boost::asio::ip::udp::socket& sock, Endpoint server,
                                               RequestOptions opts, Retransmission plan);
 
 // Connect, send one request, read one framed response.
-boost::asio::awaitable<Exchange> tcp_exchange(stun::Endpoint server, Millis connect_limit, Millis answer_limit);
+boost::asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Millis answer_limit);
 
 // The local address the kernel would use towards `server` (a connected UDP
-// socket's name; no packet is sent). nullopt when there is no route.
-std::optional<boost::asio::ip::address> local_address_towards(const stun::Endpoint& server);
+// socket's name; no packet is sent), or the error connect() gave.
+struct Route {
+  std::optional<boost::asio::ip::address> local;
+  boost::system::error_code error;
+};
+Route local_address_towards(const Endpoint& server);
 
-}  // namespace callready::checks::stun_client
+}  // namespace callready::checks::stun

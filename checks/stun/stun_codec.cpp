@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cstring>
 
-namespace callready::wire::stun {
+#include "probe/net/host_port.hpp"
+
+namespace callready::checks::stun {
 
 namespace {
 
@@ -380,9 +382,6 @@ TransactionId random_transaction_id() {
   return id;
 }
 
-std::string to_string(const Endpoint& ep) {
-  if (ep.address().is_v6()) return fmt::format("[{}]:{}", ep.address().to_string(), ep.port());
-  return fmt::format("{}:{}", ep.address().to_string(), ep.port());
-}
+std::string to_string(const Endpoint& ep) { return net::format_host_port(ep.address(), ep.port()); }
 
-}  // namespace callready::wire::stun
+}  // namespace callready::checks::stun

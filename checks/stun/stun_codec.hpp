@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace callready::wire::stun {
+namespace callready::checks::stun {
 
 using Bytes = std::vector<std::uint8_t>;
 using ByteView = std::span<const std::uint8_t>;
@@ -144,4 +144,4 @@ std::uint32_t crc32(ByteView data);
 TransactionId random_transaction_id();
 std::string to_string(const Endpoint& ep);  // "192.0.2.1:3478", "[2001:db8::1]:3478"
 
-}  // namespace callready::wire::stun
+}  // namespace callready::checks::stun

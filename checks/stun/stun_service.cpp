@@ -10,66 +10,33 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/read.hpp>
-#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <set>
-#include <unordered_map>
 
-#include "probe/respond/rate_limiter.hpp"
-#include "probe/respond/service.hpp"
-#include "checks/stun/stun_service.hpp"
 #include "checks/stun/stun_codec.hpp"
+#include "checks/stun/stun_service.hpp"
+#include "probe/clock.hpp"
+#include "probe/respond/rate_limiter.hpp"
 #include "probe/respond/tcp_session_guard.hpp"
 
-namespace callready::respond {
+namespace callready::checks {
 
 namespace {
 
 namespace asio = boost::asio;
-namespace stun = wire::stun;
 using asio::ip::tcp;
 using asio::ip::udp;
-using SteadyClock = callready::Clock;
+using respond::ResponderLog;
+using respond::ResponderOptions;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr const char* kSoftware = "callready";
 constexpr std::size_t kMaxTcpMessage = 2048;
 constexpr std::size_t kMaxTcpConnections = 256;
 constexpr auto kTcpIdle = std::chrono::seconds(30);
-
-// Token bucket per source address: `rate` packets per second, bursts of `rate`.
-class RateLimiter {
- public:
-  explicit RateLimiter(int rate) : rate_(rate > 0 ? rate : 1) {}
-  bool allow(const asio::ip::address& source) {
-    auto now = SteadyClock::now();
-    if (buckets_.size() > 10000) prune(now);
-    auto [it, fresh] = buckets_.try_emplace(source.to_string(), Bucket{double(rate_), now});
-    auto& b = it->second;
-    if (!fresh) {
-      double elapsed = std::chrono::duration<double>(now - b.last).count();
-      b.tokens = std::min(double(rate_), b.tokens + elapsed * rate_);
-      b.last = now;
-    }
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  }
-
- private:
-  struct Bucket {
-    double tokens;
-    SteadyClock::time_point last;
-  };
-  void prune(SteadyClock::time_point now) {
-    std::erase_if(buckets_, [now](const auto& kv) { return now - kv.second.last > std::chrono::seconds(10); });
-  }
-  int rate_;
-  std::unordered_map<std::string, Bucket> buckets_;
-};
 
 // Where a request arrived: which of our addresses (0 primary, 1 alternate) and port.
 struct Arrival {
@@ -91,6 +58,13 @@ class StunService : public std::enable_shared_from_this<StunService> {
       : io_(io), log_(std::move(log)), limiter_(opts.max_pps) {}
 
   std::string start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports);
+  void forget_idle(Clock::time_point now) { limiter_.forget_idle(now); }
+  // Closing the sockets ends the loops, which release the service.
+  void stop() {
+    boost::system::error_code ec;
+    for (auto& [key, sock] : udp_) sock->close(ec);
+    for (auto& [key, acc] : tcp_) acc->close(ec);
+  }
 
  private:
   std::string bind_all();
@@ -109,7 +83,7 @@ class StunService : public std::enable_shared_from_this<StunService> {
 
   asio::io_context& io_;
   ResponderLog log_;
-  RateLimiter limiter_;
+  respond::RateLimiter limiter_;
   std::vector<asio::ip::address> ips_;  // [primary] or [primary, alternate]
   std::set<unsigned short> base_ports_;
   std::map<std::pair<int, unsigned short>, std::unique_ptr<udp::socket>> udp_;
@@ -227,7 +201,7 @@ asio::awaitable<void> StunService::udp_loop(std::shared_ptr<StunService> self, u
     auto [ec, n] = co_await sock->async_receive_from(asio::buffer(buf), from, kUseTuple);
     if (ec == asio::error::operation_aborted || !sock->is_open()) co_return;
     if (ec) continue;
-    if (!self->limiter_.allow(from.address())) continue;
+    if (!self->limiter_.allow(from.address(), Clock::now())) continue;
     auto reply = self->answer(stun::ByteView(buf.data(), n), from, at);
     if (!reply) continue;
     auto out = self->udp_.find({reply->ip_index, reply->port});
@@ -259,7 +233,7 @@ asio::awaitable<void> StunService::tcp_session(std::shared_ptr<StunService> self
   auto peer = sock->remote_endpoint(ec);
   if (ec) co_return;
   udp::endpoint from(peer.address(), peer.port());
-  TcpSessionGuard guard(self->tcp_connections_, sock, kTcpIdle);
+  respond::TcpSessionGuard guard(self->tcp_connections_, sock, kTcpIdle);
   std::array<std::uint8_t, kMaxTcpMessage> buf;
   for (;;) {
     auto [rec, n] = co_await asio::async_read(*sock, asio::buffer(buf.data(), stun::kHeaderSize), kUseTuple);
@@ -275,7 +249,7 @@ asio::awaitable<void> StunService::tcp_session(std::shared_ptr<StunService> self
           *sock, asio::buffer(buf.data() + stun::kHeaderSize, frame.total - stun::kHeaderSize), kUseTuple);
       if (rec2) break;
     }
-    if (!self->limiter_.allow(from.address())) continue;
+    if (!self->limiter_.allow(from.address(), Clock::now())) continue;
     auto reply = self->answer(stun::ByteView(buf.data(), frame.total), from, at);
     if (!reply) continue;
     auto [wec, wn] = co_await asio::async_write(*sock, asio::buffer(reply->bytes), kUseTuple);
@@ -287,24 +261,28 @@ asio::awaitable<void> StunService::tcp_session(std::shared_ptr<StunService> self
 
 }  // namespace
 
-// The service's loops own it (shared_from_this); the host holds this handle.
-struct StunServiceHandle : RunningService {};
+// The service's loops own it too (shared_from_this); the host holds this handle.
+struct StunServiceHandle : respond::RunningService {
+  explicit StunServiceHandle(std::shared_ptr<StunService> s) : service(std::move(s)) {}
+  void stop() override { service->stop(); }
+  void housekeeping(Clock::time_point now) override { service->forget_idle(now); }
+  std::shared_ptr<StunService> service;
+};
 
-ServiceKind stun_service() {
-  ServiceKind k;
+respond::ServiceKind stun_service() {
+  respond::ServiceKind k;
   k.name = "stun";
   k.flag = "--stun-ports";
   k.help = "STUN Binding ports (UDP and TCP; RFC 5780 with --alt-address)";
   k.sockets_per_port = 8;
-  k.start = [](ServiceHost& host, const std::vector<net::PortRange>& ports,
-               std::string& error) -> std::unique_ptr<RunningService> {
+  k.start = [](respond::ServiceHost& host, const std::vector<net::PortRange>& ports,
+               std::string& error) -> std::unique_ptr<respond::RunningService> {
     auto service = std::make_shared<StunService>(host.io, host.options, host.log);
     error = service->start(host.options, ports);
     if (!error.empty()) return nullptr;
-    return std::make_unique<StunServiceHandle>();
+    return std::make_unique<StunServiceHandle>(std::move(service));
   };
   return k;
 }
 
-
-}  // namespace callready::respond
+}  // namespace callready::checks

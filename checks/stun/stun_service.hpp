@@ -4,8 +4,8 @@
 // RFC 5780 (OTHER-ADDRESS, RESPONSE-ORIGIN, CHANGE-REQUEST).
 #include "probe/respond/service.hpp"
 
-namespace callready::respond {
+namespace callready::checks {
 
-ServiceKind stun_service();
+respond::ServiceKind stun_service();
 
-}  // namespace callready::respond
+}  // namespace callready::checks

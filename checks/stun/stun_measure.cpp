@@ -1,0 +1,133 @@
+// The `stun` measurement: resolve, (with our responder) ask its control port,
+// one Binding exchange, then the RFC 5780 tests. It decides nothing; the
+// judge reads the StunResult.
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include "checks/stun/stun_client.hpp"
+#include "checks/stun/stun_result.hpp"
+#include "probe/net/host_port.hpp"
+#include "probe/net/responder_control.hpp"
+#include "probe/net/target.hpp"
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+
+namespace callready::checks::stun {
+
+namespace {
+
+// Whether the server is `callready respond`: the params say so, or
+// --responder names this host.
+bool talks_to_responder(const StunParams& p, const ScanSettings& s, const asio::ip::address& address) {
+  if (p.responder) return *p.responder;
+  if (!s.responder) return false;
+  auto hp = net::parse_host_port(*s.responder);
+  return hp && (hp->host == p.host || hp->host == address.to_string());
+}
+
+void take_exchange(StunResult& r, const Exchange& ex) {
+  r.requests_sent = ex.sent();
+  if (ex.local.port() != 0) r.local = ex.local;
+  if (!ex.answered) {
+    r.failed = ex.failed;
+    r.failure = ex.failure;
+    r.error = ex.error;
+    r.junk = ex.junk;
+    return;
+  }
+  const auto& resp = ex.response;
+  r.answered = true;
+  r.rtt_ms = ex.rtt_ms;
+  if (const auto* a = resp.find(attr::software)) r.software = read_string(*a);
+  if (resp.cls == MessageClass::error) {
+    const auto* a = resp.find(attr::error_code);
+    r.error_response = (a ? read_error_code(*a) : std::nullopt).value_or(ErrorCode{0, "without an ERROR-CODE"});
+    return;
+  }
+  if (const auto* a = resp.find(attr::xor_mapped_address)) r.xor_mapped = read_xor_address(*a, resp.transaction_id);
+  if (const auto* a = resp.find(attr::mapped_address)) r.plain_mapped = read_address(*a);
+  if (const auto* a = resp.find(attr::other_address)) r.other_address = read_address(*a);
+}
+
+}  // namespace
+
+asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
+  Measured<StunResult> m;
+  auto& r = m.result;
+  r.server = p.host;
+  r.port = p.port;
+  r.transport = p.transport;
+
+  auto lookup = co_await net::resolve_target(ctx, "stun", p.host, "reach the STUN server " + p.target());
+  if (lookup.failure) {
+    r.unresolved = lookup.failure;
+    co_return m;
+  }
+  auto address = lookup.addresses.front();
+  r.address = address;
+  Endpoint server(address, p.port);
+
+  if (talks_to_responder(p, ctx.settings, address)) {
+    auto limit = ctx.budget(Millis(3000));
+    auto info = co_await ctx.responder.ask(address, std::nullopt, std::nullopt, limit);
+    if (auto e = net::setup_error(info, "stun", p.port)) {
+      m.error = std::move(e);
+      co_return m;
+    }
+  }
+
+  Exchange first;
+  if (p.transport == "udp") {
+    auto route = local_address_towards(server);
+    if (!route.local) {
+      if (net::classify(route.error) == net::NetFailure::local) {
+        m.error = net::local_error(Operation::bind, "a UDP socket towards " + to_string(server), route.error);
+        co_return m;
+      }
+      r.failed = Operation::connect;
+      r.failure = net::classify(route.error);
+      r.error = route.error.message();
+      co_return m;
+    }
+    udp::socket sock(co_await asio::this_coro::executor);
+    boost::system::error_code ec;
+    udp::endpoint bind_to(*route.local, 0);
+    sock.open(bind_to.protocol(), ec);
+    if (!ec) sock.bind(bind_to, ec);
+    if (ec) {
+      m.error = net::local_error(Operation::bind, "UDP " + to_string(bind_to), ec);
+      co_return m;
+    }
+    Retransmission plan;
+    plan.budget = ctx.budget(Millis(39500));
+    RequestOptions plain;  // named: GCC 12 miscompiles braced temporaries in co_await
+    first = co_await udp_exchange(sock, server, plain, plan);
+  } else {
+    auto connect_limit = ctx.budget(Millis(5000));
+    auto answer_limit = ctx.budget(Millis(8000));
+    first = co_await tcp_exchange(server, connect_limit, answer_limit);
+  }
+  if (!first.answered && first.failure == net::NetFailure::local) {
+    m.error = CheckError{ErrorReason::local, first.failed, to_string(server) + ": " + first.error};
+    co_return m;
+  }
+  take_exchange(r, first);
+  if (!r.answered || r.error_response || !r.mapped()) co_return m;
+
+  // RFC 5780, when the server offers it and the caller wants it.
+  if (p.transport == "tcp") r.discovery = NatDiscovery::tcp;
+  else if (!p.nat_discovery) r.discovery = NatDiscovery::disabled;
+  else if (!r.other_address) r.discovery = NatDiscovery::no_other_address;
+  else {
+    r.discovery = NatDiscovery::ran;
+    auto deadline = Clock::now() + ctx.budget(Millis(60000));
+    auto local = first.local.address();
+    auto other = *r.other_address;
+    DiscoveryPlan plan;
+    r.behaviour = co_await discover(local, server, other, deadline, plan);
+  }
+  co_return m;
+}
+
+}  // namespace callready::checks::stun
