@@ -1,7 +1,58 @@
 #pragma once
+// `tcp`: connect to host:port; every address of the host (IPv4 and IPv6) is
+// tried and reported. measure() resolves and connects (TcpResult);
+// judge_tcp() decides the findings from it, without sockets.
+#include <boost/asio/ip/address.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "probe/check.hpp"
+#include "probe/net/errors.hpp"
+#include "probe/net/target.hpp"
 
 namespace callready::checks {
-// `tcp`: connect to host:port; every address of the host (IPv4 and IPv6) is tried and reported.
+
 CheckKind tcp_check_kind();
+
+namespace tcp {
+
+struct TcpParams {
+  std::string host;
+  std::uint16_t port = 0;
+  long long connect_timeout_ms = 3000;
+
+  static TcpParams parse(ParamReader& r);
+  std::string target() const;  // "host:port", "[v6]:port"
+};
+
+// One connection attempt to one address of the host.
+struct TcpAttempt {
+  boost::asio::ip::address address;
+  bool connected = false;
+  double rtt_ms = 0;  // until connected, or until it failed
+  net::NetFailure failure = net::NetFailure::other;  // when not connected
+  std::string message;                               // the system's words for the failure
+};
+
+struct TcpResult {
+  std::string host;
+  std::uint16_t port = 0;
+  net::TargetAddresses resolved;
+  std::vector<TcpAttempt> attempts;  // one per address, in the resolver's order (IPv4 first)
+
+  const TcpAttempt* fastest_connected() const;
+  // The attempt the report's top-level keys describe: the fastest that connected, else the first.
+  const TcpAttempt* shown() const;
+};
+
+void to_json(nlohmann::json& j, const TcpResult& r);
+
+Judgement judge_tcp(const TcpResult& r, const TcpParams& p);
+
+// The attempts, one row per address.
+view::View tcp_view(const nlohmann::json& details);
+
+}  // namespace tcp
 }  // namespace callready::checks

@@ -1,8 +1,10 @@
 #pragma once
-// The first step of every check that talks to a host: resolve it, and when
-// that fails report it the same way everywhere (code "<kind>.no_address", the
-// DNS fix as remediation; the engine keeps that remediation even when the
-// rule has its own, because the requirement itself was never tested).
+// The first step of every check that talks to a host: resolve it. The
+// measurement keeps what happened as data (TargetAddresses); the judge turns
+// an unresolved target into the one finding every kind reports the same way
+// (code "<kind>.no_address", operation `resolve`, the DNS fix as remediation;
+// scoring keeps that remediation even when the rule has its own, because the
+// requirement itself was never tested).
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <optional>
@@ -10,15 +12,35 @@
 #include <vector>
 
 #include "probe/check.hpp"
+#include "probe/net/resolver.hpp"
 
 namespace callready::net {
 
+// What resolving a check's target gave.
+struct TargetAddresses {
+  std::string host;
+  std::vector<boost::asio::ip::address> addresses;  // IPv4 first; empty when it did not resolve
+  DnsFailure failure = DnsFailure::none;           // why not, when it did not
+  std::string message;                             // the resolver's words, if any
+
+  bool resolved() const { return !addresses.empty(); }
+};
+
+// A and AAAA of `host` (an IP literal comes back as is), within the check's budget.
+boost::asio::awaitable<TargetAddresses> resolve_target(CheckContext& ctx, const std::string& host);
+
+// The finding for a target that did not resolve. `purpose` completes
+// "Cannot <purpose>", e.g. "reach the STUN server 203.0.113.10:3478".
+Finding unresolved_finding(const std::string& kind, const TargetAddresses& target, const std::string& purpose,
+                           Severity severity = Severity::critical);
+
+// Transitional (kinds not yet split into measure and judge): resolves and
+// builds the finding at once. Goes when the last caller has moved to the
+// two functions above.
 struct ResolvedTarget {
   std::vector<boost::asio::ip::address> addresses;  // IPv4 first; empty on failure
   std::optional<Finding> failure;
 };
-
-// `purpose` completes "Cannot <purpose>", e.g. "reach the STUN server 203.0.113.10:3478".
 boost::asio::awaitable<ResolvedTarget> resolve_target(CheckContext& ctx, const std::string& kind,
                                                       const std::string& host, const std::string& purpose,
                                                       Severity severity = Severity::critical);

@@ -6,10 +6,10 @@ using callready::net::Cidr;
 using boost::asio::ip::make_address;
 
 TEST_CASE("CIDR parsing") {
-  CHECK(Cidr::parse("203.0.113.0/24")->prefix == 24);
-  CHECK(Cidr::parse("2001:db8::/32")->prefix == 32);
-  CHECK(Cidr::parse("198.51.100.7")->prefix == 32);
-  CHECK(Cidr::parse("2001:db8::1")->prefix == 128);
+  CHECK(Cidr::parse("203.0.113.0/24")->prefix() == 24);
+  CHECK(Cidr::parse("2001:db8::/32")->prefix() == 32);
+  CHECK(Cidr::parse("198.51.100.7")->prefix() == 32);
+  CHECK(Cidr::parse("2001:db8::1")->prefix() == 128);
   for (const char* bad : {"203.0.113.0/33", "2001:db8::/129", "203.0.113/24", "x/8", "203.0.113.0/", "203.0.113.0/-1",
                           "203.0.113.0/2x", "::ffff:203.0.113.1/120", ""})
     CHECK_MESSAGE(!Cidr::parse(bad), bad);
