@@ -37,7 +37,7 @@ const std::vector<respond::ServiceKind>& service_registry() {
       checks::udp_echo_service(),
       checks::tcp_accept_service(),
       checks::stun_service(),
-      respond::sip_mirror_service(),
+      checks::sip_mirror_service(),
   };
   return registry;
 }

@@ -1,8 +1,8 @@
-#include "probe/clock.hpp"
 #include "checks/sip_alg/sip_alg_exchange.hpp"
 
 #include <fmt/format.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -10,25 +10,22 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include "probe/net/async.hpp"
 #include "checks/sip_alg/sip_codec.hpp"
+#include "probe/clock.hpp"
+#include "probe/net/async.hpp"
+#include "probe/net/host_port.hpp"
 
 namespace callready::checks::sip_alg {
 namespace {
 
 namespace asio = boost::asio;
-namespace sip = wire::sip;
 using asio::ip::tcp;
 using asio::ip::udp;
-using SteadyClock = callready::Clock;
+using boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-std::string ep_text(const asio::ip::address& a, unsigned short port) {
-  return fmt::format("{}:{}", host_text(a), port);
-}
-
-double ms_since(SteadyClock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
 // A final response to our request: same CSeq (number and method).
@@ -37,180 +34,216 @@ bool answers(const sip::Message& m, const RequestSpec& s) {
   return !m.is_request && m.status >= 200 && cseq && *cseq == fmt::format("{} {}", s.cseq, s.method);
 }
 
-// Reads the mirror and the Via of a final response into the attempt.
-void evaluate(Attempt& a, const std::string& request, const sip::Message& response) {
-  a.status = response.status;
+// Records a failed step, sorted by net::classify; a refusal (ICMP port
+// unreachable, a TCP reset on connect) is an outcome of its own.
+void record_failure(Exchange& e, Operation op, const std::string& what, const error_code& ec) {
+  auto kind = net::classify(ec);
+  e.outcome = kind == net::NetFailure::refused ? Outcome::refused : Outcome::failed;
+  e.failure = StepFailure{op, kind, fmt::format("{} {}: {}", to_string(op), what, ec.message())};
+}
+
+// Reads the mirror and the Via of a final response into the exchange.
+void record_response(Exchange& e, const std::string& request, const sip::Message& response) {
+  e.status = response.status;
   if (const std::string* via = response.header("Via")) {
-    a.response_received = sip::header_param(*via, "received").value_or("");
-    a.response_rport = sip::header_param(*via, "rport").value_or("");
+    e.response_received = sip::header_param(*via, "received");
+    e.response_rport = sip::header_param(*via, "rport");
   }
   const std::string* type = response.header("Content-Type");
   auto mirror = type && *type == sip::kMirrorContentType ? sip::decode_mirror(response.body) : std::nullopt;
   if (!mirror) {
-    a.outcome = "no_mirror";
+    e.outcome = Outcome::no_mirror;
     return;
   }
-  a.outcome = "mirrored";
-  auto seen = asio::ip::make_address(mirror->source_ip);
-  a.observed_source = ep_text(seen, mirror->source_port);
-  a.diff = diff_requests(request, mirror->request);
-  a.response_via_rewritten = a.response_received != mirror->source_ip ||
-                             (!a.response_rport.empty() && a.response_rport != std::to_string(mirror->source_port));
+  e.outcome = Outcome::mirrored;
+  e.observed_address = mirror->source_ip;
+  e.observed_port = mirror->source_port;
+  e.diff = diff_requests(request, mirror->request);
 }
 
-Attempt base_attempt(const ChannelSpec& c, const std::string& method) {
-  Attempt a;
-  a.transport = c.tcp ? "tcp" : "udp";
-  a.requested_port = c.source_port;
-  a.method = method;
-  return a;
+Exchange base_exchange(const ChannelSpec& c, const std::string& method) {
+  Exchange e;
+  e.transport = c.tcp ? "tcp" : "udp";
+  e.requested_port = c.source_port;
+  e.method = method;
+  return e;
 }
 
-std::vector<Attempt> all_failed(const ChannelSpec& c, const std::string& outcome, const std::string& error) {
-  std::vector<Attempt> out;
+// The socket could not be set up: every method of the channel ends the same way.
+std::vector<Exchange> all_failed(const ChannelSpec& c, Operation op, const std::string& what, const error_code& ec) {
+  std::vector<Exchange> out;
   for (const auto& m : c.methods) {
-    out.push_back(base_attempt(c, m));
-    out.back().outcome = outcome;
-    out.back().error = error;
+    out.push_back(base_exchange(c, m));
+    record_failure(out.back(), op, what, ec);
+    if (op == Operation::bind && ec == asio::error::address_in_use && c.source_port)
+      out.back().outcome = Outcome::source_port_busy;
   }
   return out;
 }
 
-asio::awaitable<std::vector<Attempt>> run_udp(ChannelSpec c) {
+// A failure that ends a UDP exchange; anything else (e.g. a stray error of
+// an earlier datagram) is ignored and the schedule goes on.
+bool ends_exchange(net::NetFailure f) {
+  return f == net::NetFailure::refused || f == net::NetFailure::unreachable || f == net::NetFailure::local ||
+         f == net::NetFailure::reset;
+}
+
+asio::awaitable<std::vector<Exchange>> run_udp(ChannelSpec c) {
   auto ex = co_await asio::this_coro::executor;
   udp::socket sock(ex);
   udp::endpoint remote(c.remote, c.remote_port);
-  boost::system::error_code ec;
+  const std::string remote_text = net::format_host_port(c.remote, c.remote_port);
+  error_code ec;
   sock.open(remote.protocol(), ec);
-  if (!ec) sock.bind(udp::endpoint(remote.protocol(), c.source_port), ec);
-  if (ec)
-    co_return all_failed(c, ec == asio::error::address_in_use ? "source_port_busy" : "send_failed",
-                         "bind: " + ec.message());
+  if (ec) co_return all_failed(c, Operation::bind, "UDP socket", ec);
+  sock.bind(udp::endpoint(remote.protocol(), c.source_port), ec);
+  if (ec) co_return all_failed(c, Operation::bind, "UDP port " + std::to_string(c.source_port), ec);
   sock.connect(remote, ec);
-  if (ec) co_return all_failed(c, "send_failed", "connect: " + ec.message());
+  if (ec) co_return all_failed(c, Operation::connect, remote_text, ec);
   auto local = sock.local_endpoint();
-  std::vector<Attempt> out;
+  std::vector<Exchange> out;
   std::vector<char> buf(65536);
   for (const auto& method : c.methods) {
-    Attempt a = base_attempt(c, method);
-    a.local = ep_text(local.address(), local.port());
+    Exchange e = base_exchange(c, method);
+    e.local = net::format_host_port(local.address(), local.port());
     auto spec = new_spec(method, "UDP", local.address(), local.port(), c.remote, c.remote_port);
     auto request = build_request(spec);
-    auto t0 = SteadyClock::now();
+    auto t0 = Clock::now();
     auto deadline = t0 + c.timeout;
     auto next_send = t0;
     auto interval = std::chrono::milliseconds(250);  // RFC 3261 Timer A, shortened for a probe
-    a.outcome = "no_response";
-    while (SteadyClock::now() < deadline) {
-      if (SteadyClock::now() >= next_send) {
-        sock.send(asio::buffer(request), 0, ec);
-        if (ec == asio::error::connection_refused) {  // the ICMP error of the previous send
-          a.outcome = "refused";
-          a.error = "ICMP port unreachable";
+    e.outcome = Outcome::no_response;
+    while (Clock::now() < deadline) {
+      if (Clock::now() >= next_send) {
+        sock.send(asio::buffer(request), 0, ec);  // may report the ICMP error of the previous send
+        if (ec && ends_exchange(net::classify(ec))) {
+          record_failure(e, Operation::send, remote_text, ec);
           break;
         }
-        next_send = SteadyClock::now() + interval;
+        next_send = Clock::now() + interval;
         interval *= 2;
       }
-      auto wait =
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::min(deadline, next_send) - SteadyClock::now());
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::min(deadline, next_send) - Clock::now());
       auto got = co_await net::with_timeout(sock.async_receive(asio::buffer(buf), kTuple),
                                             std::max(wait, std::chrono::milliseconds(1)));
       if (!got) continue;
       auto [rec, n] = *got;
-      if (rec == asio::error::connection_refused) {
-        a.outcome = "refused";
-        a.error = "ICMP port unreachable";
+      if (rec) {
+        if (!ends_exchange(net::classify(rec))) continue;
+        record_failure(e, Operation::receive, remote_text, rec);
         break;
       }
-      if (rec) continue;
       auto parsed = sip::parse(std::string_view(buf.data(), n), true);
       if (parsed.status != sip::ParseStatus::ok || !answers(parsed.message, spec)) continue;
-      a.rtt_ms = ms_since(t0);
-      evaluate(a, request, parsed.message);
+      e.rtt_ms = ms_since(t0);
+      record_response(e, request, parsed.message);
       if (method == "INVITE") {
         auto ack = build_ack(spec, parsed.message.header("To") ? *parsed.message.header("To") : "");
         sock.send(asio::buffer(ack), 0, ec);
       }
       break;
     }
-    out.push_back(std::move(a));
+    out.push_back(std::move(e));
   }
   co_return out;
 }
 
+struct StreamRead {
+  std::optional<sip::Message> response;
+  error_code ec;        // the stream broke
+  std::string invalid;  // the stream held something that is not SIP
+};
+
 // Reads until one complete response that answers `spec` is in `pending`.
-asio::awaitable<std::optional<sip::Message>> read_response(tcp::socket& sock, std::string& pending,
-                                                           const RequestSpec& spec) {
+asio::awaitable<StreamRead> read_response(tcp::socket& sock, std::string& pending, const RequestSpec& spec) {
   std::array<char, 4096> chunk;
+  StreamRead r;
   for (;;) {
     auto parsed = sip::parse(pending, false);
-    if (parsed.status == sip::ParseStatus::invalid) co_return std::nullopt;
+    if (parsed.status == sip::ParseStatus::invalid) {
+      r.invalid = parsed.error;
+      co_return r;
+    }
     if (parsed.status == sip::ParseStatus::ok) {
       pending.erase(0, parsed.consumed);
-      if (answers(parsed.message, spec)) co_return std::move(parsed.message);
+      if (answers(parsed.message, spec)) {
+        r.response = std::move(parsed.message);
+        co_return r;
+      }
       continue;
     }
     auto [ec, n] = co_await sock.async_read_some(asio::buffer(chunk), kTuple);
-    if (ec) co_return std::nullopt;
+    if (ec) {
+      r.ec = ec;
+      co_return r;
+    }
     pending.append(chunk.data(), n);
   }
 }
 
-asio::awaitable<std::vector<Attempt>> run_tcp(ChannelSpec c) {
+asio::awaitable<std::vector<Exchange>> run_tcp(ChannelSpec c) {
   auto ex = co_await asio::this_coro::executor;
   tcp::socket sock(ex);
   tcp::endpoint remote(c.remote, c.remote_port);
-  boost::system::error_code ec;
+  const std::string remote_text = net::format_host_port(c.remote, c.remote_port);
+  error_code ec;
   sock.open(remote.protocol(), ec);
-  // A fixed source port must be reusable right after the last run's connection.
-  if (!ec && c.source_port) sock.set_option(tcp::socket::reuse_address(true), ec);
-  if (!ec && c.source_port) sock.bind(tcp::endpoint(remote.protocol(), c.source_port), ec);
-  if (ec)
-    co_return all_failed(c, ec == asio::error::address_in_use ? "source_port_busy" : "connect_failed",
-                         "bind: " + ec.message());
-  auto connected = co_await net::with_timeout(sock.async_connect(remote, kTuple), c.timeout);
-  if (!connected || std::get<0>(*connected)) {
-    auto err = connected ? std::get<0>(*connected) : asio::error::timed_out;
-    co_return all_failed(c, err == asio::error::connection_refused ? "refused" : "connect_failed",
-                         "connect: " + (connected ? err.message() : std::string("timed out")));
+  if (ec) co_return all_failed(c, Operation::bind, "TCP socket", ec);
+  if (c.source_port) {
+    // A fixed source port must be reusable right after the last run's connection.
+    sock.set_option(tcp::socket::reuse_address(true), ec);
+    if (!ec) sock.bind(tcp::endpoint(remote.protocol(), c.source_port), ec);
+    if (ec) co_return all_failed(c, Operation::bind, "TCP port " + std::to_string(c.source_port), ec);
   }
+  auto connected = co_await net::with_timeout(sock.async_connect(remote, kTuple), c.timeout);
+  if (!connected) co_return all_failed(c, Operation::connect, remote_text, asio::error::timed_out);
+  if (auto [cec] = *connected; cec) co_return all_failed(c, Operation::connect, remote_text, cec);
   auto local = sock.local_endpoint();
-  std::vector<Attempt> out;
+  std::vector<Exchange> out;
   std::string pending;
-  bool broken = false;
+  std::optional<StepFailure> broken;  // why the stream cannot carry the next request
   for (const auto& method : c.methods) {
-    Attempt a = base_attempt(c, method);
-    a.local = ep_text(local.address(), local.port());
-    a.outcome = "no_response";
+    Exchange e = base_exchange(c, method);
+    e.local = net::format_host_port(local.address(), local.port());
     if (broken) {
-      a.error = "connection closed after an earlier request";
-      out.push_back(std::move(a));
+      e.outcome = Outcome::failed;
+      e.failure = StepFailure{Operation::send, broken->kind, "not sent: " + broken->message};
+      out.push_back(std::move(e));
       continue;
     }
     auto spec = new_spec(method, "TCP", local.address(), local.port(), c.remote, c.remote_port);
     auto request = build_request(spec);
-    auto t0 = SteadyClock::now();
+    auto t0 = Clock::now();
     auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(request), kTuple);
     if (wec) {
-      a.outcome = "send_failed";
-      a.error = "write: " + wec.message();
-      broken = true;
-      out.push_back(std::move(a));
+      record_failure(e, Operation::send, remote_text, wec);
+      broken = e.failure;
+      out.push_back(std::move(e));
       continue;
     }
-    auto response = co_await net::with_timeout(read_response(sock, pending, spec), c.timeout);
-    if (response && *response) {
-      a.rtt_ms = ms_since(t0);
-      evaluate(a, request, **response);
+    auto read = co_await net::with_timeout(read_response(sock, pending, spec), c.timeout);
+    if (!read) {
+      e.outcome = Outcome::no_response;  // a timed-out stream cannot be resynchronised
+      broken = StepFailure{Operation::receive, net::NetFailure::timeout,
+                           fmt::format("no answer to the {} within {} ms", method, c.timeout.count())};
+    } else if (read->response) {
+      e.rtt_ms = ms_since(t0);
+      record_response(e, request, *read->response);
       if (method == "INVITE") {
-        auto ack = build_ack(spec, (*response)->header("To") ? *(*response)->header("To") : "");
+        auto ack = build_ack(spec, read->response->header("To") ? *read->response->header("To") : "");
         co_await asio::async_write(sock, asio::buffer(ack), kTuple);
       }
+    } else if (read->ec) {
+      // The connection ended instead of answering: the request went unanswered.
+      record_failure(e, Operation::receive, remote_text, read->ec);
+      if (e.outcome == Outcome::failed) e.outcome = Outcome::no_response;
+      broken = e.failure;
     } else {
-      broken = true;  // a timed-out or closed stream cannot be resynchronised
+      e.outcome = Outcome::failed;
+      e.failure = StepFailure{Operation::parse, net::NetFailure::other, "parse: not a SIP response: " + read->invalid};
+      broken = e.failure;
     }
-    out.push_back(std::move(a));
+    out.push_back(std::move(e));
   }
   // Abortive close: no TIME_WAIT left to block the next run from source port 5060.
   sock.set_option(asio::socket_base::linger(true, 0), ec);
@@ -220,7 +253,7 @@ asio::awaitable<std::vector<Attempt>> run_tcp(ChannelSpec c) {
 
 }  // namespace
 
-asio::awaitable<std::vector<Attempt>> run_channel(ChannelSpec spec) {
+asio::awaitable<std::vector<Exchange>> run_channel(ChannelSpec spec) {
   if (spec.tcp) co_return co_await run_tcp(std::move(spec));
   co_return co_await run_udp(std::move(spec));
 }

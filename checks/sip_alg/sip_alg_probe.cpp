@@ -1,6 +1,7 @@
 #include "checks/sip_alg/sip_alg_probe.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,7 +10,6 @@
 #include "checks/sip_alg/sip_codec.hpp"
 
 namespace callready::checks::sip_alg {
-namespace sip = wire::sip;
 
 namespace {
 constexpr std::size_t kMinRequestBytes = 900;
@@ -109,7 +109,7 @@ std::string build_ack(const RequestSpec& s, const std::string& response_to) {
 
 namespace {
 
-// Ordered field -> values of one message: Request-URI, headers, then SDP lines.
+// Ordered field -> values of one message: Method, Request-URI, headers, then SDP lines.
 std::vector<std::pair<std::string, std::vector<std::string>>> fields(const sip::Message& m) {
   std::vector<std::pair<std::string, std::vector<std::string>>> out;
   auto put = [&out](const std::string& name, const std::string& value) {
@@ -119,6 +119,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> fields(const sip::
     else
       it->second.push_back(value);
   };
+  put("Method", m.method);
   put("Request-URI", m.uri);
   for (const auto& h : m.headers) put(sip::canonical_name(h.name), h.value);
   const std::string* type = m.header("Content-Type");
@@ -133,11 +134,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> fields(const sip::
   return out;
 }
 
-std::string joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : "\n") + x;
-  return s;
-}
+std::string joined(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, "\n")); }
 
 }  // namespace
 
@@ -148,22 +145,28 @@ Diff diff_requests(const std::string& sent, const std::string& received) {
   auto b = sip::parse(received, true);
   if (a.status != sip::ParseStatus::ok) return d;  // our own request always parses
   auto fa = fields(a.message);
-  for (const auto& [name, values] : fa) d.sent[name] = joined(values);
+  for (const auto& [name, values] : fa) {
+    d.sent[name] = joined(values);
+    d.order.push_back(name);
+  }
   if (b.status != sip::ParseStatus::ok) {
     d.received["message"] = received;
+    d.order.push_back("message");
     if (!d.identical) d.changes.push_back({"message", sent, received});
     return d;
   }
   auto fb = fields(b.message);
   for (const auto& [name, values] : fb) d.received[name] = joined(values);
-  if (a.message.method != b.message.method) d.changes.push_back({"Method", a.message.method, b.message.method});
   for (const auto& [name, values] : fa) {
     auto it = d.received.find(name);
     std::string got = it == d.received.end() ? std::string() : it->second;
     if (it == d.received.end() || got != d.sent[name]) d.changes.push_back({name, d.sent[name], got});
   }
   for (const auto& [name, values] : fb)
-    if (!d.sent.count(name)) d.changes.push_back({name, "", d.received[name]});  // added on the way
+    if (!d.sent.count(name)) {
+      d.changes.push_back({name, "", d.received[name]});  // added on the way
+      d.order.push_back(name);
+    }
   return d;
 }
 

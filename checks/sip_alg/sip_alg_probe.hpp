@@ -45,6 +45,7 @@ struct Diff {
   std::vector<FieldChange> changes;  // in message order, one per field name
   // Every compared field as sent and as received (multi-valued fields joined by "\n").
   std::map<std::string, std::string> sent, received;
+  std::vector<std::string> order;  // the field names in message order, sent first
 };
 
 // Compares the request as sent with the bytes the responder received.

@@ -6,8 +6,11 @@
 #include <boost/beast/zlib/inflate_stream.hpp>
 #include <cctype>
 #include <charconv>
+#include <climits>
+#include <memory>
+#include <openssl/evp.h>
 
-namespace callready::wire::sip {
+namespace callready::checks::sip {
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -306,46 +309,29 @@ std::optional<std::vector<SdpLine>> parse_sdp(std::string_view body) {
   return lines;
 }
 
-namespace {
-constexpr std::string_view kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-}
-
 std::string base64_encode(std::string_view data) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < data.size(); i += 3) {
-    unsigned v = static_cast<unsigned char>(data[i]) << 16;
-    if (i + 1 < data.size()) v |= static_cast<unsigned char>(data[i + 1]) << 8;
-    if (i + 2 < data.size()) v |= static_cast<unsigned char>(data[i + 2]);
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += i + 1 < data.size() ? kB64[(v >> 6) & 63] : '=';
-    out += i + 2 < data.size() ? kB64[v & 63] : '=';
-  }
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
   return out;
 }
 
+// The streaming decoder, not EVP_DecodeBlock: it honours the padding and
+// rejects data after it ("Zg==Zg==", "Z=9v") instead of decoding zeros.
 std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    unsigned v = 0;
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = text[i + k];
-      if (c == '=' && i + 4 == text.size() && k >= 2) {
-        ++pad;
-        v <<= 6;
-        continue;
-      }
-      auto idx = kB64.find(c);
-      if (idx == std::string_view::npos || pad) return std::nullopt;
-      v = (v << 6) | static_cast<unsigned>(idx);
-    }
-    out += static_cast<char>((v >> 16) & 0xff);
-    if (pad < 2) out += static_cast<char>((v >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(v & 0xff);
-  }
+  if (text.size() % 4 != 0 || text.size() > std::size_t(INT_MAX)) return std::nullopt;
+  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> ctx(EVP_ENCODE_CTX_new(), EVP_ENCODE_CTX_free);
+  if (!ctx) return std::nullopt;
+  EVP_DecodeInit(ctx.get());
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  int n = 0, tail = 0;
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  if (EVP_DecodeUpdate(ctx.get(), o, &n, reinterpret_cast<const unsigned char*>(text.data()),
+                       static_cast<int>(text.size())) < 0 ||
+      EVP_DecodeFinal(ctx.get(), o + n, &tail) != 1)
+    return std::nullopt;
+  out.resize(static_cast<std::size_t>(n + tail));
   return out;
 }
 
@@ -405,4 +391,4 @@ std::optional<Mirror> decode_mirror(std::string_view body) {
   return m;
 }
 
-}  // namespace callready::wire::sip
+}  // namespace callready::checks::sip

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-namespace callready::wire::sip {
+namespace callready::checks::sip {
 
 inline constexpr std::size_t kMaxMessageBytes = 8192;  // requests above this are rejected
 inline constexpr std::size_t kMaxHeaders = 64;
@@ -81,7 +81,7 @@ struct SdpLine {
 // Strict: every line is <letter>=<value>; CRLF or LF line ends; nullopt otherwise.
 std::optional<std::vector<SdpLine>> parse_sdp(std::string_view body);
 
-// Base64 (RFC 4648, padded) and raw deflate, for the mirror.
+// Base64 (RFC 4648, padded; OpenSSL's EVP codec) and raw deflate, for the mirror.
 std::string base64_encode(std::string_view data);
 std::optional<std::string> base64_decode(std::string_view text);
 std::string deflate_raw(std::string_view data);
@@ -96,4 +96,4 @@ struct Mirror {
 std::string encode_mirror(const Mirror& m);
 std::optional<Mirror> decode_mirror(std::string_view body);
 
-}  // namespace callready::wire::sip
+}  // namespace callready::checks::sip

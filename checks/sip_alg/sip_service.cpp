@@ -1,13 +1,12 @@
-// The responder's SIP mirror (issue 6): UDP and TCP on every port of
-// opts.sip_ports. Each request is answered like a stateless proxy/registrar
+// The responder's SIP mirror: UDP and TCP on every port of --sip-ports. Each request is answered like a stateless proxy/registrar
 // would (200 OK; 488 Not Acceptable Here for INVITE, which ends the
 // transaction without a dialog; nothing for ACK) with Via ;received=;rport=
 // filled in, and the request exactly as it arrived in the body
-// (wire/sip.hpp: Content-Type application/x-callready-mirror, deflate+base64,
+// (sip_codec.hpp: Content-Type application/x-callready-mirror, deflate+base64,
 // so ALGs find no address to rewrite in it).
 //
 // Never an amplifier:
-//  - requests larger than wire::sip::kMaxMessageBytes (8 KiB) are dropped;
+//  - requests larger than sip::kMaxMessageBytes (8 KiB) are dropped;
 //  - a response is never more than 1.5x the bytes of its request: when the
 //    mirror would break that bound it is left out, and when even the bare
 //    response would, nothing is sent;
@@ -20,22 +19,29 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <memory>
 #include <random>
 
+#include "checks/sip_alg/sip_codec.hpp"
+#include "probe/clock.hpp"
+#include "probe/net/host_port.hpp"
 #include "probe/respond/rate_limiter.hpp"
 #include "probe/respond/service.hpp"
-#include "checks/sip_alg/sip_codec.hpp"
 #include "probe/respond/tcp_session_guard.hpp"
 
-namespace callready::respond {
+namespace callready::checks {
 namespace {
 
 namespace asio = boost::asio;
-namespace sip = wire::sip;
+using respond::RateLimiter;
+using respond::ResponderLog;
+using respond::ResponderOptions;
+using respond::RunningService;
+using respond::ServiceHost;
+using respond::ServiceKind;
+using respond::TcpSessionGuard;
 using asio::ip::tcp;
 using asio::ip::udp;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
@@ -46,10 +52,6 @@ constexpr auto kTcpIdle = std::chrono::seconds(30);
 std::string tag() {
   static std::mt19937_64 rng{std::random_device{}()};
   return std::to_string(rng() % 100000000000ULL);
-}
-
-std::string endpoint_text(const asio::ip::address& a, unsigned short port) {
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(port);
 }
 
 }  // namespace
@@ -98,6 +100,8 @@ class SipService : public std::enable_shared_from_this<SipService> {
  public:
   SipService(asio::io_context& io, ResponderLog log) : io_(io), log_(std::move(log)), limiter_(kRequestsPerSecond) {}
   std::string start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports);
+  void stop();
+  void housekeeping(Clock::time_point now) { limiter_.forget_idle(now); }
 
  private:
   bool allow(const asio::ip::address& a) { return limiter_.allow(a, RateLimiter::Clock::now()); }
@@ -126,7 +130,7 @@ std::string SipService::start(const ResponderOptions& opts, const std::vector<ne
       auto us = std::make_unique<udp::socket>(io_);
       us->open(uep.protocol(), ec);
       if (!ec) us->bind(uep, ec);
-      if (ec) return "SIP: cannot bind UDP " + endpoint_text(address, uep.port()) + ": " + ec.message();
+      if (ec) return "SIP: cannot bind UDP " + net::format_host_port(address, uep.port()) + ": " + ec.message();
       udp_.push_back(std::move(us));
       tcp::endpoint tep(address, uep.port());
       auto acc = std::make_unique<tcp::acceptor>(io_);
@@ -134,7 +138,7 @@ std::string SipService::start(const ResponderOptions& opts, const std::vector<ne
       if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
       if (!ec) acc->bind(tep, ec);
       if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) return "SIP: cannot listen on TCP " + endpoint_text(address, uep.port()) + ": " + ec.message();
+      if (ec) return "SIP: cannot listen on TCP " + net::format_host_port(address, uep.port()) + ": " + ec.message();
       tcp_.push_back(std::move(acc));
     }
   if (udp_.empty()) return "";
@@ -153,7 +157,7 @@ asio::awaitable<void> SipService::udp_loop(std::shared_ptr<SipService> self, udp
     if (ec == asio::error::operation_aborted || !sock->is_open()) co_return;
     if (ec || n > sip::kMaxMessageBytes || !self->allow(from.address())) continue;
     auto out = sip_mirror_answer(std::string_view(buf.data(), n), true, from.address(), from.port());
-    self->debug("SIP/UDP " + std::to_string(n) + " bytes from " + endpoint_text(from.address(), from.port()) +
+    self->debug("SIP/UDP " + std::to_string(n) + " bytes from " + net::format_host_port(from.address(), from.port()) +
                 (out.empty() ? ": not answered" : ": answered with " + std::to_string(out.size()) + " bytes"));
     if (out.empty()) continue;
     boost::system::error_code send_ec;
@@ -191,7 +195,7 @@ asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, 
       auto parsed = sip::parse(pending, false);
       if (parsed.status == sip::ParseStatus::incomplete) break;
       if (parsed.status == sip::ParseStatus::invalid) {
-        self->debug("SIP/TCP closing " + endpoint_text(peer.address(), peer.port()) + ": " + parsed.error);
+        self->debug("SIP/TCP closing " + net::format_host_port(peer.address(), peer.port()) + ": " + parsed.error);
         close = true;
         break;
       }
@@ -214,8 +218,19 @@ asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, 
 
 }  // namespace
 
-// The service's loops own it (shared_from_this); the host holds this handle.
-struct SipServiceHandle : RunningService {};
+void SipService::stop() {
+  boost::system::error_code ec;
+  for (auto& s : udp_) s->close(ec);
+  for (auto& a : tcp_) a->close(ec);
+}
+
+// The loops share the service (shared_from_this); the host holds this handle.
+struct SipServiceHandle : RunningService {
+  explicit SipServiceHandle(std::shared_ptr<SipService> s) : service(std::move(s)) {}
+  void stop() override { service->stop(); }
+  void housekeeping(Clock::time_point now) override { service->housekeeping(now); }
+  std::shared_ptr<SipService> service;
+};
 
 ServiceKind sip_mirror_service() {
   ServiceKind k;
@@ -228,10 +243,9 @@ ServiceKind sip_mirror_service() {
     auto service = std::make_shared<SipService>(host.io, host.log);
     error = service->start(host.options, ports);
     if (!error.empty()) return nullptr;
-    return std::make_unique<SipServiceHandle>();
+    return std::make_unique<SipServiceHandle>(std::move(service));
   };
   return k;
 }
 
-
-}  // namespace callready::respond
+}  // namespace callready::checks

@@ -7,7 +7,7 @@
 
 #include "probe/respond/service.hpp"
 
-namespace callready::respond {
+namespace callready::checks {
 
 // The response to one SIP request that arrived as `raw` from source:port, or ""
 // when nothing must be sent (not a request, ACK, unparseable, or a response that
@@ -16,6 +16,6 @@ std::string sip_mirror_answer(std::string_view raw, bool datagram, const boost::
                               unsigned short source_port);
 
 // The `sip_alg` kind's far end: the SIP mirror on UDP and TCP.
-ServiceKind sip_mirror_service();
+respond::ServiceKind sip_mirror_service();
 
-}  // namespace callready::respond
+}  // namespace callready::checks

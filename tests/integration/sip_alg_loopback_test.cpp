@@ -1,6 +1,8 @@
-// The sip_alg check against the real SIP mirror service on loopback: directly
-// (no ALG), through a fake ALG proxy that rewrites addresses like nf_nat_sip,
-// through a proxy that drops INVITEs, and with nothing listening.
+// The sip_alg check against the real SIP mirror service and control port on
+// loopback: directly (no ALG), through a fake ALG proxy that rewrites
+// addresses like nf_nat_sip, through a proxy that drops INVITEs, through a
+// path that refuses SIP; and the set-up errors (no responder, a port it does
+// not serve, a wrong token), which are never ALG findings.
 #include <doctest/doctest.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,9 +13,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 
+#include "checks/sip_alg/sip_service.hpp"
 #include "probe/net/resolver.hpp"
+#include "probe/net/responder_control.hpp"
 #include "probe/registry.hpp"
-#include "probe/respond/services.hpp"
+#include "probe/respond/control_server.hpp"
+#include "probe/respond/session_log.hpp"
 #include "tests/support/process.hpp"
 
 using namespace callready;
@@ -27,13 +32,16 @@ struct Run {
   std::vector<std::string> codes;
 };
 
-Run run_check(asio::io_context& io, const json& params) {
+// Runs the check with the scan's responder link on `control_port` and `token`.
+Run run_check(asio::io_context& io, const json& params, std::uint16_t control_port, std::string token = "") {
   const CheckKind* kind = find_check_kind("sip_alg");
   REQUIRE(kind);
   REQUIRE(kind->validate(params).empty());
   net::Resolver resolver(io.get_executor(), std::nullopt);
   ScanSettings settings;
-  CheckContext ctx{io.get_executor(), resolver, Clock::now() + std::chrono::seconds(10), settings, nullptr};
+  settings.token = token;
+  net::ResponderLink link(io.get_executor(), control_port, token);
+  CheckContext ctx{io.get_executor(), resolver, Clock::now() + std::chrono::seconds(10), settings, link, nullptr};
   std::optional<CheckOutcome> result;
   asio::co_spawn(io, kind->run(params, ctx), [&](std::exception_ptr e, CheckOutcome o) {
     REQUIRE_FALSE(e);
@@ -41,19 +49,63 @@ Run run_check(asio::io_context& io, const json& params) {
     io.stop();
   });
   io.restart();
-  io.run_for(std::chrono::seconds(15));
+  io.run_for(std::chrono::seconds(15));  // a bound, not a claim: the check's own deadline is 10 s
   REQUIRE(result);
   Run r{std::move(*result), {}};
   for (const auto& f : r.outcome.findings) r.codes.push_back(f.code);
   return r;
 }
 
-respond::ResponderOptions mirror_on(unsigned short port) {
-  respond::ResponderOptions o;
-  o.bind_address = "127.0.0.1";
-  o.sip_ports = {{port, port}};
-  return o;
+// The responder's control port on `control_address` announcing the SIP
+// mirror on `sip_port`, and (with `serve`) the mirror itself on 127.0.0.1.
+struct Responder {
+  respond::ResponderOptions options;
+  respond::SessionLog sessions{nullptr, std::chrono::seconds(30)};
+  std::unique_ptr<respond::ControlServer> control;
+  std::unique_ptr<respond::RunningService> sip;
+  std::uint16_t control_port = 0;
+  ~Responder() {
+    if (control) control->stop();
+    if (sip) sip->stop();
+  }
+};
+
+std::unique_ptr<Responder> start_responder(asio::io_context& io, std::uint16_t sip_port, bool serve = true,
+                                           const std::string& control_address = "127.0.0.1",
+                                           const std::string& token = "") {
+  auto r = std::make_unique<Responder>();
+  r->options.bind_address = "127.0.0.1";
+  r->options.token = token;
+  r->options.ports["sip"] = {{sip_port, sip_port}};
+  if (serve) {
+    respond::ServiceHost host{io, r->options, r->sessions, nullptr};
+    std::string error;
+    r->sip = checks::sip_mirror_service().start(host, r->options.ports["sip"], error);
+    if (!r->sip) return nullptr;  // the port was taken meanwhile
+  }
+  for (int attempt = 0; attempt < 20 && !r->control; ++attempt) {
+    auto port = test::free_port();
+    r->options.listen = control_address + ":" + std::to_string(port);
+    auto control = std::make_unique<respond::ControlServer>(io, r->options, [](const std::string&, const std::string&) {});
+    if (control->start().empty()) {
+      r->control = std::move(control);
+      r->control_port = port;
+    }
+  }
+  REQUIRE(r->control);
+  return r;
 }
+
+// A responder serving the mirror on a free port (retried when the port is taken).
+std::unique_ptr<Responder> start_mirror(asio::io_context& io, const std::string& control_address = "127.0.0.1",
+                                        const std::string& token = "") {
+  for (int attempt = 0; attempt < 20; ++attempt)
+    if (auto r = start_responder(io, test::free_port(true), true, control_address, token)) return r;
+  FAIL("no free port for the SIP mirror");
+  return nullptr;
+}
+
+std::uint16_t sip_port_of(const Responder& r) { return r.options.ports.at("sip").front().first; }
 
 // A one-client UDP "ALG": requests from the client get `from`->`to` replaced and
 // go on to the mirror; responses get `back_from`->`back_to` replaced. With
@@ -89,14 +141,43 @@ asio::awaitable<void> run_fake_alg(udp::socket& front, udp::socket& back, udp::e
   }
 }
 
+// The proxy's front on 127.0.0.3 takes the mirror's port number, so the
+// responder (control port on 127.0.0.3) serves the port the check targets;
+// its back end forwards from 127.0.0.4.
+struct Proxy {
+  std::unique_ptr<Responder> responder;
+  std::unique_ptr<udp::socket> front, back;
+};
+
+Proxy start_proxy(asio::io_context& io, FakeAlg alg) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    Proxy p;
+    p.responder = start_mirror(io, "127.0.0.3");
+    auto port = sip_port_of(*p.responder);
+    p.front = std::make_unique<udp::socket>(io, udp::v4());
+    boost::system::error_code ec;
+    p.front->bind(udp::endpoint(asio::ip::make_address("127.0.0.3"), port), ec);
+    if (ec) continue;
+    p.back = std::make_unique<udp::socket>(io, udp::endpoint(asio::ip::make_address("127.0.0.4"), 0));
+    asio::co_spawn(io, run_fake_alg(*p.front, *p.back, udp::endpoint(asio::ip::make_address("127.0.0.1"), port), alg),
+                   asio::detached);
+    return p;
+  }
+  FAIL("no port free on both 127.0.0.1 and 127.0.0.3");
+  return {};
+}
+
 }  // namespace
 
 TEST_CASE("no ALG on loopback: every request over UDP and TCP arrives unchanged") {
   asio::io_context io;
-  auto port = test::free_port(true);
-  REQUIRE(respond::start_sip_service(io, mirror_on(port), nullptr) == "");
-  auto r = run_check(
-      io, {{"host", "127.0.0.1"}, {"port", port}, {"transport", "both"}, {"source_port", test::free_port(true)}});
+  auto responder = start_mirror(io);
+  auto r = run_check(io,
+                     {{"host", "127.0.0.1"},
+                      {"port", sip_port_of(*responder)},
+                      {"transport", "both"},
+                      {"source_port", test::free_port(true)}},
+                     responder->control_port);
   const auto& d = r.outcome.details;
   INFO(d.dump(2));
   CHECK_FALSE(r.outcome.error);
@@ -112,24 +193,21 @@ TEST_CASE("no ALG on loopback: every request over UDP and TCP arrives unchanged"
   }
   CHECK(d["sent"] == d["received"]);
   CHECK(d["sent"]["c="] == "IN IP4 127.0.0.1");
+  CHECK(d["fields"][0] == "Method");
   CHECK(r.codes.empty());
   CHECK(r.outcome.summary.find("no SIP ALG") == 0);
 }
 
 TEST_CASE("a rewriting ALG is detected on both legs, and named field by field") {
   asio::io_context io;
-  auto port = test::free_port(true);
-  REQUIRE(respond::start_sip_service(io, mirror_on(port), nullptr) == "");
   // The client talks to 127.0.0.3; the proxy forwards from 127.0.0.4, whose
   // address it turns back into the client's on the way back (received=).
-  udp::socket front(io, udp::endpoint(asio::ip::make_address("127.0.0.3"), 0));
-  udp::socket back(io, udp::endpoint(asio::ip::make_address("127.0.0.4"), 0));
-  FakeAlg alg{"127.0.0.1", "192.0.2.1", "received=127.0.0.4", "received=127.0.0.1"};
-  asio::co_spawn(io, run_fake_alg(front, back, udp::endpoint(asio::ip::make_address("127.0.0.1"), port), alg),
-                 asio::detached);
-  auto r = run_check(io, {{"host", "127.0.0.3"}, {"port", front.local_endpoint().port()}, {"source_port", 0}});
+  auto proxy = start_proxy(io, {"127.0.0.1", "192.0.2.1", "received=127.0.0.4", "received=127.0.0.1"});
+  auto r = run_check(io, {{"host", "127.0.0.3"}, {"port", sip_port_of(*proxy.responder)}, {"source_port", 0}},
+                     proxy.responder->control_port);
   const auto& d = r.outcome.details;
   INFO(d.dump(2));
+  CHECK_FALSE(r.outcome.error);
   CHECK(d["alg_detected"] == true);
   CHECK(d["rewritten"] == json::array({"Via", "From", "Call-ID", "Contact", "o=", "c="}));
   CHECK(d["response_via_rewritten"] == true);
@@ -139,38 +217,84 @@ TEST_CASE("a rewriting ALG is detected on both legs, and named field by field") 
   CHECK(r.codes == std::vector<std::string>{"sip_alg.detected", "sip_alg.response_rewritten"});
   CHECK(r.outcome.findings[0].severity == Severity::critical);
   CHECK(r.outcome.findings[0].remediation.find("Disable SIP ALG") == 0);
-  CHECK(r.outcome.findings[0].remediation.find("000_657a5ed6fe137e34.txt") != std::string::npos);
 }
 
 TEST_CASE("INVITEs that vanish while REGISTERs pass are an ALG's doing") {
   asio::io_context io;
-  auto port = test::free_port(true);
-  REQUIRE(respond::start_sip_service(io, mirror_on(port), nullptr) == "");
-  udp::socket front(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  udp::socket back(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  FakeAlg alg{"", "", "", "", true};
-  asio::co_spawn(io, run_fake_alg(front, back, udp::endpoint(asio::ip::make_address("127.0.0.1"), port), alg),
-                 asio::detached);
-  auto r = run_check(io, {{"host", "127.0.0.1"},
-                          {"port", front.local_endpoint().port()},
-                          {"source_port", 0},
-                          {"timeout_ms_per_request", 400}});
+  FakeAlg alg;
+  alg.drop_invites = true;
+  auto proxy = start_proxy(io, alg);
+  auto r = run_check(io,
+                     {{"host", "127.0.0.3"},
+                      {"port", sip_port_of(*proxy.responder)},
+                      {"source_port", 0},
+                      {"timeout_ms_per_request", 400}},
+                     proxy.responder->control_port);
   const auto& d = r.outcome.details;
   INFO(d.dump(2));
   CHECK(d["alg_detected"] == true);
   CHECK(d["rewritten"] == json::array());
   CHECK(d["dropped"] == json::array({"INVITE over udp from an ephemeral port"}));
   CHECK(r.codes == std::vector<std::string>{"sip_alg.dropped"});
+  CHECK(r.outcome.findings[0].operation == Operation::receive);
 }
 
-TEST_CASE("nothing listening: refused, ALG presence unknown") {
+TEST_CASE("the responder serves the port but SIP is refused on the way: a finding, ALG presence unknown") {
   asio::io_context io;
-  auto port = test::free_port(true);
-  auto r = run_check(io, {{"host", "127.0.0.1"}, {"port", port}, {"transport", "both"}, {"source_port", 0}});
+  // The control port announces the mirror, but nothing listens there: the
+  // path answers with ICMP port unreachable and TCP resets, like a REJECT.
+  std::unique_ptr<Responder> responder;
+  for (int attempt = 0; attempt < 20 && !responder; ++attempt)
+    responder = start_responder(io, test::free_port(true), false);
+  auto r = run_check(
+      io, {{"host", "127.0.0.1"}, {"port", sip_port_of(*responder)}, {"transport", "both"}, {"source_port", 0}},
+      responder->control_port);
   const auto& d = r.outcome.details;
   INFO(d.dump(2));
+  CHECK_FALSE(r.outcome.error);
   CHECK(d["alg_detected"] == false);
   CHECK(r.codes == std::vector<std::string>{"sip_alg.refused"});
   CHECK(r.outcome.findings[0].severity == Severity::warning);
+  CHECK(r.outcome.findings[0].operation != Operation::none);
   for (const auto& a : d["attempts"]) CHECK(a["outcome"] == "refused");
+}
+
+TEST_CASE("no responder running: a set-up error, not an ALG finding") {
+  asio::io_context io;
+  auto r = run_check(io, {{"host", "127.0.0.1"}, {"port", test::free_port(true)}, {"source_port", 0}},
+                     test::free_port());
+  INFO(r.outcome.details.dump(2));
+  REQUIRE(r.outcome.error);
+  CHECK(r.outcome.error->reason == ErrorReason::setup);
+  CHECK(r.outcome.error->operation == Operation::control);
+  CHECK(r.codes.empty());
+  CHECK(r.outcome.details["alg_detected"] == false);
+}
+
+TEST_CASE("a port the responder does not serve: a set-up error") {
+  asio::io_context io;
+  auto responder = start_mirror(io);
+  auto other = static_cast<std::uint16_t>(sip_port_of(*responder) == 65535 ? 65534 : sip_port_of(*responder) + 1);
+  auto r = run_check(io, {{"host", "127.0.0.1"}, {"port", other}, {"source_port", 0}}, responder->control_port);
+  REQUIRE(r.outcome.error);
+  CHECK(r.outcome.error->reason == ErrorReason::setup);
+  CHECK(r.outcome.error->operation == Operation::control);
+  CHECK(r.outcome.error->message.find("does not serve sip on port " + std::to_string(other)) != std::string::npos);
+  CHECK(r.codes.empty());
+}
+
+TEST_CASE("a token the responder rejects: a set-up error") {
+  asio::io_context io;
+  auto responder = start_mirror(io, "127.0.0.1", "s3cret");
+  auto port = sip_port_of(*responder);
+  auto r = run_check(io, {{"host", "127.0.0.1"}, {"port", port}, {"source_port", 0}}, responder->control_port, "wrong");
+  REQUIRE(r.outcome.error);
+  CHECK(r.outcome.error->reason == ErrorReason::setup);
+  CHECK(r.outcome.error->message.find("rejected the token") != std::string::npos);
+  CHECK(r.codes.empty());
+
+  auto ok = run_check(io, {{"host", "127.0.0.1"}, {"port", port}, {"source_port", 0}}, responder->control_port,
+                      "s3cret");
+  CHECK_FALSE(ok.outcome.error);
+  CHECK(ok.codes.empty());
 }

@@ -4,9 +4,9 @@
 
 #include <random>
 
-#include "probe/wire/sip.hpp"
+#include "checks/sip_alg/sip_codec.hpp"
 
-using namespace callready::wire::sip;
+using namespace callready::checks::sip;
 
 namespace {
 const std::string kInvite =

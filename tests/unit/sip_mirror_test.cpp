@@ -1,13 +1,13 @@
-// The SIP mirror's answers (probe/respond/sip_service.cpp) and the check's
+// The SIP mirror's answers (checks/sip_alg/sip_service.cpp) and the check's
 // request builder and diff (checks/sip_alg/sip_alg_probe.cpp), without sockets.
 #include <doctest/doctest.h>
 
 #include "checks/sip_alg/sip_alg_probe.hpp"
-#include "probe/respond/sip_service.hpp"
-#include "probe/wire/sip.hpp"
+#include "checks/sip_alg/sip_codec.hpp"
+#include "checks/sip_alg/sip_service.hpp"
 
 using namespace callready;
-namespace sip = callready::wire::sip;
+namespace sip = callready::checks::sip;
 namespace alg = callready::checks::sip_alg;
 using boost::asio::ip::make_address;
 
@@ -53,7 +53,7 @@ TEST_CASE("the mirror answers with the request inside and Via received/rport, ne
     CAPTURE(method);
     auto s = spec(method);
     auto request = alg::build_request(s);
-    auto out = respond::sip_mirror_answer(request, true, make_address("203.0.113.1"), 40123);
+    auto out = checks::sip_mirror_answer(request, true, make_address("203.0.113.1"), 40123);
     REQUIRE_FALSE(out.empty());
     CHECK(out.size() <= request.size() * 3 / 2);
     auto r = sip::parse(out, true);
@@ -76,26 +76,26 @@ TEST_CASE("the mirror answers with the request inside and Via received/rport, ne
 
 TEST_CASE("the mirror stays silent or small where it must") {
   auto from = make_address("192.0.2.7");
-  CHECK(respond::sip_mirror_answer("garbage", true, from, 1).empty());
-  CHECK(respond::sip_mirror_answer("SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", true, from, 1).empty());
+  CHECK(checks::sip_mirror_answer("garbage", true, from, 1).empty());
+  CHECK(checks::sip_mirror_answer("SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", true, from, 1).empty());
   auto s = spec("INVITE");
   auto ack = alg::build_ack(s, "<sip:mirror@203.0.113.10>;tag=1");
   REQUIRE(sip::parse(ack, true).status == sip::ParseStatus::ok);
-  CHECK(respond::sip_mirror_answer(ack, true, from, 1).empty());
+  CHECK(checks::sip_mirror_answer(ack, true, from, 1).empty());
   // Missing mandatory headers: no answer
-  CHECK(respond::sip_mirror_answer("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n", true, from, 1).empty());
+  CHECK(checks::sip_mirror_answer("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n", true, from, 1).empty());
   // A minimal request: the mirror would exceed 1.5x, so the bare response goes out, still within the bound.
   std::string tiny =
       "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: "
       "<sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\nX-Pad: 0123456789012345678901234567890123456789\r\n\r\n";
-  auto out = respond::sip_mirror_answer(tiny, true, from, 1);
+  auto out = checks::sip_mirror_answer(tiny, true, from, 1);
   REQUIRE_FALSE(out.empty());
   CHECK(out.size() <= tiny.size() * 3 / 2);
   CHECK(out.find(sip::kMirrorContentType) == std::string::npos);
   // No room even for the bare response: nothing.
   std::string minimal =
       "OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\nf: <sip:x@y>\r\nt: <sip:a@b>\r\ni: 1\r\nCSeq: 1 OPTIONS\r\n\r\n";
-  CHECK(respond::sip_mirror_answer(minimal, true, from, 1).empty());
+  CHECK(checks::sip_mirror_answer(minimal, true, from, 1).empty());
 }
 
 TEST_CASE("the diff names exactly the fields that changed") {
@@ -105,6 +105,11 @@ TEST_CASE("the diff names exactly the fields that changed") {
   CHECK(same.identical);
   CHECK(same.changes.empty());
   CHECK(same.sent == same.received);
+  REQUIRE(same.order.size() >= 3);
+  CHECK(same.order[0] == "Method");
+  CHECK(same.order[1] == "Request-URI");
+  CHECK(same.order[2] == "Via");
+  CHECK(same.order.back() == "a=");  // SDP lines last, in message order
 
   // What nf_nat_sip does from source port 5060 (LAB.md).
   std::string alg = sent;
@@ -127,6 +132,18 @@ TEST_CASE("the diff names exactly the fields that changed") {
   CHECK(names == std::vector<std::string>{"Via", "From", "Contact", "Content-Length", "o=", "c="});
   CHECK(d.received["c="] == "IN IP4 203.0.113.1");
   CHECK(d.sent["c="] == "IN IP4 198.18.0.2");
+
+  // A field the ALG added is listed after the sent ones; a changed method is a field too.
+  std::string added = sent;
+  added.replace(0, 6, "OPTIONS");
+  added.insert(added.find("\r\n") + 2, "X-Inserted: yes\r\n");
+  auto d2 = alg::diff_requests(sent, added);
+  REQUIRE(d2.changes.size() == 2);
+  CHECK(d2.changes[0].field == "Method");
+  CHECK(d2.changes[0].received == "OPTIONS");
+  CHECK(d2.changes[1].field == "X-Inserted");
+  CHECK(d2.changes[1].sent == "");
+  CHECK(d2.order.back() == "X-Inserted");
 
   auto broken = alg::diff_requests(sent, "INVITE garbage");
   REQUIRE(broken.changes.size() == 1);
