@@ -4,6 +4,7 @@
 # c=, Content-Length rewritten (From only from source port 5060) and the
 # response's Via received= turned back into the private address; the same over
 # TCP; port 5062 only with its own CT rule. Conntrack is flushed between runs.
+# A wrong token is a set-up error, never an ALG finding.
 set -u
 . "$SOURCE_DIR/tests/lab/lib.sh"
 lab_require_root
@@ -18,10 +19,11 @@ reset_alg() {
   lab_router conntrack -F >/dev/null 2>&1
   lab_router conntrack -F expect >/dev/null 2>&1
 }
-# scan NAME PARAMS_JSON -> $LAB_DIR/NAME.json
+# scan NAME PARAMS_JSON [TOKEN] -> $LAB_DIR/NAME.json
 scan() {
   lab_profile "$LAB_DIR/$1.p.json" sip_alg "$2"
-  lab_client "$CALLREADY" scan --profile "$LAB_DIR/$1.p.json" -o "$LAB_DIR/$1.json" >"$LAB_DIR/$1.out" 2>&1
+  lab_client "$CALLREADY" scan --profile "$LAB_DIR/$1.p.json" --token "${3:-$LAB_TOKEN}" -o "$LAB_DIR/$1.json" \
+    >"$LAB_DIR/$1.out" 2>&1
   [ -s "$LAB_DIR/$1.json" ] || { cat "$LAB_DIR/$1.out"; exit 1; }
 }
 # The rewritten fields of one attempt: att(METHOD, SOURCE) where SOURCE is 5060 or "ephemeral".
@@ -38,6 +40,9 @@ lab_assert "$LAB_DIR/off.json" 'all(a["outcome"] == "mirrored" for a in d["attem
 lab_assert "$LAB_DIR/off.json" 'd["observed_source"].startswith("203.0.113.1:")' "the mirror saw the NAT address"
 lab_assert "$LAB_DIR/off.json" 'd["sent"] == d["received"] and d["sent"]["c="] == "IN IP4 198.18.0.2"'
 lab_assert "$LAB_DIR/off.json" 'c["findings"] == [] and c["status"] == "pass"'
+scan badtoken '{"host": "203.0.113.10", "transport": "both"}' wrong-token
+lab_assert "$LAB_DIR/badtoken.json" 'c["status"] == "error" and c["error"]["reason"] == "setup" and c["error"]["operation"] == "control"'
+lab_assert "$LAB_DIR/badtoken.json" 'c["findings"] == [] and d.get("attempts", []) == []' "no SIP sent with a rejected token"
 
 echo "--- helper on UDP 5060"
 reset_alg
