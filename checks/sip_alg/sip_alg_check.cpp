@@ -26,9 +26,9 @@ boost::asio::awaitable<Measured<Result>> measure(Params p, CheckContext& ctx) {
   r.host = p.host;
   r.port = p.port;
   r.transport = p.transport;
-  auto lookup = co_await net::resolve_target(ctx, "sip_alg", p.host, "test for a SIP ALG", Severity::warning);
-  if (lookup.failure) {
-    r.unresolved = lookup.failure;
+  auto lookup = co_await net::resolve_target(ctx, p.host);
+  if (!lookup.resolved()) {
+    r.unresolved = std::move(lookup);
     co_return m;
   }
   auto remote = lookup.addresses.front();
@@ -79,8 +79,8 @@ boost::asio::awaitable<Measured<Result>> measure(Params p, CheckContext& ctx) {
 }  // namespace sip_alg
 
 CheckKind sip_alg_check_kind() {
-  return make_check_kind<sip_alg::Params, sip_alg::Result>(
-      "sip_alg", Millis(10000), {&sip_alg::measure, &sip_alg::judge, &sip_alg_view});
+  return make_check_kind<sip_alg::Params, sip_alg::Result>("sip_alg", Millis(10000),
+                                                           {&sip_alg::measure, &sip_alg::judge, &sip_alg_view});
 }
 
 }  // namespace callready::checks

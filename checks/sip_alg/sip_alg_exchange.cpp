@@ -24,9 +24,7 @@ using asio::ip::udp;
 using boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 // A final response to our request: same CSeq (number and method).
 bool answers(const sip::Message& m, const RequestSpec& s) {

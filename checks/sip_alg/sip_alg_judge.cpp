@@ -29,12 +29,18 @@ std::vector<std::string> described(const std::vector<const Exchange*>& list) {
 
 const char* to_string(Outcome o) {
   switch (o) {
-    case Outcome::mirrored: return "mirrored";
-    case Outcome::no_mirror: return "no_mirror";
-    case Outcome::no_response: return "no_response";
-    case Outcome::refused: return "refused";
-    case Outcome::source_port_busy: return "source_port_busy";
-    case Outcome::failed: break;
+    case Outcome::mirrored:
+      return "mirrored";
+    case Outcome::no_mirror:
+      return "no_mirror";
+    case Outcome::no_response:
+      return "no_response";
+    case Outcome::refused:
+      return "refused";
+    case Outcome::source_port_busy:
+      return "source_port_busy";
+    case Outcome::failed:
+      break;
   }
   return "failed";
 }
@@ -70,8 +76,7 @@ Analysis analyse(const Result& r) {
 Judgement judge(const Result& r, const Params& p) {
   Judgement j;
   if (r.unresolved) {
-    Finding f = *r.unresolved;
-    f.operation = Operation::resolve;
+    auto f = net::unresolved_finding("sip_alg", *r.unresolved, "test for a SIP ALG", Severity::warning);
     j.summary = f.message;
     j.findings.push_back(std::move(f));
     return j;
@@ -92,12 +97,12 @@ Judgement judge(const Result& r, const Params& p) {
          port_only ? fmt::format("The responder answered with Via rport={} (the port it saw), but the answer arrived "
                                  "with rport={}: a SIP ALG rewrote the response on its way back ({}).",
                                  e.observed_port, e.response_rport.value_or(""), e.describe())
-                   : fmt::format("The responder answered with Via received={} (the address it saw), but the answer "
-                                 "arrived with {}: a SIP ALG rewrote the response on its way back ({}).",
-                                 e.observed_address,
-                                 e.response_received ? "received=" + *e.response_received
-                                                     : std::string("no received= at all"),
-                                 e.describe()),
+                   : fmt::format(
+                         "The responder answered with Via received={} (the address it saw), but the answer "
+                         "arrived with {}: a SIP ALG rewrote the response on its way back ({}).",
+                         e.observed_address,
+                         e.response_received ? "received=" + *e.response_received : std::string("no received= at all"),
+                         e.describe()),
          kDisableAlg, ""});
   }
   if (a.selective_drop)
@@ -120,30 +125,25 @@ Judgement judge(const Result& r, const Params& p) {
                                 [](const Exchange& e) { return e.outcome == Outcome::refused; });
     auto failed =
         std::find_if(r.exchanges.begin(), r.exchanges.end(), [](const Exchange& e) { return e.failure.has_value(); });
-    const Exchange* first = refused != r.exchanges.end() ? &*refused
-                            : failed != r.exchanges.end() ? &*failed
-                                                          : nullptr;
+    const Exchange* first = refused != r.exchanges.end() ? &*refused : failed != r.exchanges.end() ? &*failed : nullptr;
     Operation op = first && first->failure ? first->failure->operation : Operation::receive;
-    std::string what = refused != r.exchanges.end()
-                           ? "refused the requests (a firewall REJECT, or nothing listening)"
-                           : "did not answer (SIP blocked, or dropped by an ALG)";
+    std::string what = refused != r.exchanges.end() ? "refused the requests (a firewall REJECT, or nothing listening)"
+                                                    : "did not answer (SIP blocked, or dropped by an ALG)";
     if (first && first->failure && refused == r.exchanges.end()) what += ": " + first->failure->message;
     j.summary = fmt::format("no answer from the SIP mirror at {}; SIP ALG presence unknown", p.target());
-    j.findings.push_back({Severity::warning,
-                          refused != r.exchanges.end() ? "sip_alg.refused" : "sip_alg.no_answer",
-                          fmt::format("The SIP mirror at {} {}: cannot tell whether a SIP ALG is on the path",
-                                      p.target(), what),
-                          fmt::format("Allow SIP (UDP and TCP {}) from this site to the responder", p.port), "", op});
+    j.findings.push_back(
+        {Severity::warning, refused != r.exchanges.end() ? "sip_alg.refused" : "sip_alg.no_answer",
+         fmt::format("The SIP mirror at {} {}: cannot tell whether a SIP ALG is on the path", p.target(), what),
+         fmt::format("Allow SIP (UDP and TCP {}) from this site to the responder", p.port), "", op});
   } else if (a.detected) {
     j.summary = a.rewritten.empty() ? fmt::format("SIP ALG detected on the path to {}", p.target())
                                     : fmt::format("SIP ALG detected: {} rewritten", fmt::join(a.rewritten, ", "));
   } else {
     auto mirrored = std::count_if(a.answered.begin(), a.answered.end(),
                                   [](const Exchange* e) { return e->outcome == Outcome::mirrored; });
-    j.summary = mirrored
-                    ? fmt::format("no SIP ALG: {} request(s) over {} arrived unchanged", mirrored, p.transport)
-                    : fmt::format("no SIP ALG seen: {} request(s) over {} answered, none with its copy to compare",
-                                  a.answered.size(), p.transport);
+    j.summary = mirrored ? fmt::format("no SIP ALG: {} request(s) over {} arrived unchanged", mirrored, p.transport)
+                         : fmt::format("no SIP ALG seen: {} request(s) over {} answered, none with its copy to compare",
+                                       a.answered.size(), p.transport);
   }
   return j;
 }

@@ -1,9 +1,10 @@
 // The `sip_alg` params and the report's `details`, written from the result.
+#include "checks/sip_alg/sip_alg_result.hpp"
+
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "checks/sip_alg/sip_alg_result.hpp"
 #include "probe/net/host_port.hpp"
 
 namespace callready::checks::sip_alg {

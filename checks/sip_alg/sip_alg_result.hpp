@@ -12,6 +12,7 @@
 #include "checks/sip_alg/sip_alg_probe.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
+#include "probe/net/target.hpp"
 
 namespace callready::checks::sip_alg {
 
@@ -47,10 +48,10 @@ struct StepFailure {
 
 // One request sent and what came back.
 struct Exchange {
-  std::string transport;              // "udp" | "tcp"
-  std::uint16_t requested_port = 0;   // source port asked for; 0 = ephemeral
-  std::string local;                  // HOST:PORT the request was sent from
-  std::string method;                 // INVITE, REGISTER, OPTIONS
+  std::string transport;             // "udp" | "tcp"
+  std::uint16_t requested_port = 0;  // source port asked for; 0 = ephemeral
+  std::string local;                 // HOST:PORT the request was sent from
+  std::string method;                // INVITE, REGISTER, OPTIONS
   Outcome outcome = Outcome::no_response;
   std::optional<StepFailure> failure;
   int status = 0;  // the response's status code
@@ -74,18 +75,18 @@ struct Result {
   std::string host;
   std::uint16_t port = 5060;
   std::string transport;
-  std::string address;                 // the responder's address, once resolved
-  std::optional<Finding> unresolved;   // the host did not resolve (net::resolve_target's finding)
-  std::vector<Exchange> exchanges;     // in the order sent: per transport, per source port, per method
+  std::string address;                             // the responder's address, once resolved
+  std::optional<net::TargetAddresses> unresolved;  // the host did not resolve, and why
+  std::vector<Exchange> exchanges;                 // in the order sent: per transport, per source port, per method
 };
 
 // What the judge and the details both read from a result.
 struct Analysis {
-  std::vector<std::string> rewritten;            // fields changed on the way, first seen first
-  std::vector<const Exchange*> via_rewritten;    // responses whose Via received=/rport= changed
-  std::vector<const Exchange*> answered, lost;   // lost: no response at all
-  const Exchange* shown = nullptr;               // the exchange the report shows field by field
-  bool selective_drop = false;                   // some lost while others were answered
+  std::vector<std::string> rewritten;           // fields changed on the way, first seen first
+  std::vector<const Exchange*> via_rewritten;   // responses whose Via received=/rport= changed
+  std::vector<const Exchange*> answered, lost;  // lost: no response at all
+  const Exchange* shown = nullptr;              // the exchange the report shows field by field
+  bool selective_drop = false;                  // some lost while others were answered
   bool detected = false;
 };
 Analysis analyse(const Result& r);

@@ -83,8 +83,7 @@ view::Table exchange_table(const json& attempts) {
     bool via = a.value("response_via_rewritten", false);
     t.rows.push_back({Cell{text_of(a.value("transport", json()))},
                       Cell{text_of(a.value("source_port", json())), Tone::plain, true},
-                      Cell{text_of(a.value("method", json()))},
-                      Cell{outcome, outcome_tone(a)},
+                      Cell{text_of(a.value("method", json()))}, Cell{outcome, outcome_tone(a)},
                       Cell{a.contains("rewritten") ? list_text(a["rewritten"]) : "", changed ? Tone::bad : Tone::plain},
                       Cell{text_of(a.value("response_via_received", json())), via ? Tone::bad : Tone::plain, true}});
   }

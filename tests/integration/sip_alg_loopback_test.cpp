@@ -86,7 +86,8 @@ std::unique_ptr<Responder> start_responder(asio::io_context& io, std::uint16_t s
   for (int attempt = 0; attempt < 20 && !r->control; ++attempt) {
     auto port = test::free_port();
     r->options.listen = control_address + ":" + std::to_string(port);
-    auto control = std::make_unique<respond::ControlServer>(io, r->options, [](const std::string&, const std::string&) {});
+    auto control =
+        std::make_unique<respond::ControlServer>(io, r->options, [](const std::string&, const std::string&) {});
     if (control->start().empty()) {
       r->control = std::move(control);
       r->control_port = port;
@@ -261,8 +262,8 @@ TEST_CASE("the responder serves the port but SIP is refused on the way: a findin
 
 TEST_CASE("no responder running: a set-up error, not an ALG finding") {
   asio::io_context io;
-  auto r = run_check(io, {{"host", "127.0.0.1"}, {"port", test::free_port(true)}, {"source_port", 0}},
-                     test::free_port());
+  auto r =
+      run_check(io, {{"host", "127.0.0.1"}, {"port", test::free_port(true)}, {"source_port", 0}}, test::free_port());
   INFO(r.outcome.details.dump(2));
   REQUIRE(r.outcome.error);
   CHECK(r.outcome.error->reason == ErrorReason::setup);
@@ -293,8 +294,8 @@ TEST_CASE("a token the responder rejects: a set-up error") {
   CHECK(r.outcome.error->message.find("rejected the token") != std::string::npos);
   CHECK(r.codes.empty());
 
-  auto ok = run_check(io, {{"host", "127.0.0.1"}, {"port", port}, {"source_port", 0}}, responder->control_port,
-                      "s3cret");
+  auto ok =
+      run_check(io, {{"host", "127.0.0.1"}, {"port", port}, {"source_port", 0}}, responder->control_port, "s3cret");
   CHECK_FALSE(ok.outcome.error);
   CHECK(ok.codes.empty());
 }

@@ -32,7 +32,8 @@ Result result_of(std::vector<Exchange> exchanges, std::string transport = "udp")
 Diff unchanged() {
   Diff d;
   d.identical = true;
-  d.sent = d.received = {{"Method", "INVITE"}, {"Via", "SIP/2.0/UDP 198.18.0.2:5060;rport"}, {"c=", "IN IP4 198.18.0.2"}};
+  d.sent =
+      d.received = {{"Method", "INVITE"}, {"Via", "SIP/2.0/UDP 198.18.0.2:5060;rport"}, {"c=", "IN IP4 198.18.0.2"}};
   d.order = {"Method", "Via", "c="};
   return d;
 }
@@ -94,13 +95,13 @@ TEST_CASE("answered without the mirror: nothing to compare, and the summary says
 TEST_CASE("sip_alg.no_address: the responder's name did not resolve") {
   Result r;
   r.host = "responder.example.test";
-  r.unresolved = Finding{Severity::warning, "sip_alg.no_address",
-                         "Cannot test for a SIP ALG: responder.example.test could not be resolved (nxdomain)",
-                         "Check that responder.example.test is the right name", ""};
+  r.unresolved = net::TargetAddresses{"responder.example.test", {}, net::DnsFailure::nxdomain, ""};
   auto j = judge(r, params());
   REQUIRE(codes(j) == std::vector<std::string>{"sip_alg.no_address"});
   CHECK(j.findings[0].operation == Operation::resolve);
   CHECK(j.findings[0].severity == Severity::warning);
+  CHECK(j.findings[0].message.find("Cannot test for a SIP ALG: responder.example.test could not be resolved") == 0);
+  CHECK(j.findings[0].remediation.find("DNS") != std::string::npos);
   CHECK(j.summary == j.findings[0].message);
   json d = r;
   CHECK(d["alg_detected"] == false);
@@ -184,8 +185,8 @@ TEST_CASE("sip_alg.source_port_busy: once per socket, the ephemeral port still j
 TEST_CASE("sip_alg.refused: every request refused, ALG presence unknown") {
   StepFailure icmp{Operation::receive, net::NetFailure::refused, "receive 203.0.113.10:5060: Connection refused"};
   StepFailure rst{Operation::connect, net::NetFailure::refused, "connect 203.0.113.10:5060: Connection refused"};
-  auto r = result_of({ended("INVITE", Outcome::refused, icmp), ended("INVITE", Outcome::refused, rst, 0, "tcp")},
-                     "both");
+  auto r =
+      result_of({ended("INVITE", Outcome::refused, icmp), ended("INVITE", Outcome::refused, rst, 0, "tcp")}, "both");
   auto j = judge(r, params("both"));
   REQUIRE(codes(j) == std::vector<std::string>{"sip_alg.refused"});
   CHECK(j.findings[0].severity == Severity::warning);
@@ -199,8 +200,8 @@ TEST_CASE("sip_alg.refused: every request refused, ALG presence unknown") {
 }
 
 TEST_CASE("sip_alg.no_answer: nothing came back, the failed step named") {
-  auto silent = judge(result_of({ended("INVITE", Outcome::no_response), ended("REGISTER", Outcome::no_response)}),
-                      params());
+  auto silent =
+      judge(result_of({ended("INVITE", Outcome::no_response), ended("REGISTER", Outcome::no_response)}), params());
   REQUIRE(codes(silent) == std::vector<std::string>{"sip_alg.no_answer"});
   CHECK(silent.findings[0].severity == Severity::warning);
   CHECK(silent.findings[0].operation == Operation::receive);
@@ -288,9 +289,7 @@ TEST_CASE("view: the field-by-field table and the requests table, from details a
 }
 
 TEST_CASE("view: details without an order or any exchange still draw") {
-  json d = {{"host", "h"},
-            {"sent", {{"Via", "a"}, {"Contact", "b"}}},
-            {"received", {{"Via", "a"}, {"Contact", "c"}}}};
+  json d = {{"host", "h"}, {"sent", {{"Via", "a"}, {"Contact", "b"}}}, {"received", {{"Via", "a"}, {"Contact", "c"}}}};
   auto v = checks::sip_alg_view(d);
   REQUIRE(v.blocks.size() == 1);
   const auto& t = std::get<view::Table>(v.blocks[0]);
