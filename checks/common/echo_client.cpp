@@ -6,14 +6,15 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstring>
 
+#include "probe/net/errors.hpp"
+#include "probe/net/host_port.hpp"
 #include "probe/net/udp_msg.hpp"
 
-namespace callready::net {
+namespace callready::checks {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
@@ -48,11 +49,11 @@ std::string IcmpError::describe() const {
 EchoSocket::EchoSocket(asio::any_io_executor ex) : socket_(ex) {}
 EchoSocket::~EchoSocket() = default;
 
-std::string EchoSocket::open(const udp& protocol, const EchoSocketOptions& options) {
+std::optional<CheckError> EchoSocket::open(const udp& protocol, const EchoSocketOptions& options) {
   boost::system::error_code ec;
   token_ = options.token;
   socket_.open(protocol, ec);
-  if (ec) return "socket: " + ec.message();
+  if (ec) return net::local_error(Operation::bind, "a UDP socket", ec);
   int fd = socket_.native_handle();
   int one = 1;
   bool v6 = protocol == udp::v6();
@@ -78,12 +79,13 @@ std::string EchoSocket::open(const udp& protocol, const EchoSocketOptions& optio
   if (options.local) {
     socket_.bind(*options.local, ec);
     if (ec) {
-      std::string where = options.local->address().to_string() + ":" + std::to_string(options.local->port());
       socket_.close();
-      return "bind " + where + ": " + ec.message();
+      return net::local_error(Operation::bind, "UDP " + net::format_host_port(options.local->address(),
+                                                                              options.local->port()),
+                              ec);
     }
   }
-  return {};
+  return std::nullopt;
 }
 
 udp::endpoint EchoSocket::local_endpoint() const {
@@ -98,26 +100,27 @@ void EchoSocket::close() {
   socket_.close(ec);
 }
 
-int EchoSocket::send(const udp::endpoint& to, const wire::echo::Request& request) {
-  if (!socket_.is_open()) return EBADF;
-  auto bytes = wire::echo::encode_request(request, token_);
+boost::system::error_code EchoSocket::send(const udp::endpoint& to, const echo::Request& request) {
+  using boost::system::error_code;
+  if (!socket_.is_open()) return asio::error::bad_descriptor;
+  auto bytes = echo::encode_request(request, token_);
   // A queued ICMP error is reported (and consumed) by the next send, which is
   // then not sent: retry, the error itself stays on the error queue.
+  int err = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
     ssize_t n = ::sendto(socket_.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT,
                          static_cast<const sockaddr*>(to.data()), static_cast<socklen_t>(to.size()));
-    if (n >= 0) return 0;
-    int err = errno;
-    if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN) continue;
-    return err;
+    if (n >= 0) return {};
+    err = errno;
+    if (err != ECONNREFUSED && err != EHOSTUNREACH && err != ENETUNREACH && err != EHOSTDOWN) break;
   }
-  return ECONNREFUSED;
+  return error_code(err, boost::system::system_category());
 }
 
 std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
   would_block = false;
   int fd = socket_.native_handle();
-  UdpRecv rx;
+  net::UdpRecv rx;
   // The error queue first: an ICMP error is small and must not wait behind replies.
   {
     std::uint8_t payload[64];
@@ -130,7 +133,7 @@ std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
         std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
         EchoEvent ev;
         ev.kind = EchoEvent::Kind::icmp;
-        ev.at = EchoClock::now();
+        ev.at = Clock::now();
         ev.icmp.destination = rx.peer_endpoint();
         ev.icmp.error = static_cast<int>(ee.ee_errno);
         ev.icmp.origin = ee.ee_origin;
@@ -140,13 +143,13 @@ std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
         const auto* off = reinterpret_cast<const sockaddr*>(reinterpret_cast<const std::uint8_t*>(CMSG_DATA(c)) +
                                                             sizeof(sock_extended_err));
         if (off->sa_family == AF_INET || off->sa_family == AF_INET6)
-          ev.icmp.offender = endpoint_from_sockaddr(off).address();
+          ev.icmp.offender = net::endpoint_from_sockaddr(off).address();
         return ev;
       }
       return std::nullopt;  // an error without the extended header: consumed, nothing to report
     }
   }
-  static thread_local std::uint8_t buffer[wire::echo::kMaxDatagram + 1];
+  static thread_local std::uint8_t buffer[echo::kMaxDatagram + 1];
   ssize_t n = rx.receive(fd, buffer, sizeof buffer);
   if (n < 0) {
     // ECONNREFUSED etc. here is the pending-error flag; the detail is on the error queue.
@@ -155,23 +158,20 @@ std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
   }
   EchoEvent ev;
   ev.kind = EchoEvent::Kind::reply;
-  ev.at = EchoClock::now();
+  ev.at = Clock::now();
   ev.from = rx.peer_endpoint();
   ev.tos = rx.tos();
-  if (wire::echo::decode_reply({buffer, static_cast<std::size_t>(n)}, token_, ev.reply) !=
-      wire::echo::DecodeError::none) {
-    ++rejected_;
-    return std::nullopt;
-  }
+  if (echo::decode_reply({buffer, static_cast<std::size_t>(n)}, token_, ev.reply) != echo::DecodeError::none)
+    return std::nullopt;  // not ours, or tampered with: skipped
   return ev;
 }
 
-asio::awaitable<std::optional<EchoEvent>> EchoSocket::receive(EchoClock::time_point deadline) {
+asio::awaitable<std::optional<EchoEvent>> EchoSocket::receive(Clock::time_point deadline) {
   Timer timer(socket_.get_executor());
   for (int spins = 0; socket_.is_open(); ++spins) {
     bool would_block = false;
     if (auto ev = poll_once(would_block)) co_return ev;
-    if (EchoClock::now() >= deadline) co_return std::nullopt;
+    if (Clock::now() >= deadline) co_return std::nullopt;
     if (!would_block && spins < 64) continue;  // consumed something without an event: look again
     spins = 0;
     timer.expires_at(deadline);
@@ -185,16 +185,16 @@ asio::awaitable<std::optional<EchoEvent>> EchoSocket::receive(EchoClock::time_po
 }
 
 asio::awaitable<EchoExchange> echo_once(asio::any_io_executor ex, udp::endpoint to, EchoSocketOptions options,
-                                        wire::echo::Request request, std::chrono::milliseconds timeout) {
+                                        echo::Request request, std::chrono::milliseconds timeout) {
   EchoExchange out;
   EchoSocket socket(ex);
   auto protocol = to.address().is_v6() ? udp::v6() : udp::v4();
   out.error = socket.open(protocol, options);
-  if (!out.error.empty()) co_return out;
-  if (request.sent_us == 0) request.sent_us = wire::echo::now_us();
-  auto sent_at = EchoClock::now();
+  if (out.error) co_return out;
+  if (request.sent_us == 0) request.sent_us = echo::now_us();
+  auto sent_at = Clock::now();
   out.send_error = socket.send(to, request);
-  if (out.send_error != 0) co_return out;
+  if (out.send_error) co_return out;
   auto deadline = sent_at + timeout;
   while (auto ev = co_await socket.receive(deadline)) {
     if (ev->kind == EchoEvent::Kind::icmp) {
@@ -213,4 +213,4 @@ asio::awaitable<EchoExchange> echo_once(asio::any_io_executor ex, udp::endpoint 
   co_return out;
 }
 
-}  // namespace callready::net
+}  // namespace callready::checks

@@ -13,12 +13,11 @@
 #include <optional>
 #include <string>
 
-#include "probe/clock.hpp"
 #include "checks/common/echo_probe.hpp"
+#include "probe/clock.hpp"
+#include "probe/model.hpp"
 
-namespace callready::net {
-
-using EchoClock = callready::Clock;
+namespace callready::checks {
 
 // An error the kernel queued for one of our datagrams (sock_extended_err).
 struct IcmpError {
@@ -37,11 +36,11 @@ struct IcmpError {
 
 struct EchoEvent {
   enum class Kind { reply, icmp } kind = Kind::reply;
-  wire::echo::Reply reply;              // kind == reply
+  echo::Reply reply;              // kind == reply
   boost::asio::ip::udp::endpoint from;  // kind == reply: who sent it
   std::uint8_t tos = 0;                 // kind == reply: TOS/TCLASS the reply arrived with
   IcmpError icmp;                       // kind == icmp
-  EchoClock::time_point at;
+  Clock::time_point at;
 };
 
 struct EchoSocketOptions {
@@ -59,39 +58,39 @@ class EchoSocket {
   EchoSocket(const EchoSocket&) = delete;
   EchoSocket& operator=(const EchoSocket&) = delete;
 
-  // Opens a socket of `remote_family`'s protocol; "" or the failed operation and why.
-  std::string open(const boost::asio::ip::udp& protocol, const EchoSocketOptions& options);
+  // Opens (and binds, with options.local) a socket of `protocol`; an error
+  // with reason `local` and operation `bind` when this machine cannot.
+  std::optional<CheckError> open(const boost::asio::ip::udp& protocol, const EchoSocketOptions& options);
   boost::asio::ip::udp::endpoint local_endpoint() const;
 
-  // Encodes and sends one probe; 0 or errno (EAGAIN, EMSGSIZE, ...).
-  int send(const boost::asio::ip::udp::endpoint& to, const wire::echo::Request& request);
+  // Encodes and sends one probe; the send's error (would_block, EMSGSIZE, ...),
+  // for net::classify.
+  boost::system::error_code send(const boost::asio::ip::udp::endpoint& to, const echo::Request& request);
 
   // The next valid reply or queued ICMP error; nullopt at `deadline` or once closed.
-  // Datagrams that do not decode or authenticate are skipped (counted).
-  boost::asio::awaitable<std::optional<EchoEvent>> receive(EchoClock::time_point deadline);
+  // Datagrams that do not decode or authenticate are skipped.
+  boost::asio::awaitable<std::optional<EchoEvent>> receive(Clock::time_point deadline);
 
   void close();
   bool is_open() const;
-  std::uint64_t rejected_datagrams() const { return rejected_; }
 
  private:
   std::optional<EchoEvent> poll_once(bool& would_block);
   boost::asio::ip::udp::socket socket_;
   std::string token_;
-  std::uint64_t rejected_ = 0;
 };
 
 struct EchoExchange {
-  int send_error = 0;                // errno of the send, 0 when sent
-  std::optional<EchoEvent> event;    // the matching reply or ICMP error; nullopt on silence
-  std::chrono::microseconds rtt{0};  // for a reply
-  std::string error;                 // when the socket could not be opened
+  boost::system::error_code send_error;  // the send's, when it was not sent
+  std::optional<EchoEvent> event;        // the matching reply or ICMP error; nullopt on silence
+  std::chrono::microseconds rtt{0};      // for a reply
+  std::optional<CheckError> error;       // when the socket could not be opened
 };
 
 // Sends one probe to `to` and awaits its reply (matched by session and
 // sequence) or an ICMP error for that destination, up to `timeout`.
 boost::asio::awaitable<EchoExchange> echo_once(boost::asio::any_io_executor ex, boost::asio::ip::udp::endpoint to,
-                                               EchoSocketOptions options, wire::echo::Request request,
+                                               EchoSocketOptions options, echo::Request request,
                                                std::chrono::milliseconds timeout);
 
-}  // namespace callready::net
+}  // namespace callready::checks

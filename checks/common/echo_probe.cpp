@@ -4,24 +4,24 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <boost/endian/conversion.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 
-namespace callready::wire::echo {
+namespace callready::checks::echo {
 namespace {
+
+using boost::endian::load_big_u16;
+using boost::endian::load_big_u32;
+using boost::endian::load_big_u64;
+using boost::endian::store_big_u16;
+using boost::endian::store_big_u32;
+using boost::endian::store_big_u64;
 
 constexpr std::uint8_t kMagic[4] = {'C', 'R', 'P', 'B'};
 constexpr std::uint8_t kKindRequest = 1, kKindReply = 2;
-
-void put(std::uint8_t* p, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
-}
-std::uint64_t get(const std::uint8_t* p, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
-  return v;
-}
 
 void mac(const std::uint8_t* data, std::size_t len, std::string_view key, std::uint8_t* out) {
   unsigned int out_len = kMacSize;
@@ -35,10 +35,10 @@ void write_header(std::uint8_t* p, std::uint8_t kind, std::uint16_t flags, std::
   std::memcpy(p, kMagic, 4);
   p[4] = kVersion;
   p[5] = kind;
-  put(p + 6, flags, 2);
-  put(p + 8, session, 8);
-  put(p + 16, sequence, 4);
-  put(p + 20, sent_us, 8);
+  store_big_u16(p + 6, flags);
+  store_big_u64(p + 8, session);
+  store_big_u32(p + 16, sequence);
+  store_big_u64(p + 20, sent_us);
 }
 
 // Checks what every datagram shares; fills flags.
@@ -48,7 +48,7 @@ DecodeError check_common(Bytes d, std::uint8_t kind, std::uint16_t& flags) {
   if (std::memcmp(d.data(), kMagic, 4) != 0) return DecodeError::bad_magic;
   if (d[4] != kVersion) return DecodeError::bad_version;
   if (d[5] != kind) return DecodeError::wrong_kind;
-  flags = static_cast<std::uint16_t>(get(d.data() + 6, 2));
+  flags = load_big_u16(d.data() + 6);
   return DecodeError::none;
 }
 
@@ -107,9 +107,9 @@ DecodeError decode_request(Bytes d, std::string_view token, Request& out) {
     if (!keyed) return DecodeError::unauthenticated;
     if (!mac_matches(d, token)) return DecodeError::bad_mac;
   }
-  out.session = get(d.data() + 8, 8);
-  out.sequence = static_cast<std::uint32_t>(get(d.data() + 16, 4));
-  out.sent_us = get(d.data() + 20, 8);
+  out.session = load_big_u64(d.data() + 8);
+  out.sequence = load_big_u32(d.data() + 16);
+  out.sent_us = load_big_u64(d.data() + 20);
   out.minimal_reply = flags & kMinimalReply;
   out.keyed = keyed;
   out.size = d.size();
@@ -134,9 +134,9 @@ std::vector<std::uint8_t> encode_reply(const Request& request, const Observation
     std::memcpy(o + 4, b.data(), 16);
   }
   o[1] = seen.tos;
-  put(o + 2, seen.source.port(), 2);
-  put(o + 20, seen.received_us, 8);
-  put(o + 28, seen.request_size, 2);
+  store_big_u16(o + 2, seen.source.port());
+  store_big_u64(o + 20, seen.received_us);
+  store_big_u16(o + 28, seen.request_size);
   mac(out.data(), size - kMacSize, token, out.data() + size - kMacSize);
   return out;
 }
@@ -160,16 +160,16 @@ DecodeError decode_reply(Bytes d, std::string_view token, Reply& out) {
   } else {
     return DecodeError::bad_field;
   }
-  out.session = get(d.data() + 8, 8);
-  out.sequence = static_cast<std::uint32_t>(get(d.data() + 16, 4));
-  out.sent_us = get(d.data() + 20, 8);
+  out.session = load_big_u64(d.data() + 8);
+  out.sequence = load_big_u32(d.data() + 16);
+  out.sent_us = load_big_u64(d.data() + 20);
   out.keyed = keyed;
-  out.seen.source = {addr, static_cast<unsigned short>(get(o + 2, 2))};
+  out.seen.source = {addr, load_big_u16(o + 2)};
   out.seen.tos = o[1];
-  out.seen.received_us = get(o + 20, 8);
-  out.seen.request_size = static_cast<std::uint16_t>(get(o + 28, 2));
+  out.seen.received_us = load_big_u64(o + 20);
+  out.seen.request_size = load_big_u16(o + 28);
   out.size = d.size();
   return DecodeError::none;
 }
 
-}  // namespace callready::wire::echo
+}  // namespace callready::checks::echo

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-namespace callready::wire::echo {
+namespace callready::checks::echo {
 
 inline constexpr std::uint8_t kVersion = 1;
 inline constexpr std::size_t kHeaderSize = 28;
@@ -90,4 +90,4 @@ DecodeError decode_reply(Bytes datagram, std::string_view token, Reply& out);
 // Microseconds since the Unix epoch (the clock probes carry).
 std::uint64_t now_us();
 
-}  // namespace callready::wire::echo
+}  // namespace callready::checks::echo

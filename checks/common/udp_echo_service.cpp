@@ -1,21 +1,22 @@
 #include "checks/common/udp_echo_service.hpp"
 
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/endian/conversion.hpp>
 #include <cerrno>
 #include <cstring>
 
+#include "checks/common/echo_probe.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/udp_msg.hpp"
-#include "checks/common/echo_probe.hpp"
 
 namespace callready::checks {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
-namespace echo = wire::echo;
 
 UdpEchoService::UdpEchoService(asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions,
                                ResponderLog log, std::vector<net::PortRange> ports)
@@ -113,9 +114,7 @@ void UdpEchoService::drain(Port& p) {
       }
     }
     std::span<const std::uint8_t> datagram(buffer_.data(), static_cast<std::size_t>(n));
-    std::uint64_t peek_session = 0;
-    if (datagram.size() >= 16)
-      for (int b = 8; b < 16; ++b) peek_session = (peek_session << 8) | datagram[b];
+    std::uint64_t peek_session = datagram.size() >= 16 ? boost::endian::load_big_u64(datagram.data() + 8) : 0;
     auto record = [&](SessionLog::Outcome o, std::uint64_t session) {
       sessions_.record("udp-echo", from.address(), session, from.port(), p.number, o, now);
     };
@@ -177,9 +176,8 @@ void UdpEchoService::drain(Port& p) {
 }
 
 std::string UdpEchoService::summary() const {
-  return std::to_string(stats_.answered) + " probes answered, " + std::to_string(stats_.rate_limited) +
-         " rate-limited, " + std::to_string(stats_.unauthenticated) + " unauthenticated, " +
-         std::to_string(stats_.malformed) + " malformed";
+  return fmt::format("{} probes answered, {} rate-limited, {} unauthenticated, {} malformed", stats_.answered,
+                     stats_.rate_limited, stats_.unauthenticated, stats_.malformed);
 }
 
 respond::ServiceKind udp_echo_service() {

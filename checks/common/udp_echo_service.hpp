@@ -38,8 +38,6 @@ class UdpEchoService : public respond::RunningService {
   // Binds every port (IPv4, plus IPv6 when bound to the wildcard); "" or what failed.
   std::string start();
   void stop() override;
-  std::size_t sockets() const { return ports_.size(); }
-  const EchoStats& stats() const { return stats_; }
   void housekeeping(Clock::time_point now) override { limiter_.forget_idle(now); }
   std::string summary() const override;
 

@@ -1,4 +1,3 @@
-#include "probe/clock.hpp"
 #include "checks/pmtu/pmtu_search.hpp"
 
 #include <linux/errqueue.h>
@@ -12,13 +11,15 @@
 
 #include "checks/common/echo_client.hpp"
 #include "checks/common/echo_probe.hpp"
+#include "probe/clock.hpp"
+#include "probe/net/errors.hpp"
+#include "probe/net/host_port.hpp"
 
 namespace callready::checks::pmtu {
 namespace {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
-using Clock = callready::Clock;
 using std::chrono::milliseconds;
 
 enum class Outcome { arrived, too_big, lost, local_too_big };
@@ -61,36 +62,42 @@ class Searcher {
     static const char* names[] = {"arrived", "too_big", "lost", "local_too_big"};
     res_.tested.push_back({size, names[static_cast<int>(p.outcome)], p.mtu});
   }
-  bool out_of_time() const { return Clock::now() >= end_; }
+  // Out of time, or this machine cannot send: stop searching.
+  bool out_of_time() const { return Clock::now() >= end_ || res_.error.has_value(); }
 
   SearchOptions opt_;
   SearchResult& res_;
   std::uint64_t session_;
   std::uint32_t sequence_ = 0;
-  std::unique_ptr<net::EchoSocket> sock_;
+  std::unique_ptr<EchoSocket> sock_;
   Clock::time_point end_;
 };
 
 asio::awaitable<ProbeResult> Searcher::probe_once(int size, milliseconds timeout) {
   ProbeResult r;
-  wire::echo::Request req;
+  echo::Request req;
   req.session = session_;
   req.sequence = ++sequence_;
-  req.sent_us = wire::echo::now_us();
+  req.sent_us = echo::now_us();
   req.minimal_reply = true;  // the answer is small whatever the probe's size
   req.size = static_cast<std::size_t>(size - header_bytes(opt_.target));
   auto sent_at = Clock::now();
-  int err = sock_->send(opt_.target, req);
+  auto ec = sock_->send(opt_.target, req);
   ++res_.probes_sent;
   auto deadline = std::min(sent_at + timeout, end_);
-  if (err == EMSGSIZE) {  // bigger than our own interface allows: the kernel queued the MTU
+  if (ec.value() == EMSGSIZE) {  // bigger than our own interface allows: the kernel queued the MTU
     r.outcome = Outcome::local_too_big;
     deadline = std::min(deadline, sent_at + milliseconds(20));
-  } else if (err != 0) {
+  } else if (ec && net::classify(ec) == net::NetFailure::local) {  // a local firewall, no buffers
+    res_.error = net::local_error(Operation::send, "UDP to " + net::format_host_port(opt_.target.address(),
+                                                                                    opt_.target.port()),
+                                  ec);
+    co_return r;
+  } else if (ec) {
     co_return r;  // counts as lost
   }
   while (auto ev = co_await sock_->receive(deadline)) {
-    if (ev->kind == net::EchoEvent::Kind::reply) {
+    if (ev->kind == EchoEvent::Kind::reply) {
       if (ev->reply.session != session_ || ev->reply.sequence != req.sequence) continue;  // a late answer
       r.outcome = Outcome::arrived;
       r.rtt_ms = std::chrono::duration<double, std::milli>(ev->at - sent_at).count();
@@ -128,14 +135,14 @@ asio::awaitable<void> Searcher::run() {
   auto ex = co_await asio::this_coro::executor;
   end_ = Clock::now() + opt_.budget;
   res_.route_mtu = route_mtu(opt_.target);
-  sock_ = std::make_unique<net::EchoSocket>(ex);
-  net::EchoSocketOptions so;
+  sock_ = std::make_unique<EchoSocket>(ex);
+  EchoSocketOptions so;
   so.token = opt_.token;
   so.dont_fragment = true;
   res_.error = sock_->open(opt_.target.protocol(), so);
-  if (!res_.error.empty()) co_return;
+  if (res_.error) co_return;
 
-  const int floor = header_bytes(opt_.target) + static_cast<int>(wire::echo::kMinDatagram);
+  const int floor = header_bytes(opt_.target) + static_cast<int>(echo::kMinDatagram);
   int hi = std::max(opt_.max_mtu, floor);
   // 1. Is anyone there? A small probe (576 / 1280: every path carries these).
   int baseline = std::min(hi, opt_.target.address().is_v6() ? 1280 : 576);
@@ -146,6 +153,7 @@ asio::awaitable<void> Searcher::run() {
     baseline = first.mtu;
     first = co_await probe(baseline, opt_.timeout.value_or(milliseconds(1000)), 3);
   }
+  if (res_.error) co_return;
   if (first.outcome != Outcome::arrived) {
     // Reduced mode: nothing confirms arrivals; an ICMP hint is all there is to learn.
     res_.method = "icmp_hint_only";
@@ -204,7 +212,7 @@ asio::awaitable<void> Searcher::run() {
 
 }  // namespace
 
-int header_bytes(const udp::endpoint& target) { return target.address().is_v6() ? 48 : 28; }
+int header_bytes(bool v6) { return v6 ? 48 : 28; }
 
 asio::awaitable<SearchResult> search_path_mtu(SearchOptions options) {
   SearchResult result;

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "probe/model.hpp"
+
 namespace callready::checks::pmtu {
 
 struct SearchOptions {
@@ -47,11 +49,12 @@ struct SearchResult {
   std::optional<int> local_mtu;  // an interface MTU below max_mtu (local EMSGSIZE)
   double rtt_ms = 0;             // of the first arrival
   std::vector<Tested> tested;
-  std::string error;  // our own failure (socket); empty otherwise
+  std::optional<CheckError> error;  // this machine could not open the socket or send (local)
 };
 
 // Bytes of IP + UDP header for the target's family.
-int header_bytes(const boost::asio::ip::udp::endpoint& target);
+int header_bytes(bool v6);
+inline int header_bytes(const boost::asio::ip::udp::endpoint& target) { return header_bytes(target.address().is_v6()); }
 
 boost::asio::awaitable<SearchResult> search_path_mtu(SearchOptions options);
 

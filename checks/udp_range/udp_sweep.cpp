@@ -5,20 +5,20 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include "probe/clock.hpp"
+#include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cerrno>
 #include <cmath>
 #include <memory>
 #include <unordered_map>
 
 #include "checks/common/echo_client.hpp"
+#include "probe/net/errors.hpp"
+#include "probe/net/host_port.hpp"
 
 namespace callready::checks {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
-using Clock = callready::Clock;
 using State = PortResult::State;
 
 namespace {
@@ -36,8 +36,8 @@ struct Shared {
   int receivers_running = 0;
 };
 
-void handle(Shared& s, const net::EchoEvent& ev) {
-  if (ev.kind == net::EchoEvent::Kind::reply) {
+void handle(Shared& s, const EchoEvent& ev) {
+  if (ev.kind == EchoEvent::Kind::reply) {
     if (ev.from.address() != s.opts.target || ev.reply.session != s.session) return;
     auto port = static_cast<std::uint16_t>(ev.reply.sequence & 0xffff);
     if (ev.from.port() != port) return;
@@ -64,7 +64,7 @@ void handle(Shared& s, const net::EchoEvent& ev) {
   --s.unresolved;
 }
 
-asio::awaitable<void> receive_loop(std::shared_ptr<Shared> s, std::shared_ptr<net::EchoSocket> socket) {
+asio::awaitable<void> receive_loop(std::shared_ptr<Shared> s, std::shared_ptr<EchoSocket> socket) {
   ++s->receivers_running;
   while (socket->is_open()) {
     auto ev = co_await socket->receive(Clock::now() + std::chrono::seconds(1));
@@ -92,7 +92,7 @@ asio::awaitable<SweepResult> udp_sweep(asio::any_io_executor ex, SweepOptions op
   s->unresolved = opts.ports.size();
 
   // Sockets: one per source port (no more than there are ports to probe), or one ephemeral.
-  std::vector<std::shared_ptr<net::EchoSocket>> sockets;
+  std::vector<std::shared_ptr<EchoSocket>> sockets;
   auto protocol = opts.target.is_v6() ? udp::v6() : udp::v4();
   std::vector<std::optional<std::uint16_t>> sources;
   if (opts.source_ports.empty()) sources.push_back(std::nullopt);
@@ -100,14 +100,14 @@ asio::awaitable<SweepResult> udp_sweep(asio::any_io_executor ex, SweepOptions op
     if (sources.size() >= opts.ports.size()) break;
     sources.push_back(sp);
   }
-  std::string last_error;
+  std::optional<CheckError> last_error;
   for (const auto& sp : sources) {
-    auto socket = std::make_shared<net::EchoSocket>(ex);
-    net::EchoSocketOptions so;
+    auto socket = std::make_shared<EchoSocket>(ex);
+    EchoSocketOptions so;
     so.token = opts.token;
     if (sp) so.local = udp::endpoint(protocol, *sp);
-    if (auto err = socket->open(protocol, so); !err.empty()) {
-      last_error = err;
+    if (auto err = socket->open(protocol, so)) {
+      last_error = std::move(err);
       if (sp) out.source_ports_unavailable.push_back(*sp);
       continue;
     }
@@ -150,21 +150,29 @@ asio::awaitable<SweepResult> udp_sweep(asio::any_io_executor ex, SweepOptions op
         break;
       }
       if (when > Clock::now() + std::chrono::microseconds(500)) co_await sleep_until(ex, when);
-      wire::echo::Request req;
+      echo::Request req;
       req.session = s->session;
       req.sequence = (static_cast<std::uint32_t>(round) << 16) | s->opts.ports[i];
-      req.sent_us = wire::echo::now_us();
+      req.sent_us = echo::now_us();
       auto& socket = sockets[next_socket++ % sockets.size()];
-      int err = socket->send(udp::endpoint(opts.target, opts.ports[i]), req);
-      for (int retry = 0; err == EAGAIN && retry < 20; ++retry) {  // socket buffer full: give it a moment
+      udp::endpoint to(opts.target, opts.ports[i]);
+      auto ec = socket->send(to, req);
+      for (int retry = 0; ec == asio::error::would_block && retry < 20; ++retry) {  // buffer full: a moment
         co_await sleep_until(ex, Clock::now() + std::chrono::milliseconds(1));
-        err = socket->send(udp::endpoint(opts.target, opts.ports[i]), req);
+        ec = socket->send(to, req);
+      }
+      // This machine refused to send (a local firewall, no buffers): nothing
+      // about the path can be learned. Errors about the network (a refusal
+      // queued by an earlier probe) leave the port to its ICMP or its silence.
+      if (ec && net::classify(ec) == net::NetFailure::local) {
+        out.error = net::local_error(Operation::send, "UDP to " + net::format_host_port(to.address(), to.port()), ec);
+        break;
       }
       ++sent;
       if (s->ports[i].attempts == 0) s->first_sent[i] = Clock::now();
       ++s->ports[i].attempts;
     }
-    if (out.cut_short) break;
+    if (out.cut_short || out.error) break;
     auto wait =
         std::min<std::chrono::milliseconds>(opts.reply_wait * (1 << std::min(round, 2)), std::chrono::seconds(4));
     auto until = std::min(Clock::now() + wait, opts.deadline);

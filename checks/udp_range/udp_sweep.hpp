@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "probe/clock.hpp"
+#include "probe/model.hpp"
 
 namespace callready::checks {
 
@@ -23,7 +24,7 @@ struct SweepOptions {
   int attempts = 3;                                // at least this many rounds for a silent port
   int max_attempts = 8;                            // more rounds only while the path shows loss
   std::chrono::milliseconds reply_wait{500};       // after round 1; x2 after round 2, x4 after later ones
-  callready::Clock::time_point deadline;  // nothing is sent after it
+  Clock::time_point deadline;                      // nothing is sent after it
 };
 
 struct PortResult {
@@ -35,7 +36,7 @@ struct PortResult {
 };
 
 struct SweepResult {
-  std::string error;              // could not run at all (bind failed ...)
+  std::optional<CheckError> error;  // could not run at all: no socket, or sending failed here (local)
   std::vector<PortResult> ports;  // parallel to SweepOptions::ports
   std::vector<std::uint16_t> source_ports_used, source_ports_unavailable;
   int rounds = 0;

@@ -1,12 +1,12 @@
 // The UDP echo probe format: round trips, authentication, no amplification,
 // and rejection (never a crash) of malformed input.
-#include "probe/wire/echo_probe.hpp"
+#include "checks/common/echo_probe.hpp"
 
 #include <doctest/doctest.h>
 
 #include <random>
 
-using namespace callready::wire::echo;
+using namespace callready::checks::echo;
 namespace asio = boost::asio;
 
 namespace {
