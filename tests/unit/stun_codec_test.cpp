@@ -5,9 +5,9 @@
 #include <random>
 #include <string>
 
-#include "probe/wire/stun.hpp"
+#include "checks/stun/stun_codec.hpp"
 
-namespace stun = callready::wire::stun;
+namespace stun = callready::checks::stun;
 using stun::Bytes;
 
 namespace {
