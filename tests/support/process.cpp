@@ -208,16 +208,43 @@ bool wait_for_dns(const std::string& host, unsigned short port, std::chrono::mil
   return wait_until([&] { return dns_answers(a); }, limit);
 }
 
-unsigned short free_port(bool udp) {
-  int fd = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+namespace {
+// Binds `type` on 127.0.0.1:`port` (0: the kernel picks) without SO_REUSEADDR,
+// so a TCP port held by a TIME_WAIT connection counts as taken. Returns the
+// bound socket (the caller closes it) or -1, and the port in `port`.
+int bind_loopback(int type, unsigned short& port) {
+  int fd = socket(AF_INET, type, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  a.sin_port = htons(port);
   socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(fd);
+    return -1;
+  }
+  port = ntohs(a.sin_port);
+  return fd;
+}
+}  // namespace
+
+unsigned short free_port(bool udp) {
+  // Free for both protocols: servers and checks often bind the number for
+  // UDP and TCP alike (a SIP source port, a STUN port), and under ctest -j the
+  // other tests' TCP connections hold many ports in TIME_WAIT.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    unsigned short port = 0;
+    int first = bind_loopback(udp ? SOCK_DGRAM : SOCK_STREAM, port);
+    if (first < 0) continue;
+    int other = bind_loopback(udp ? SOCK_STREAM : SOCK_DGRAM, port);
+    close(first);
+    if (other >= 0) {
+      close(other);
+      return port;
+    }
+  }
+  throw std::runtime_error("no loopback port free for both UDP and TCP");
 }
 
 TempDir::TempDir() {

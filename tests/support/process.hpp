@@ -57,8 +57,9 @@ bool wait_for_tcp(const std::string& host, unsigned short port, std::chrono::mil
 // (NXDOMAIN, REFUSED: the server is up), up to `limit`.
 bool wait_for_dns(const std::string& host, unsigned short port, std::chrono::milliseconds limit);
 
-// A free port on loopback (bind to port 0, read it, close). Racy by nature but
-// fine for tests that start their own servers right after.
+// A port free on loopback for UDP and TCP alike (the kernel's pick for `udp`
+// or TCP, checked for the other). Racy by nature but fine for tests that
+// start their own servers right after.
 unsigned short free_port(bool udp = false);
 
 // A fresh temporary directory removed by the destructor.
