@@ -23,10 +23,14 @@ echo "bench mode: $BENCH_MODE"
 # the bench has no peer. The ratio is callready's time over the peer's (< 1:
 # callready is faster).
 bench_row() {
-  local ratio=-
-  [ "$3" != - ] && [ "$4" != - ] && ratio=$(awk "BEGIN{printf \"%.3f\", $2 / ($4 > 0 ? $4 : 1e-9)}")
-  printf 'row: %s | callready %s s | %s %s s | ratio %s\n' "$1" "$2" "$3" "$4" "$ratio"
-  [ -n "${BENCH_TABLE:-}" ] && printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$ratio" >>"$BENCH_TABLE"
+  local cr peer_s=- ratio=-
+  cr=$(awk "BEGIN{printf \"%.3f\", $2}")
+  if [ "$3" != - ] && [ "$4" != - ]; then
+    peer_s=$(awk "BEGIN{printf \"%.3f\", $4}")
+    ratio=$(awk "BEGIN{printf \"%.3f\", $2 / ($4 > 0 ? $4 : 1e-9)}")
+  fi
+  printf 'row: %s | callready %s s | %s %s s | ratio %s\n' "$1" "$cr" "$3" "$peer_s" "$ratio"
+  [ -n "${BENCH_TABLE:-}" ] && printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$cr" "$3" "$peer_s" "$ratio" >>"$BENCH_TABLE"
   return 0
 }
 
