@@ -3,6 +3,7 @@
 # re-rendering, SIGINT. Only loopback is used; servers are killed by PID.
 set -u
 CALLREADY="${CALLREADY:-$(dirname "$0")/../../build/callready}"
+. "$(dirname "$0")/../support/lib.sh"
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
@@ -22,21 +23,25 @@ expect() {
 }
 
 # A TCP listener and a silent UDP socket on loopback, ports chosen by the kernel.
+# Every datagram the silent socket swallows adds a line to $tmp/udp_seen, so a
+# test can wait until a scan's first query has gone out.
 python3 - "$tmp" <<'PY' &
-import socket, sys, time
+import os, select, socket, sys, time
 t = socket.socket(); t.bind(("127.0.0.1", 0)); t.listen(64)
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-open(sys.argv[1] + "/ports", "w").write(f"{t.getsockname()[1]} {u.getsockname()[1]}\n")
+open(sys.argv[1] + "/ports.tmp", "w").write(f"{t.getsockname()[1]} {u.getsockname()[1]}\n")
+os.rename(sys.argv[1] + "/ports.tmp", sys.argv[1] + "/ports")  # appears whole, once both are bound
 end = time.time() + 300
-t.settimeout(0.2)
 while time.time() < end:
-    try:
+    r, _, _ = select.select([t, u], [], [], 0.2)
+    if t in r:
         c, _ = t.accept(); c.close()
-    except OSError:
-        pass
+    if u in r:
+        u.recvfrom(4096)
+        with open(sys.argv[1] + "/udp_seen", "a") as f: f.write("datagram\n")
 PY
 pids+=($!)
-for _ in $(seq 50); do [ -s "$tmp/ports" ] && break; sleep 0.1; done
+WAIT_PID=$! wait_until 5 test -s "$tmp/ports" || { echo "FAIL: the loopback helper did not start" >&2; exit 1; }
 read -r open_port silent_port < "$tmp/ports"
 closed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
@@ -136,9 +141,11 @@ cat > "$tmp/slow.json" <<JSON
  {"id": "silent-dns", "kind": "dns", "category": "dns", "params": {"name": "a.example.test", "type": "A", "query_timeout_ms": 20000, "timeout_ms": 30000}}]}
 JSON
 start=$(date +%s.%N)
+rm -f "$tmp/udp_seen"
 "$CALLREADY" scan --profile "$tmp/slow.json" --dns-server "127.0.0.1:$silent_port" -q -o "$tmp/int.json" &
 scan_pid=$!
-sleep 0.5
+# Interrupt once the check is under way: its first DNS query has reached the silent server.
+WAIT_PID=$scan_pid wait_until 5 test -s "$tmp/udp_seen" || bad "SIGINT: the scan sent no DNS query within 5 s"
 kill -INT "$scan_pid"
 wait "$scan_pid"; rc=$?
 took=$(python3 -c "import time; print(round(time.time() - $start, 2))")

@@ -10,6 +10,7 @@
 
 #include "reports/html_report.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace callready;
 namespace t = callready::test;
@@ -81,10 +82,8 @@ Load load_in_chromium(const t::TempDir& dir, const std::string& file, const std:
 }  // namespace
 
 TEST_CASE("Chromium loads the report offline, shows the verdict and requests nothing") {
-  if (!t::have_program("chromium") || !t::have_program("unshare") || geteuid() != 0) {
-    MESSAGE("skipped: needs chromium, unshare and root (for an empty network namespace)");
-    return;
-  }
+  if (!t::have_program("chromium") || !t::have_program("unshare") || geteuid() != 0)
+    CALLREADY_SKIP("needs chromium, unshare and root (for an empty network namespace)");
   auto report = json::parse(t::read_file(std::string(CALLREADY_SOURCE_DIR) + "/tests/fixtures/reports/not_ready.json"))
                     .get<Report>();
   const std::string html = render_html(report);

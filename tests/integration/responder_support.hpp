@@ -6,9 +6,12 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -18,20 +21,31 @@
 
 namespace callready::test {
 
-// A block of `count` consecutive UDP ports free right now on 127.0.0.1 (and ::1).
+// A block of `count` consecutive ports free right now for UDP and TCP on every
+// IPv4 address, below the kernel's ephemeral range: under `ctest -j` the other
+// tests' client sockets (and their TIME_WAIT) take ephemeral ports, and the
+// services started on the block bind TCP as well as UDP.
 inline unsigned short free_udp_block(int count) {
   namespace asio = boost::asio;
   std::mt19937 rng(std::random_device{}());
   asio::io_context io;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    unsigned short first = static_cast<unsigned short>(20000 + rng() % (30000 - count));
+  int ephemeral_first = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_first;
+  const int lo = 20000, span = std::max(1, ephemeral_first - count - lo);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto first = static_cast<unsigned short>(lo + static_cast<int>(rng() % static_cast<unsigned>(span)));
     bool ok = true;
     for (int i = 0; i < count && ok; ++i) {
-      asio::ip::udp::socket s(io);
+      asio::ip::udp::endpoint at{asio::ip::address_v4::any(), static_cast<unsigned short>(first + i)};
       boost::system::error_code ec;
-      s.open(asio::ip::udp::v4(), ec);
-      s.bind({asio::ip::address_v4::any(), static_cast<unsigned short>(first + i)}, ec);
+      asio::ip::udp::socket u(io);
+      u.open(asio::ip::udp::v4(), ec);
+      u.bind(at, ec);
       ok = !ec;
+      asio::ip::tcp::socket t(io);
+      t.open(asio::ip::tcp::v4(), ec);
+      t.bind({at.address(), at.port()}, ec);
+      ok = ok && !ec;
     }
     if (ok) return first;
   }

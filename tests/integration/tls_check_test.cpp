@@ -8,6 +8,7 @@
 
 #include "checks/tls/suites.hpp"
 #include "tests/fixtures/tls/tls_harness.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace callready;
 using namespace callready::test;
@@ -69,10 +70,7 @@ std::set<std::uint16_t> codes(const json& ciphers) {
 }
 
 void require_oracle_agrees(const Server& s, const json& versions) {
-  if (!have_program("sslscan")) {
-    MESSAGE("sslscan not installed: oracle comparison skipped");
-    return;
-  }
+  if (!have_program("sslscan")) CALLREADY_SKIP("sslscan not installed: no oracle comparison");
   auto oracle = sslscan_suites(s.port);
   for (const char* v : {"tls1.0", "tls1.1", "tls1.2", "tls1.3"}) {
     INFO("version " << v);

@@ -15,10 +15,13 @@
 #   cloud   203.0.113.10, 203.0.113.11, 2001:db8:2::10 (eth0); no route back to
 #           198.18/15, so IPv4 replies only work through the NAT.
 #
-# Namespace names carry the PID so parallel tests never collide. Only the lab
-# ranges of DEVELOPERS.md are used; nothing leaves the namespaces.
+# Namespace names carry the PID (and a random part, in case a killed run left
+# its namespaces behind under a PID now reused) so parallel tests never
+# collide; fixed ports are fine inside them. Only the lab ranges of
+# DEVELOPERS.md are used; nothing leaves the namespaces.
 
-LAB_SUFFIX="${LAB_SUFFIX:-$$}"
+. "${SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/support/lib.sh"
+LAB_SUFFIX="${LAB_SUFFIX:-$$-$RANDOM}"
 LAB_CLIENT="cr-client-$LAB_SUFFIX"
 LAB_ROUTER="cr-router-$LAB_SUFFIX"
 LAB_CLOUD="cr-cloud-$LAB_SUFFIX"
@@ -121,13 +124,10 @@ lab_bg() {
   LAB_PIDS+=("$LAB_LAST_PID")
 }
 
-# Waits until TCP $2 on address $1 accepts from the client namespace (through the NAT).
+# Waits (10 s at most) until TCP $2 on address $1 accepts from the client
+# namespace (through the NAT). With WAIT_PID set, gives up once that process died.
 lab_wait_tcp() {
-  local i
-  for i in $(seq 1 100); do
-    if lab_client timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
+  wait_until 10 lab_client timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
   lab_log "nothing accepts on $1:$2"
   return 1
 }
@@ -137,7 +137,9 @@ lab_start_responder() {
   lab_bg "$LAB_CLOUD" "$CALLREADY" respond --listen "$LAB_CLOUD_IP:$LAB_CONTROL_PORT" --token "$LAB_TOKEN" "$@"
   LAB_RESPONDER_PID=$LAB_LAST_PID
   LAB_RESPONDER_LOG=$LAB_LAST_LOG
-  lab_wait_tcp "$LAB_CLOUD_IP" "$LAB_CONTROL_PORT" || { cat "$LAB_RESPONDER_LOG" >&2; return 1; }
+  # The responder opens its control port last, once every service is up.
+  WAIT_PID=$LAB_RESPONDER_PID lab_wait_tcp "$LAB_CLOUD_IP" "$LAB_CONTROL_PORT" ||
+    { cat "$LAB_RESPONDER_LOG" >&2; return 1; }
 }
 
 # dnsmasq as the authoritative server for example.test on 203.0.113.10:53;
@@ -155,7 +157,9 @@ lab_start_dns() {
     for line in "$@"; do echo "$line"; done
   } >"$conf"
   lab_bg "$LAB_CLOUD" dnsmasq --keep-in-foreground --conf-file="$conf" --pid-file="$LAB_DIR/dnsmasq.pid" --user=root
-  sleep 0.3
+  # Ready when it answers a query from the client side, through the lab.
+  WAIT_PID=$LAB_LAST_PID wait_until 5 lab_client bash -c "$(declare -f dns_answers); dns_answers $LAB_DNS_IP 53 example.test" ||
+    { lab_log "dnsmasq does not answer on $LAB_DNS_IP:53"; cat "$LAB_LAST_LOG" >&2; return 1; }
 }
 
 # --- scenario switches: firewall shapes on the router, LAN -> WAN ------------
@@ -223,11 +227,12 @@ PY
   echo "ok: ${3:-$2}"
 }
 
+_lab_gone() { ! kill -0 "$1" 2>/dev/null; }
 lab_cleanup() {
   local rc=$? pid ns
   for pid in "${LAB_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${LAB_PIDS[@]}"; do
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    wait_until 3 _lab_gone "$pid"
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done

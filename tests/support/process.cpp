@@ -52,10 +52,20 @@ ChildProcess::~ChildProcess() {
 bool ChildProcess::running() {
   if (pid_ <= 0) return false;
   int status = 0;
-  return waitpid(pid_, &status, WNOHANG) == 0;
+  int r = waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  // Reaped (or gone): forget the PID, which the kernel may now give to another process.
+  exit_status_ = r == pid_ ? decode(status) : -1;
+  pid_ = -1;
+  return false;
 }
 
 std::optional<int> ChildProcess::wait(std::chrono::milliseconds limit) {
+  if (pid_ <= 0 && exit_status_) {
+    auto s = exit_status_;
+    exit_status_.reset();
+    return s;
+  }
   auto end = std::chrono::steady_clock::now() + limit;
   while (pid_ > 0) {
     int status = 0;
@@ -75,7 +85,7 @@ std::optional<int> ChildProcess::wait(std::chrono::milliseconds limit) {
 }
 
 int ChildProcess::stop(std::chrono::milliseconds grace) {
-  if (pid_ <= 0) return 0;
+  if (pid_ <= 0) return exit_status_.value_or(0);
   int pid = pid_;
   kill(pid, SIGTERM);
   if (auto s = wait(grace)) return *s;
@@ -117,41 +127,124 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds li
   return r;
 }
 
-bool wait_for_tcp(const std::string& host, unsigned short port, std::chrono::milliseconds limit) {
+bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds limit,
+                std::chrono::milliseconds poll) {
   auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    int fd = socket(host.find(':') != std::string::npos ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-    bool ok = false;
-    if (host.find(':') != std::string::npos) {
-      sockaddr_in6 a{};
-      a.sin6_family = AF_INET6;
-      a.sin6_port = htons(port);
-      inet_pton(AF_INET6, host.c_str(), &a.sin6_addr);
-      ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    } else {
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(port);
-      inet_pton(AF_INET, host.c_str(), &a.sin_addr);
-      ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    }
-    close(fd);
-    if (ok) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (;;) {
+    if (ready()) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(poll);
   }
-  return false;
 }
 
-unsigned short free_port(bool udp) {
-  int fd = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+namespace {
+// A socket address for an IPv4 or IPv6 literal.
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  int family = AF_INET;
+};
+Address address(const std::string& host, unsigned short port) {
+  Address a;
+  if (host.find(':') != std::string::npos) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr);
+    a.len = sizeof *in6;
+    a.family = AF_INET6;
+  } else {
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(port);
+    inet_pton(AF_INET, host.c_str(), &in4->sin_addr);
+    a.len = sizeof *in4;
+  }
+  return a;
+}
+
+bool tcp_accepts(const Address& a) {
+  int fd = socket(a.family, SOCK_STREAM, 0);
+  bool ok = connect(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.len) == 0;
+  close(fd);
+  return ok;
+}
+
+// One DNS query (A ready.invalid) over UDP; true when an answer with its ID arrives within 200 ms.
+bool dns_answers(const Address& a) {
+  static unsigned short next_id = static_cast<unsigned short>(getpid());
+  unsigned short id = ++next_id;
+  std::string q = {static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  q.append("\5ready\7invalid\0" "\0\1\0\1", 19);  // QNAME, QTYPE A, QCLASS IN
+  int fd = socket(a.family, SOCK_DGRAM, 0);
+  timeval tv{0, 200000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  bool ok = false;
+  // Connected: a port nobody listens on yet fails at once (ICMP -> ECONNREFUSED), not after the timeout.
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.len) == 0 &&
+      send(fd, q.data(), q.size(), 0) == static_cast<ssize_t>(q.size())) {
+    unsigned char buf[512];
+    for (;;) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n < 0) break;  // timeout, or ICMP port unreachable: not up yet
+      if (n >= 12 && ((buf[0] << 8) | buf[1]) == id) {
+        ok = true;
+        break;
+      }
+    }
+  }
+  close(fd);
+  return ok;
+}
+}  // namespace
+
+bool wait_for_tcp(const std::string& host, unsigned short port, std::chrono::milliseconds limit) {
+  auto a = address(host, port);
+  return wait_until([&] { return tcp_accepts(a); }, limit);
+}
+
+bool wait_for_dns(const std::string& host, unsigned short port, std::chrono::milliseconds limit) {
+  auto a = address(host, port);
+  return wait_until([&] { return dns_answers(a); }, limit);
+}
+
+namespace {
+// Binds `type` on 127.0.0.1:`port` (0: the kernel picks) without SO_REUSEADDR,
+// so a TCP port held by a TIME_WAIT connection counts as taken. Returns the
+// bound socket (the caller closes it) or -1, and the port in `port`.
+int bind_loopback(int type, unsigned short& port) {
+  int fd = socket(AF_INET, type, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  a.sin_port = htons(port);
   socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(fd);
+    return -1;
+  }
+  port = ntohs(a.sin_port);
+  return fd;
+}
+}  // namespace
+
+unsigned short free_port(bool udp) {
+  // Free for both protocols: servers and checks often bind the number for
+  // UDP and TCP alike (a SIP source port, a STUN port), and under ctest -j the
+  // other tests' TCP connections hold many ports in TIME_WAIT.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    unsigned short port = 0;
+    int first = bind_loopback(udp ? SOCK_DGRAM : SOCK_STREAM, port);
+    if (first < 0) continue;
+    int other = bind_loopback(udp ? SOCK_STREAM : SOCK_DGRAM, port);
+    close(first);
+    if (other >= 0) {
+      close(other);
+      return port;
+    }
+  }
+  throw std::runtime_error("no loopback port free for both UDP and TCP");
 }
 
 TempDir::TempDir() {

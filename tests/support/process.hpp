@@ -2,6 +2,7 @@
 // Child processes for tests: real peers (dnsmasq, openssl s_server, coturn)
 // and the callready binary itself. Killed by PID in the destructor, always.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,9 +16,12 @@ class ChildProcess {
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
-  ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_), log_(std::move(o.log_)) { o.pid_ = -1; }
+  ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_), exit_status_(o.exit_status_), log_(std::move(o.log_)) {
+    o.pid_ = -1;
+  }
 
   int pid() const { return pid_; }
+  // False once it has exited (then reaped: its exit status is kept, its PID never signalled again).
   bool running();
   // SIGTERM, then SIGKILL after `grace`; returns the exit status (or -signal).
   int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
@@ -27,6 +31,7 @@ class ChildProcess {
 
  private:
   int pid_ = -1;
+  std::optional<int> exit_status_;  // set when running() reaped it
   std::string log_;
 };
 
@@ -41,11 +46,20 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds limit = std::chrono::seconds(60),
               const std::vector<std::string>& extra_env = {});
 
-// Polls until a TCP (or UDP bound) port on 127.0.0.1 accepts, up to `limit`.
+// Calls `ready` every `poll` until it returns true (true) or `limit` has passed (false).
+bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds limit,
+                std::chrono::milliseconds poll = std::chrono::milliseconds(20));
+
+// Polls until a TCP port on `host` (IPv4 or IPv6 literal) accepts, up to `limit`.
 bool wait_for_tcp(const std::string& host, unsigned short port, std::chrono::milliseconds limit);
 
-// A free port on loopback (bind to port 0, read it, close). Racy by nature but
-// fine for tests that start their own servers right after.
+// Polls until a DNS server on `host`:`port` (UDP) answers a query, any answer
+// (NXDOMAIN, REFUSED: the server is up), up to `limit`.
+bool wait_for_dns(const std::string& host, unsigned short port, std::chrono::milliseconds limit);
+
+// A port free on loopback for UDP and TCP alike (the kernel's pick for `udp`
+// or TCP, checked for the other). Racy by nature but fine for tests that
+// start their own servers right after.
 unsigned short free_port(bool udp = false);
 
 // A fresh temporary directory removed by the destructor.
