@@ -11,13 +11,13 @@ TEST_CASE(
   REQUIRE_MESSAGE(have_program("turnserver"), "coturn is a test dependency (scripts/install-deps.sh)");
   Coturn coturn(true);
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", coturn.port}}, std::chrono::seconds(20));
-  const auto& d = t.outcome.details;
+  const auto& d = t.details;
   INFO(d.dump());
   CHECK(d["server"] == "127.0.0.1");
   CHECK(d["port"] == coturn.port);
   CHECK(d["transport"] == "udp");
   CHECK(d["reachable"] == true);
-  CHECK(d["rtt_ms"].get<double>() < 1000);
+  CHECK(d["rtt_ms"].is_number());
   CHECK(d["software"].get<std::string>().find("Coturn") != std::string::npos);
   // Loopback has no NAT: the server sees exactly our socket.
   CHECK(d["local_address"].get<std::string>().rfind("127.0.0.1:", 0) == 0);
@@ -27,7 +27,7 @@ TEST_CASE(
   CHECK(d["other_address"] == "127.0.0.2:" + std::to_string(coturn.port + 1));
   CHECK(d["mapping_behavior"] == "endpoint-independent");
   CHECK(d["filtering_behavior"] == "endpoint-independent");
-  for (const auto& f : t.outcome.findings) CHECK(f.severity == Severity::info);
+  for (const auto& f : t.findings) CHECK(f.severity == Severity::info);
 }
 
 TEST_CASE("stun over TCP against coturn: one framed Binding on a connection") {
@@ -35,7 +35,7 @@ TEST_CASE("stun over TCP against coturn: one framed Binding on a connection") {
   Coturn coturn(true);
   auto t =
       run_stun_check({{"host", "127.0.0.1"}, {"port", coturn.port}, {"transport", "tcp"}}, std::chrono::seconds(10));
-  const auto& d = t.outcome.details;
+  const auto& d = t.details;
   CHECK(d["transport"] == "tcp");
   CHECK(d["reachable"] == true);
   CHECK(d["mapped_address"] == d["local_address"]);
@@ -47,12 +47,12 @@ TEST_CASE("coturn with one listening IP offers no OTHER-ADDRESS: behaviours unkn
   REQUIRE_MESSAGE(have_program("turnserver"), "coturn is a test dependency (scripts/install-deps.sh)");
   Coturn coturn(false);
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", coturn.port}}, std::chrono::seconds(10));
-  const auto& d = t.outcome.details;
+  const auto& d = t.details;
   CHECK(d["reachable"] == true);
   CHECK(d["other_address"].is_null());
   CHECK(d["mapping_behavior"] == "unknown: server lacks RFC 5780");
   CHECK(d["filtering_behavior"] == "unknown: server lacks RFC 5780");
-  CHECK(has_finding(t.outcome, "stun.no_rfc5780", Severity::info));
+  CHECK(has_finding(t, "stun.no_rfc5780", Severity::info));
 }
 
 TEST_CASE("nat_discovery false skips the RFC 5780 tests") {
@@ -60,43 +60,34 @@ TEST_CASE("nat_discovery false skips the RFC 5780 tests") {
   Coturn coturn(true);
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", coturn.port}, {"nat_discovery", false}},
                           std::chrono::seconds(10));
-  CHECK(t.outcome.details["reachable"] == true);
-  CHECK(t.outcome.details["mapping_behavior"] == "unknown: not tested (nat_discovery is false)");
-  CHECK(t.seconds < 2);
+  CHECK(t.details["reachable"] == true);
+  CHECK(t.details["mapping_behavior"] == "unknown: not tested (nat_discovery is false)");
+  CHECK(t.details["other_address"] == "127.0.0.2:" + std::to_string(coturn.port + 1));
 }
 
 TEST_CASE("silence: retransmits per RFC 5389 until the deadline, then a critical finding naming UDP and the port") {
   auto port = free_udp_block(1);  // nothing listens there
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::milliseconds(3000));
-  const auto& d = t.outcome.details;
+  const auto& d = t.details;
   CHECK(d["reachable"] == false);
   CHECK(d["mapped_address"].is_null());
   // Budget 3000 ms less the 10% reserve: sends at 0, 500 and 1500 ms; the next (3500 ms) never comes.
   CHECK(d["requests_sent"] == 3);
-  CHECK(t.seconds < 3.0);
-  CHECK(t.seconds > 2.4);
-  REQUIRE(has_finding(t.outcome, "stun.no_response", Severity::critical));
-  for (const auto& f : t.outcome.findings)
+  REQUIRE(has_finding(t, "stun.no_response", Severity::critical));
+  for (const auto& f : t.findings)
     if (f.code == "stun.no_response") {
       CHECK(f.remediation.find("UDP " + std::to_string(port)) != std::string::npos);
-      CHECK(f.message.find("5004") != std::string::npos);
+      CHECK(f.message.find("UDP port " + std::to_string(port)) != std::string::npos);
+      CHECK(f.operation == Operation::receive);
     }
 }
 
 TEST_CASE("TCP to a closed port: connect refused is a critical finding naming TCP and the port") {
   auto port = free_port();
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"transport", "tcp"}}, std::chrono::seconds(5));
-  CHECK(t.outcome.details["reachable"] == false);
-  REQUIRE(has_finding(t.outcome, "stun.tcp_connect_failed", Severity::critical));
-  CHECK(t.outcome.findings.front().remediation.find("TCP " + std::to_string(port)) != std::string::npos);
-  CHECK(t.seconds < 1);
-}
-
-TEST_CASE("bad params are refused at validation") {
-  auto kind = checks::stun_check_kind();
-  CHECK_FALSE(kind.validate(json{{"port", 3478}}).empty());
-  CHECK_FALSE(kind.validate(json{{"host", "x"}, {"transport", "sctp"}}).empty());
-  CHECK_FALSE(kind.validate(json{{"host", "x"}, {"nat_discovery", "maybe"}}).empty());
-  CHECK(kind.validate(json{{"host", "x"}, {"port", "5004"}}).empty());
-  CHECK(kind.target(json{{"host", "x"}, {"port", 9000}}) == "x:9000/udp");
+  CHECK(t.details["reachable"] == false);
+  REQUIRE(has_finding(t, "stun.tcp_connect_failed", Severity::critical));
+  CHECK(t.findings.front().remediation.find("TCP " + std::to_string(port)) != std::string::npos);
+  CHECK(t.findings.front().operation == Operation::connect);
+  CHECK(t.findings.front().message.find("refused") != std::string::npos);
 }

@@ -1,4 +1,4 @@
-// The responder's STUN service (start_stun_service) on loopback: against our
+// The responder's STUN service (checks::stun_service) on loopback: against our
 // own `stun` check, against coturn's clients (turnutils_stunclient,
 // turnutils_natdiscovery), and raw packets for RFC 5780 CHANGE-REQUEST,
 // RESPONSE-PORT, 420 answers, TCP framing, rate limiting and no amplification.
@@ -46,7 +46,7 @@ TEST_CASE("our stun check against our STUN service with an alternate address") {
   StunServiceThread service(stun_options(port));
   REQUIRE_MESSAGE(service.error.empty(), service.error);
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::seconds(20));
-  const auto& d = t.outcome.details;
+  const auto& d = t.details;
   INFO(d.dump());
   CHECK(d["reachable"] == true);
   CHECK(d["software"] == "callready");
@@ -58,11 +58,11 @@ TEST_CASE("our stun check against our STUN service with an alternate address") {
   CHECK(d["filtering_behavior"] == "endpoint-independent");
 
   auto tcp = run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"transport", "tcp"}}, std::chrono::seconds(5));
-  CHECK(tcp.outcome.details["reachable"] == true);
-  CHECK(tcp.outcome.details["mapped_address"] == tcp.outcome.details["local_address"]);
+  CHECK(tcp.details["reachable"] == true);
+  CHECK(tcp.details["mapped_address"] == tcp.details["local_address"]);
   // TCP on the alternate address and port answers too, as RFC 5780 lays the ports out.
   auto alt = run_stun_check({{"host", "127.0.0.2"}, {"port", port + 1}, {"transport", "tcp"}}, std::chrono::seconds(5));
-  CHECK(alt.outcome.details["reachable"] == true);
+  CHECK(alt.details["reachable"] == true);
 }
 
 TEST_CASE("without an alternate address: no OTHER-ADDRESS, CHANGE-REQUEST is answered with 420") {
@@ -70,8 +70,8 @@ TEST_CASE("without an alternate address: no OTHER-ADDRESS, CHANGE-REQUEST is ans
   StunServiceThread service(stun_options(port, ""));
   REQUIRE_MESSAGE(service.error.empty(), service.error);
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::seconds(5));
-  CHECK(t.outcome.details["reachable"] == true);
-  CHECK(t.outcome.details["mapping_behavior"] == "unknown: server lacks RFC 5780");
+  CHECK(t.details["reachable"] == true);
+  CHECK(t.details["mapping_behavior"] == "unknown: server lacks RFC 5780");
 
   RawUdp c;
   auto id = stun::random_transaction_id();
@@ -235,7 +235,7 @@ TEST_CASE("coturn's clients against our service: turnutils_stunclient and turnut
   CHECK(nd.out.find("Endpoint Independent Filtering") != std::string::npos);
 }
 
-TEST_CASE("start_stun_service refuses what it cannot do, with the reason") {
+TEST_CASE("the STUN service refuses what it cannot do, with the reason") {
   auto port = free_udp_block(2);
   respond::ResponderOptions taken = stun_options(port, "");
   StunServiceThread first(taken);
@@ -259,10 +259,54 @@ TEST_CASE("IPv6: the service on ::1 and the check against it, over UDP and TCP")
   for (const char* transport : {"udp", "tcp"}) {
     CAPTURE(transport);
     auto t = run_stun_check({{"host", "::1"}, {"port", port}, {"transport", transport}}, std::chrono::seconds(5));
-    const auto& d = t.outcome.details;
+    const auto& d = t.details;
     CHECK(d["reachable"] == true);
     CHECK(d["mapped_address"].get<std::string>().rfind("[::1]:", 0) == 0);
     CHECK(d["mapped_address"] == d["local_address"]);
     CHECK(d["nat"] == false);
   }
+}
+
+// The check knows it talks to `callready respond` (--responder names the
+// host, or the param says so): what is wrong with the responder is a set-up
+// error, never a firewall finding.
+TEST_CASE("with --responder naming the host: a responder that is not running is a set-up error") {
+  auto port = free_udp_block(1);
+  ScanSettings settings;
+  settings.responder = "127.0.0.1:" + std::to_string(free_port());  // no control port there
+  auto t = try_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::seconds(5), settings);
+  REQUIRE(t.error);
+  CHECK(t.error->reason == ErrorReason::setup);
+  CHECK(t.error->operation == Operation::control);
+  CHECK(t.findings.empty());
+  CHECK(t.details["reachable"] == false);
+}
+
+TEST_CASE("callready respond: an unserved STUN port is a set-up error, the served one is measured") {
+  TempDir dir;
+  auto port = free_udp_block(2);
+  auto responder = start_responder(dir, 1, {"--stun-ports", std::to_string(port)});
+  ScanSettings settings;
+  settings.responder = "127.0.0.1:" + std::to_string(responder.control);
+  auto unserved = try_stun_check({{"host", "127.0.0.1"}, {"port", port + 1}}, std::chrono::seconds(5), settings);
+  REQUIRE(unserved.error);
+  CHECK(unserved.error->reason == ErrorReason::setup);
+  CHECK(unserved.error->operation == Operation::control);
+  CHECK(unserved.error->message.find("does not serve stun on port " + std::to_string(port + 1)) != std::string::npos);
+  for (const char* transport : {"udp", "tcp"}) {
+    CAPTURE(transport);
+    auto served =
+        run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"transport", transport}}, std::chrono::seconds(5), settings);
+    CHECK(served.details["reachable"] == true);
+    CHECK(served.details["software"] == "callready");
+  }
+}
+
+TEST_CASE("responder false: a third-party server's silence stays a finding, whatever --responder says") {
+  auto port = free_udp_block(1);
+  ScanSettings settings;
+  settings.responder = "127.0.0.1:" + std::to_string(free_port());
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"responder", false}}, std::chrono::milliseconds(1500),
+                          settings);
+  CHECK(has_finding(t, "stun.no_response", Severity::critical));
 }

@@ -10,39 +10,48 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/use_future.hpp>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "checks/stun/stun_check.hpp"
+#include "checks/stun/stun_codec.hpp"
+#include "checks/stun/stun_service.hpp"
+#include "probe/net/host_port.hpp"
 #include "probe/net/resolver.hpp"
-#include "probe/respond/services.hpp"
-#include "probe/wire/stun.hpp"
+#include "probe/net/responder_control.hpp"
+#include "probe/respond/session_log.hpp"
 #include "tests/integration/responder_support.hpp"
 #include "tests/support/process.hpp"
 
 namespace callready::test {
 
-namespace stun = wire::stun;
-
-struct TimedOutcome {
-  CheckOutcome outcome;
-  double seconds = 0;
-};
+namespace stun = checks::stun;
 
 // Runs the `stun` check to completion with `limit` as the engine's deadline.
-inline TimedOutcome run_stun_check(const nlohmann::json& params, std::chrono::milliseconds limit) {
+// `settings` carries --responder/--token when a test names its responder.
+inline CheckOutcome try_stun_check(const nlohmann::json& params, std::chrono::milliseconds limit,
+                                   const ScanSettings& settings = {}) {
   boost::asio::io_context io;
   net::Resolver resolver(io.get_executor(), std::nullopt);
-  ScanSettings settings;
+  std::uint16_t control = net::kDefaultControlPort;
+  if (settings.responder)
+    if (auto hp = net::parse_host_port(*settings.responder); hp && hp->port) control = *hp->port;
+  net::ResponderLink link(io.get_executor(), control, settings.token);
   auto kind = checks::stun_check_kind();
   REQUIRE(kind.validate(params).empty());
-  auto start = Clock::now();
-  CheckContext ctx{io.get_executor(), resolver, start + limit, settings, [](const std::string&) {}};
+  CheckContext ctx{io.get_executor(), resolver, Clock::now() + limit, settings, link, [](const std::string&) {}};
   auto f = boost::asio::co_spawn(io, kind.run(params, ctx), boost::asio::use_future);
   io.run();
-  TimedOutcome t{f.get(), std::chrono::duration<double>(Clock::now() - start).count()};
-  INFO(t.outcome.details.dump());
-  CHECK_FALSE(t.outcome.error.has_value());
-  return t;
+  return f.get();
+}
+
+// The same, for a run that must measure something (no error).
+inline CheckOutcome run_stun_check(const nlohmann::json& params, std::chrono::milliseconds limit,
+                                   const ScanSettings& settings = {}) {
+  auto outcome = try_stun_check(params, limit, settings);
+  INFO(outcome.details.dump());
+  CHECK_FALSE(outcome.error.has_value());
+  return outcome;
 }
 
 inline bool has_finding(const CheckOutcome& o, const std::string& code, Severity sev) {
@@ -76,11 +85,16 @@ struct Coturn {
 // Our STUN service on its own io_context thread, as `callready respond` runs it.
 struct StunServiceThread {
   boost::asio::io_context io;
+  respond::SessionLog sessions{nullptr, std::chrono::seconds(5)};
+  std::unique_ptr<respond::RunningService> service;
   std::thread thread;
   std::string error;
 
   explicit StunServiceThread(const respond::ResponderOptions& opts) {
-    error = respond::start_stun_service(io, opts, nullptr);
+    respond::ServiceHost host{io, opts, sessions, nullptr};
+    auto it = opts.ports.find("stun");
+    service = checks::stun_service().start(host, it == opts.ports.end() ? std::vector<net::PortRange>{} : it->second,
+                                           error);
     if (error.empty()) thread = std::thread([this] { io.run(); });
   }
   ~StunServiceThread() {
@@ -93,7 +107,7 @@ inline respond::ResponderOptions stun_options(unsigned short port, std::string a
   respond::ResponderOptions o;
   o.bind_address = "127.0.0.1";
   o.alt_address = std::move(alt);
-  o.stun_ports = {{port, port}};
+  o.ports["stun"] = {{port, port}};
   return o;
 }
 
