@@ -105,20 +105,20 @@ Judgement judge_pmtu(const PmtuResult& r, const PmtuParams& p) {
                      p.host),
          "", Operation::receive});
   if (mtu < t.critical_below)
-    j.findings.push_back({Severity::critical, "pmtu.below_minimum",
-                          fmt::format("The path MTU to {} is {} bytes, below the minimum of {} bytes", p.host, mtu,
-                                      t.critical_below),
-                          fmt::format("Raise the MTU of the links and tunnels on this path to {} bytes, at least {}",
-                                      t.warning_below, t.critical_below),
-                          ""});
+    j.findings.push_back(
+        {Severity::critical, "pmtu.below_minimum",
+         fmt::format("The path MTU to {} is {} bytes, below the minimum of {} bytes", p.host, mtu, t.critical_below),
+         fmt::format("Raise the MTU of the links and tunnels on this path to {} bytes, at least {}", t.warning_below,
+                     t.critical_below),
+         ""});
   else if (mtu < t.warning_below)
-    j.findings.push_back({Severity::warning, "pmtu.below_recommended",
-                          fmt::format("The path MTU to {} is {} bytes, below the recommended {} bytes", p.host, mtu,
-                                      t.warning_below),
-                          fmt::format("Keep an MTU of {} bytes on every link of the path (VPN, PPPoE and tunnels "
-                                      "lower it)",
-                                      t.warning_below),
-                          ""});
+    j.findings.push_back(
+        {Severity::warning, "pmtu.below_recommended",
+         fmt::format("The path MTU to {} is {} bytes, below the recommended {} bytes", p.host, mtu, t.warning_below),
+         fmt::format("Keep an MTU of {} bytes on every link of the path (VPN, PPPoE and tunnels "
+                     "lower it)",
+                     t.warning_below),
+         ""});
   if (t.sip_message_bytes > 0 && mtu < t.sip_fragmentation_below)
     j.findings.push_back(
         {Severity::warning, "pmtu.sip_fragmentation",

@@ -93,9 +93,15 @@ boost::asio::awaitable<Measured<UdpRangeResult>> measure_udp_range(UdpRangeParam
         out.open.push_back(port);
         rtts.push_back(pr.rtt_ms);
         break;
-      case State::blocked: out.blocked.push_back(port); break;
-      case State::rejected: out.rejected.push_back({port, pr.icmp, pr.rejected_by_target}); break;
-      case State::untested: out.cut_off.push_back(port); break;
+      case State::blocked:
+        out.blocked.push_back(port);
+        break;
+      case State::rejected:
+        out.rejected.push_back({port, pr.icmp, pr.rejected_by_target});
+        break;
+      case State::untested:
+        out.cut_off.push_back(port);
+        break;
     }
   }
   std::sort(rtts.begin(), rtts.end());
@@ -129,8 +135,8 @@ std::string UdpRangeParams::target() const {
 }
 
 CheckKind udp_range_check_kind() {
-  return make_check_kind<UdpRangeParams, UdpRangeResult>(
-      "udp_range", Millis(60000), {&measure_udp_range, &judge_udp_range, &udp_range_view});
+  return make_check_kind<UdpRangeParams, UdpRangeResult>("udp_range", Millis(60000),
+                                                         {&measure_udp_range, &judge_udp_range, &udp_range_view});
 }
 
 }  // namespace callready::checks

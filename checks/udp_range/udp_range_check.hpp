@@ -19,7 +19,7 @@ struct UdpRangeParams {
   int max_pps = 200;
   int attempts = 3;
   long long reply_wait_ms = 500;
-  std::optional<std::string> token;            // default: the scan's --token
+  std::optional<std::string> token;           // default: the scan's --token
   std::optional<std::uint16_t> control_port;  // default: the port of --responder
 
   static UdpRangeParams parse(ParamReader& r);
@@ -37,15 +37,15 @@ struct UdpRangeResult {
   std::string host;
   std::optional<Finding> unresolved;  // the host did not resolve (operation resolve)
   std::optional<std::string> address;
-  std::string control;  // "ok", or what the control exchange said
-  std::vector<std::uint16_t> not_served;  // requested, but the responder does not serve them: not probed
-  std::vector<std::uint16_t> swept;       // the ports probed (the served ones)
+  std::string control;                                // "ok", or what the control exchange said
+  std::vector<std::uint16_t> not_served;              // requested, but the responder does not serve them: not probed
+  std::vector<std::uint16_t> swept;                   // the ports probed (the served ones)
   std::vector<std::uint16_t> open, blocked, cut_off;  // cut_off: the time limit ended the sweep first
   std::vector<RejectedPort> rejected;
   int attempts = 0, rounds = 0, max_pps = 0;
   std::uint64_t probes_sent = 0;
   double loss_estimate = 0;
-  std::optional<double> rtt_ms;  // median RTT of the open ports
+  std::optional<double> rtt_ms;                // median RTT of the open ports
   std::optional<std::string> observed_source;  // HOST:PORT the responder saw (after NAT)
   bool source_ports_requested = false;
   std::vector<std::uint16_t> source_ports_used, source_ports_unavailable;

@@ -1,20 +1,29 @@
 #pragma once
-// Shared by the responder and udp_range integration tests (header-only: each
+// Shared by the responder, udp_range and pmtu integration tests (header-only: each
 // test file is its own executable): start `callready respond` on loopback with
 // free ports, run a coroutine to completion.
 #include <doctest/doctest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/process.hpp"
@@ -88,6 +97,43 @@ inline Responder start_responder(const TempDir& dir, int udp_count, std::vector<
   }
   return r;
 }
+
+// A control port that greets like `callready respond` and claims `services`,
+// on its own thread; no UDP echo behind it, so the sweep meets what the test
+// arranges (silent sockets, or nothing bound: ICMP port unreachable).
+class FakeControl {
+ public:
+  explicit FakeControl(nlohmann::json services)
+      : services_(std::move(services)), acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    boost::asio::co_spawn(io_, serve(), boost::asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~FakeControl() {
+    boost::asio::post(io_, [this] { acceptor_.close(); });
+    thread_.join();
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  boost::asio::awaitable<void> serve() {
+    for (;;) {
+      auto [ec, s] = co_await acceptor_.async_accept(boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (ec) co_return;
+      std::string greeting = R"({"service":"callready-respond","version":1,"nonce":"00"})"
+                             "\n";
+      co_await boost::asio::async_write(s, boost::asio::buffer(greeting), boost::asio::as_tuple(boost::asio::use_awaitable));
+      boost::asio::streambuf hello;
+      co_await boost::asio::async_read_until(s, hello, '\n', boost::asio::as_tuple(boost::asio::use_awaitable));
+      std::string answer =
+          nlohmann::json{{"ok", true}, {"version", 1}, {"token_required", false}, {"services", services_}}.dump() + "\n";
+      co_await boost::asio::async_write(s, boost::asio::buffer(answer), boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+  }
+  nlohmann::json services_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+};
 
 template <class Awaitable>
 auto run_io(boost::asio::io_context& io, Awaitable a) {
