@@ -1,19 +1,21 @@
 #pragma once
-// What the HTML report shows inside one check's expandable detail: pictures
-// (SVG the renderer drew from escaped parts) and tables of plain strings
-// (escaped by the template). Known kinds get pictures and tailored tables;
-// every details key no view consumed lands in a generic key/value table, so a
-// new kind or a new key always renders.
+// What the HTML report shows inside one check's expandable detail, drawn from
+// the check's view (probe/view.hpp) without knowing its kind: pictures (SVG
+// the renderer drew from escaped parts) and tables of plain strings (escaped
+// by the template). Every details key the view does not name in shown_keys
+// lands in a generic key/value table, so a new kind or a new key always
+// renders.
 #include <string>
 #include <vector>
 
 #include "probe/model.hpp"
+#include "probe/view.hpp"
 
 namespace callready::html {
 
 struct Cell {
   std::string text;
-  std::string cls;  // CSS class: good, bad, warn, muted, mono or empty
+  std::string cls;  // CSS classes: good, bad, warn, muted, mono, pre, flag or empty
 };
 
 struct Table {
@@ -28,12 +30,14 @@ struct Picture {
   std::string caption;
 };
 
+// Pictures first, then the generic "Measurements" table, then the view's
+// tables, each group in the view's order.
 struct DetailView {
   std::vector<Picture> pictures;
   std::vector<Table> tables;
 };
 
-DetailView detail_view(const CheckRecord& check);
+DetailView detail_view(const CheckRecord& check, const view::View& view = {});
 
 // "yes"/"no" for bools, the string itself, numbers as JSON writes them, lists
 // of scalars joined by ", ", null as an em dash.
@@ -41,5 +45,9 @@ std::string scalar_text(const json& value);
 
 // The generic view: nested objects become dotted keys, lists of objects get [i].
 Table key_value_table(const json& details, std::string caption);
+
+// A view's table as the template draws it: tones and fonts become CSS
+// classes, row changes become diff-* row classes.
+Table table_of(const view::Table& table);
 
 }  // namespace callready::html

@@ -134,14 +134,47 @@ mu::data finding_data(const CheckRecord& c, const Finding& f, const std::string&
                     {"requirement_source", req_source},
                     {"has_requirement", !req_text.empty() || !req_source.empty()},
                     {"has_source", !req_source.empty()},
+                    {"operation", to_string(f.operation)},
+                    {"has_operation", f.operation != Operation::none},
                     {"anchor", anchor},
                     {"check_id", c.id}};
 }
 
-mu::data check_data(const CheckRecord& c, const std::string& anchor) {
+// "timeout" or "setup, control": why a check could not test, and the step.
+std::string error_cause(const CheckError& e) {
+  std::string out = to_string(e.reason);
+  if (e.operation != Operation::none) out += std::string(", ") + to_string(e.operation);
+  return out;
+}
+
+// The kind's view of the check; a view that cannot read these details (a
+// report from another version, a hand-edited file) leaves the generic table.
+html::DetailView details_of(const CheckRecord& c, const ViewOf& view_of) {
+  view::View v;
+  std::string broken;
+  if (view_of) {
+    try {
+      v = view_of(c);
+    } catch (const std::exception& e) {
+      v = {};
+      broken = e.what();
+    }
+  }
+  auto out = html::detail_view(c, v);
+  if (!broken.empty()) {
+    std::string caption = "Measurements (no picture: " + broken + ")";
+    if (out.tables.empty())
+      out.tables.push_back(html::Table{caption, {}, {}, {}});
+    else
+      out.tables.front().caption = caption;
+  }
+  return out;
+}
+
+mu::data check_data(const CheckRecord& c, const std::string& anchor, const ViewOf& view_of) {
   mu::list findings;
   for (const auto& f : c.findings) findings.push_back(finding_data(c, f, anchor));
-  auto view = html::detail_view(c);
+  auto view = details_of(c, view_of);
   mu::list pictures, tables;
   for (const auto& p : view.pictures) pictures.push_back(mu::object{{"svg", p.svg}, {"caption", p.caption}});
   for (const auto& t : view.tables) tables.push_back(table_data(t));
@@ -160,7 +193,7 @@ mu::data check_data(const CheckRecord& c, const std::string& anchor) {
                     {"requirement_source", c.requirement.source},
                     {"has_requirement", !c.requirement.text.empty() || !c.requirement.source.empty()},
                     {"has_error", c.error.has_value()},
-                    {"error_reason", c.error ? std::string(to_string(c.error->reason)) : std::string()},
+                    {"error_reason", c.error ? error_cause(*c.error) : std::string()},
                     {"error_message", c.error ? c.error->message : ""},
                     {"findings", findings},
                     {"has_findings", !c.findings.empty()},
@@ -191,7 +224,7 @@ mu::data top_findings(const Report& r, std::size_t& more) {
   return out;
 }
 
-mu::data categories_data(const Report& r) {
+mu::data categories_data(const Report& r, const ViewOf& view_of) {
   // Categories in the report's order, then any a check names that scoring did not.
   std::vector<CategoryScore> cats = r.categories;
   for (const auto& c : r.checks)
@@ -205,7 +238,7 @@ mu::data categories_data(const Report& r) {
     std::stable_sort(idx.begin(), idx.end(),
                      [&](auto a, auto b) { return status_rank(r.checks[a].status) < status_rank(r.checks[b].status); });
     mu::list checks;
-    for (auto i : idx) checks.push_back(check_data(r.checks[i], fmt::format("c{}", i)));
+    for (auto i : idx) checks.push_back(check_data(r.checks[i], fmt::format("c{}", i), view_of));
     out.push_back(mu::object{{"name", cat.name.empty() ? std::string("Uncategorised") : cat.name},
                              {"has_score", cat.score >= 0},
                              {"score", std::to_string(std::clamp(cat.score, 0, 100))},
@@ -224,7 +257,7 @@ mu::data untested(const Report& r) {
     if (c.status != Status::error) continue;
     out.push_back(mu::object{{"anchor", fmt::format("c{}", i)},
                              {"id", c.id},
-                             {"reason", c.error ? std::string(to_string(c.error->reason)) : std::string("error")},
+                             {"reason", c.error ? error_cause(*c.error) : std::string("error")},
                              {"message", c.error ? c.error->message : c.summary}});
   }
   return out;
@@ -260,8 +293,7 @@ mu::data site_data(const Report& r) {
 
 }  // namespace
 
-std::string render_html(const Report& r, const std::function<view::View(const CheckRecord&)>& view_of) {
-  (void)view_of;
+std::string render_html(const Report& r, const ViewOf& view_of) {
   mu::mustache page(template_text("report.html.mustache"));
   if (!page.is_valid()) throw std::logic_error("report.html.mustache: " + page.error_message());
   std::size_t more = 0;
@@ -288,7 +320,7 @@ std::string render_html(const Report& r, const std::function<view::View(const Ch
       {"has_more", more > 0},
       {"untested", not_tested},
       {"has_untested", !not_tested.list_value().empty()},
-      {"categories", categories_data(r)},
+      {"categories", categories_data(r, view_of)},
   };
   return page.render(d);
 }

@@ -4,13 +4,13 @@
 // profile is HTML-escaped by the mustache templates in reports/templates/.
 #include <string>
 
-#include <functional>
-
 #include "probe/model.hpp"
-#include "probe/view.hpp"
+#include "reports/render.hpp"
 
 namespace callready {
 
-std::string render_html(const Report& report, const std::function<view::View(const CheckRecord&)>& view_of = {});
+// `view_of` gives each check's view (the CLI passes check_view from
+// probe/registry.hpp); without one every check's details are one generic table.
+std::string render_html(const Report& report, const ViewOf& view_of = {});
 
 }  // namespace callready

@@ -3,7 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
+#include <cmath>
+#include <vector>
 
 namespace callready::svg {
 
@@ -36,11 +37,23 @@ std::string escape(std::string_view text) {
 
 namespace {
 
-std::optional<unsigned> parse_port(std::string_view s) {
-  unsigned v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty() || v > 65535) return std::nullopt;
-  return v;
+using view::PortState;
+using view::Tone;
+
+const char* tone_name(Tone t) {
+  switch (t) {
+    case Tone::plain:
+      return "plain";
+    case Tone::good:
+      return "good";
+    case Tone::bad:
+      return "bad";
+    case Tone::warn:
+      return "warn";
+    case Tone::muted:
+      return "muted";
+  }
+  return "plain";
 }
 
 const char* state_name(PortState s) {
@@ -54,23 +67,38 @@ const char* state_name(PortState s) {
     case PortState::untested:
       return "untested";
   }
-  return "open";
+  return "untested";
 }
 
 std::string range_text(unsigned a, unsigned b) { return a == b ? std::to_string(a) : fmt::format("{}\u2013{}", a, b); }
 
+// A number as a person writes it: 1500, 12.5, 0.0042.
+std::string number_text(double v) {
+  if (std::abs(v) < 1e12 && v == std::round(v)) return fmt::format("{:.0f}", v);
+  return fmt::format("{:.4g}", v);
+}
+
+std::string with_unit(double v, const std::string& unit) {
+  return unit.empty() ? number_text(v) : number_text(v) + " " + unit;
+}
+
 // Pixel width of `n` characters at the pictures' 12px font (a safe over-estimate).
 double text_width(std::size_t n) { return 7.2 * static_cast<double>(n); }
 
-std::string legend(double y, const std::vector<std::pair<const char*, const char*>>& items) {
-  std::string out;
+struct LegendItem {
+  std::string cls;
+  std::string label;
+};
+
+// Legend boxes in one line from (0, y); returns the width it took.
+double legend(std::string& out, double y, const std::vector<LegendItem>& items) {
   double x = 0;
-  for (auto& [cls, label] : items) {
+  for (const auto& [cls, label] : items) {
     out += fmt::format(R"(<rect class="{}" x="{}" y="{}" width="12" height="12"/><text x="{}" y="{}">{}</text>)", cls,
                        x, y, x + 16, y + 10.5, escape(label));
-    x += 16 + text_width(std::string_view(label).size()) + 18;
+    x += 16 + text_width(label.size()) + 18;
   }
-  return out;
+  return x;
 }
 
 std::string open_svg(double width, double height, std::string_view label) {
@@ -81,48 +109,49 @@ std::string open_svg(double width, double height, std::string_view label) {
 
 }  // namespace
 
-std::optional<PortSpan> parse_port_span(std::string_view text, PortState state) {
-  auto dash = text.find('-');
-  auto a = parse_port(text.substr(0, dash));
-  auto b = dash == std::string_view::npos ? a : parse_port(text.substr(dash + 1));
-  if (!a || !b || *a > *b) return std::nullopt;
-  return PortSpan{*a, *b, state};
-}
-
-std::string port_strip(std::vector<PortSpan> spans) {
-  std::sort(spans.begin(), spans.end(), [](auto& x, auto& y) { return x.first < y.first; });
-  // Contiguous tested ranges, each drawn as its own strip.
-  std::vector<std::vector<PortSpan>> groups;
+std::string port_strip(const view::PortStrip& strip) {
+  std::vector<view::PortSpan> spans = strip.spans;
+  for (auto& s : spans)
+    if (s.first > s.last) std::swap(s.first, s.last);
+  std::sort(spans.begin(), spans.end(),
+            [](const auto& x, const auto& y) { return x.first != y.first ? x.first < y.first : x.last < y.last; });
+  // Contiguous runs of ports, each drawn as its own strip.
+  std::vector<std::vector<view::PortSpan>> groups;
+  unsigned group_end = 0;
   for (const auto& s : spans) {
-    if (groups.empty() || s.first > groups.back().back().last + 1) groups.emplace_back();
+    if (groups.empty() || s.first > group_end + 1u) groups.emplace_back();
     groups.back().push_back(s);
+    group_end = groups.back().size() == 1 ? s.last : std::max<unsigned>(group_end, s.last);
   }
   const double width = 640, bar = 22, row = 66;
   std::string body;
   double y = 0;
+  bool any_untested = false;
   for (const auto& g : groups) {
     const unsigned lo = g.front().first;
     unsigned hi = lo;
     unsigned counts[4] = {0, 0, 0, 0};
     for (const auto& s : g) {
-      hi = std::max(hi, s.last);
-      counts[static_cast<int>(s.state)] += s.last - s.first + 1;
+      hi = std::max<unsigned>(hi, s.last);
+      counts[static_cast<int>(s.state)] += static_cast<unsigned>(s.last) - s.first + 1;
     }
+    any_untested = any_untested || counts[3] > 0;
     const double span = static_cast<double>(hi - lo + 1);
     auto x_of = [&](unsigned p) { return (p - lo) / span * width; };
-    std::string title = fmt::format("UDP {} \u00b7 {} open", range_text(lo, hi), counts[0]);
+    std::string title = fmt::format("{} \u00b7 {} open", range_text(lo, hi), counts[0]);
     if (counts[1]) title += fmt::format(", {} blocked", counts[1]);
     if (counts[2]) title += fmt::format(", {} rejected", counts[2]);
     if (counts[3]) title += fmt::format(", {} untested", counts[3]);
     body += fmt::format(R"(<text x="0" y="{}" class="pic-title">{}</text>)", y + 13, escape(title));
-    int labelled = 0;
+    int ticks = 0;
     for (const auto& s : g) {
-      double x = x_of(s.first), w = std::max(1.5, x_of(s.last + 1) - x);
+      double x = x_of(s.first), w = std::max(1.5, x_of(s.last + 1u) - x);
       body += fmt::format(
           R"(<rect class="port-{}" x="{:.2f}" y="{}" width="{:.2f}" height="{}"><title>{} {}</title></rect>)",
           state_name(s.state), x, y + 20, w, bar, range_text(s.first, s.last), state_name(s.state));
-      if ((s.state == PortState::blocked || s.state == PortState::rejected) && labelled < 6) {
-        ++labelled;
+      // A tick under the first few closed spans, so a one-port gap is seen.
+      if ((s.state == PortState::blocked || s.state == PortState::rejected) && ticks < 6) {
+        ++ticks;
         body += fmt::format(R"(<line class="tick" x1="{0:.2f}" x2="{0:.2f}" y1="{1}" y2="{2}"/>)", x + w / 2,
                             y + 20 + bar, y + 20 + bar + 4);
       }
@@ -132,88 +161,149 @@ std::string port_strip(std::vector<PortSpan> spans) {
     y += row;
   }
   if (groups.empty()) body += R"(<text x="0" y="14">No port was tested.</text>)", y = 24;
-  body +=
-      legend(y, {{"port-open", "open"}, {"port-blocked", "blocked (no answer)"}, {"port-rejected", "rejected (ICMP)"}});
-  return open_svg(width, y + 14, "UDP port ranges: open, blocked and rejected ports") + body + "</svg>";
+  std::vector<LegendItem> items = {
+      {"port-open", "open"}, {"port-blocked", "blocked (no answer)"}, {"port-rejected", "rejected"}};
+  if (any_untested) items.push_back({"port-untested", "untested"});
+  legend(body, y, items);
+  return open_svg(width, y + 14, strip.caption.empty() ? "Ports by state" : strip.caption) + body + "</svg>";
 }
 
-std::string tls_matrix(const std::vector<TlsColumn>& columns, const std::vector<TlsSuiteRow>& rows, bool has_policy) {
-  std::size_t longest = 10;
-  for (const auto& r : rows) longest = std::max(longest, r.name.size());
-  const double label_w = text_width(longest) * 0.92 + 8, cell_w = 64, cell_h = 18, head = 40;
-  const double width = label_w + cell_w * static_cast<double>(columns.size());
+std::string matrix(const view::Matrix& m) {
+  auto meaning = [&](Tone t) -> std::string {
+    switch (t) {
+      case Tone::good:
+        return m.legend_good;
+      case Tone::bad:
+        return m.legend_bad;
+      case Tone::plain:
+        return m.legend_plain;
+      case Tone::warn:
+        return "doubtful";
+      case Tone::muted:
+        return "absent";
+    }
+    return {};
+  };
+  std::size_t longest = 10, widest = 6;
+  for (const auto& r : m.rows) longest = std::max(longest, r.label.size());
+  for (const auto& c : m.columns) widest = std::max(widest, c.label.size());
+  const double label_w = text_width(longest) * 0.92 + 8, cell_w = text_width(widest) + 12, cell_h = 18, head = 24;
+  const double grid_w = label_w + cell_w * static_cast<double>(m.columns.size());
   std::string body;
-  for (std::size_t c = 0; c < columns.size(); ++c) {
-    const auto& col = columns[c];
+  for (std::size_t c = 0; c < m.columns.size(); ++c) {
+    const auto& col = m.columns[c];
     double cx = label_w + cell_w * static_cast<double>(c) + cell_w / 2;
-    const char* cls = col.deprecated ? "bad" : col.supported ? "good" : "muted";
-    body += fmt::format(R"(<text x="{0}" y="14" text-anchor="middle" class="pic-title">{1}</text>)"
-                        R"(<text x="{0}" y="30" text-anchor="middle" class="{2}">{3}</text>)",
-                        cx, escape(col.version), cls, col.supported ? "accepted" : "refused");
+    body += fmt::format(R"(<text x="{}" y="14" text-anchor="middle" class="pic-title {}">{}</text>)", cx,
+                        tone_name(col.tone), escape(col.label));
   }
+  bool used[5] = {false, false, false, false, false};
   double y = head;
-  for (const auto& r : rows) {
-    body += fmt::format(R"(<text x="0" y="{}" class="mono">{}</text>)", y + 13, escape(r.name));
-    for (std::size_t c = 0; c < columns.size(); ++c) {
-      SuiteCell cell = c < r.cells.size() ? r.cells[c] : SuiteCell::off;
-      const char* cls = cell == SuiteCell::allowed     ? "tls-allowed"
-                        : cell == SuiteCell::forbidden ? "tls-forbidden"
-                        : cell == SuiteCell::no_policy ? "tls-unknown"
-                                                       : "tls-off";
-      const char* what = cell == SuiteCell::allowed     ? "accepted (allowed)"
-                         : cell == SuiteCell::forbidden ? "accepted (forbidden)"
-                         : cell == SuiteCell::no_policy ? "accepted"
-                                                        : "not accepted";
+  for (const auto& r : m.rows) {
+    body += fmt::format(R"(<text x="0" y="{}" class="mono">{}</text>)", y + 13, escape(r.label));
+    for (std::size_t c = 0; c < m.columns.size(); ++c) {
+      Tone cell = c < r.cells.size() ? r.cells[c] : Tone::muted;
+      used[static_cast<int>(cell)] = true;
       double x = label_w + cell_w * static_cast<double>(c) + 4;
-      body += fmt::format(R"(<rect class="{}" x="{}" y="{}" width="{}" height="{}"><title>{} {}: {}</title></rect>)",
-                          cls, x, y + 2, cell_w - 8, cell_h - 4, escape(r.name), escape(columns[c].version), what);
+      body += fmt::format(R"(<rect class="t-{}" x="{}" y="{}" width="{}" height="{}"><title>{} {}: {}</title></rect>)",
+                          tone_name(cell), x, y + 2, cell_w - 8, cell_h - 4, escape(r.label),
+                          escape(m.columns[c].label), escape(meaning(cell)));
     }
     y += cell_h;
   }
-  if (rows.empty()) {
-    body += fmt::format(R"(<text x="0" y="{}">The server accepted no cipher suite.</text>)", y + 14);
+  if (m.rows.empty()) {
+    body += fmt::format(R"(<text x="0" y="{}">Nothing to show.</text>)", y + 14);
     y += 22;
   }
-  if (has_policy)
-    body += legend(
-        y + 8, {{"tls-allowed", "allowed by policy"}, {"tls-forbidden", "not allowed"}, {"tls-off", "not accepted"}});
-  else
-    body += legend(y + 8, {{"tls-unknown", "accepted (no policy)"}, {"tls-off", "not accepted"}});
-  return open_svg(std::max(width, 420.0), y + 24, "TLS versions and cipher suites the server accepted") + body +
+  std::vector<LegendItem> items;
+  for (Tone t : {Tone::good, Tone::bad, Tone::warn, Tone::plain, Tone::muted})
+    if (used[static_cast<int>(t)]) items.push_back({std::string("t-") + tone_name(t), meaning(t)});
+  double legend_w = legend(body, y + 8, items);
+  return open_svg(std::max({grid_w, legend_w, 420.0}), y + 24, m.caption.empty() ? "Matrix" : m.caption) + body +
          "</svg>";
 }
 
-std::string mtu_bar(std::optional<long long> path_mtu, bool black_hole) {
-  const double width = 640, left = 0, bar_y = 26, bar_h = 24;
-  const double scale_max = std::max<double>(1600, path_mtu ? static_cast<double>(*path_mtu) + 100 : 0);
-  auto x_of = [&](double v) { return left + v / scale_max * width; };
+std::string bar(const view::Bar& b) {
+  const double width = 640, bar_h = 24;
+  // Absent or not a number: nothing measured.
+  const bool measured = b.value && std::isfinite(*b.value);
+  const double value = measured ? *b.value : 0;
+  std::vector<view::Bar::Threshold> thresholds;
+  for (const auto& t : b.thresholds)
+    if (std::isfinite(t.value)) thresholds.push_back(t);
+  std::sort(thresholds.begin(), thresholds.end(), [](auto& x, auto& y) { return x.value < y.value; });
+
+  // The scale: the view's, or one that holds the value and every line.
+  double lo = std::isfinite(b.min) ? b.min : 0, hi = std::isfinite(b.max) ? b.max : 0;
+  if (!(hi > lo)) {
+    hi = lo;
+    for (const auto& t : thresholds) hi = std::max(hi, t.value);
+    if (measured) hi = std::max(hi, value);
+    hi = hi > lo ? lo + (hi - lo) * 1.07 : lo + 1;
+  }
+  auto x_of = [&](double v) { return std::clamp((v - lo) / (hi - lo), 0.0, 1.0) * width; };
+
+  // Threshold labels above the bar, one line further down when two would overlap.
+  struct Placed {
+    double x;
+    bool end;
+    int row;
+    std::string label;
+  };
+  std::vector<Placed> placed;
+  constexpr int kLabelRows = 3;
+  double row_end[kLabelRows] = {-1e9, -1e9, -1e9};
+  int rows_used = 1;
+  for (std::size_t i = 0; i < thresholds.size(); ++i) {
+    const auto& t = thresholds[i];
+    std::string label = t.label.empty() ? with_unit(t.value, b.unit) : t.label;
+    const double x = x_of(t.value), w = text_width(label.size()) + 3;
+    bool end = i == 0 && thresholds.size() > 1;
+    if (end && x - w < 0) end = false;
+    if (!end && x + w > width) end = true;
+    const double from = end ? x - w : x, to = end ? x : x + w;
+    int row = 0;
+    while (row + 1 < kLabelRows && from <= row_end[row] + 4) ++row;
+    row_end[row] = std::max(row_end[row], to);
+    rows_used = std::max(rows_used, row + 1);
+    placed.push_back({x, end, row, std::move(label)});
+  }
+  const double bar_y = 12.0 + 14.0 * rows_used;
+
+  // The bar, then the lines across it, then every label on top: a label
+  // carries a halo of the page's colour, so a line behind it stays readable.
   std::string body;
-  if (path_mtu) {
-    const char* cls = *path_mtu >= 1500 ? "mtu-good" : *path_mtu >= 1300 ? "mtu-warn" : "mtu-bad";
-    body += fmt::format(R"(<rect class="{}" x="0" y="{}" width="{:.2f}" height="{}"/>)", cls, bar_y,
-                        x_of(static_cast<double>(*path_mtu)), bar_h);
-    double tx = x_of(static_cast<double>(*path_mtu));
-    body += fmt::format(R"(<text x="{:.2f}" y="{}" text-anchor="{}" class="pic-title">{} bytes</text>)",
-                        tx > 120 ? tx - 6 : tx + 6, bar_y + 16, tx > 120 ? "end" : "start", *path_mtu);
+  if (measured)
+    body += fmt::format(R"(<rect class="t-{}" x="0" y="{}" width="{:.2f}" height="{}"/>)", tone_name(b.tone), bar_y,
+                        std::max(x_of(value), 1.5), bar_h);
+  else
+    body += fmt::format(R"(<rect class="t-muted" x="0" y="{}" width="{}" height="{}"/>)", bar_y, width, bar_h);
+  for (const auto& p : placed)
+    body += fmt::format(R"(<line class="limit" x1="{0:.2f}" x2="{0:.2f}" y1="{1}" y2="{2}"/>)", p.x, 16 + 14 * p.row,
+                        bar_y + bar_h + 4);
+  for (std::size_t i = 0; i < placed.size(); ++i) {
+    const auto& p = placed[i];
+    body +=
+        fmt::format(R"(<text x="{:.2f}" y="{}" text-anchor="{}" class="halo {}">{}</text>)", p.end ? p.x - 3 : p.x + 3,
+                    12 + 14 * p.row, p.end ? "end" : "start", tone_name(thresholds[i].tone), escape(p.label));
+  }
+  if (measured) {
+    const double tx = x_of(value);
+    body += fmt::format(R"(<text x="{:.2f}" y="{}" text-anchor="{}" class="pic-title">{}</text>)",
+                        tx > 120 ? tx - 6 : tx + 6, bar_y + 16, tx > 120 ? "end" : "start",
+                        escape(with_unit(value, b.unit)));
   } else {
-    body += fmt::format(R"(<rect class="tls-off" x="0" y="{}" width="{}" height="{}"/>)", bar_y, width, bar_h);
     body += fmt::format(R"(<text x="8" y="{}">not measured</text>)", bar_y + 16);
   }
-  for (auto [v, label] : {std::pair{1300, "1300 minimum"}, std::pair{1500, "1500 required"}}) {
-    double x = x_of(v);
-    body += fmt::format(R"(<line class="limit" x1="{0:.2f}" x2="{0:.2f}" y1="18" y2="{1}"/>)"
-                        R"(<text x="{0:.2f}" y="12" text-anchor="{2}">{3}</text>)",
-                        x, bar_y + bar_h + 4, v == 1300 ? "end" : "start", label);
-  }
-  body += fmt::format(R"(<text x="0" y="{0}">0</text><text x="{1}" y="{0}" text-anchor="end">{2:.0f} bytes</text>)",
-                      bar_y + bar_h + 18, width, scale_max);
+  body += fmt::format(R"(<text x="0" y="{0}">{1}</text><text x="{2}" y="{0}" text-anchor="end">{3}</text>)",
+                      bar_y + bar_h + 18, escape(number_text(lo)), width, escape(with_unit(hi, b.unit)));
   double h = bar_y + bar_h + 24;
-  if (black_hole) {
-    body += fmt::format(
-        R"(<text x="0" y="{}" class="bad">Larger packets vanish without an ICMP error (black hole).</text>)", h + 6);
+  if (!b.note.empty()) {
+    body += fmt::format(R"(<text x="0" y="{}" class="{}">{}</text>)", h + 6, tone_name(b.tone), escape(b.note));
     h += 14;
   }
-  return open_svg(width, h, "Path MTU against the 1300 and 1500 byte lines") + body + "</svg>";
+  std::string label = b.caption.empty() ? "Measured value" : b.caption;
+  label += measured ? ": " + with_unit(value, b.unit) : ": not measured";
+  return open_svg(width, h, label) + body + "</svg>";
 }
 
 }  // namespace callready::svg

@@ -58,6 +58,12 @@ std::string verdict_words(Verdict v) {
   return "unknown";
 }
 
+// "setup, control": why a check could not test, and the step that failed.
+std::string with_operation(std::string what, Operation op) {
+  if (op != Operation::none) what += std::string(", ") + to_string(op);
+  return what;
+}
+
 }  // namespace
 
 std::string render_text(const Report& r, const TextOptions& options) {
@@ -85,11 +91,13 @@ std::string render_text(const Report& r, const TextOptions& options) {
       out += fmt::format("  {} {:<28} {}  {}\n", p.status(c.status), c.id, c.summary,
                          p.dim(fmt::format("{} ms", c.duration_ms)));
       if (c.status == Status::error && c.error)
-        out += fmt::format("       error ({}{}{}): {}\n", to_string(c.error->reason), c.error->operation == Operation::none ? "" : ", ", c.error->operation == Operation::none ? "" : to_string(c.error->operation), c.error->message);
+        out += fmt::format("       error ({}): {}\n", with_operation(to_string(c.error->reason), c.error->operation),
+                           c.error->message);
       for (const auto& f : c.findings) {
         if (f.severity == Severity::info) continue;
         // The summary often is the first finding's message: say it once.
         auto tag = f.severity == Severity::critical ? p.paint("31", "critical") : p.paint("33", "warning");
+        if (f.operation != Operation::none) tag += fmt::format(" ({})", to_string(f.operation));
         if (f.message == c.summary)
           out += fmt::format("       {}\n", tag);
         else

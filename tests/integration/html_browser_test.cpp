@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include "probe/registry.hpp"
 #include "reports/html_report.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/skip.hpp"
@@ -86,7 +87,7 @@ TEST_CASE("Chromium loads the report offline, shows the verdict and requests not
     CALLREADY_SKIP("needs chromium, unshare and root (for an empty network namespace)");
   auto report = json::parse(t::read_file(std::string(CALLREADY_SOURCE_DIR) + "/tests/fixtures/reports/not_ready.json"))
                     .get<Report>();
-  const std::string html = render_html(report);
+  const std::string html = render_html(report, &check_view);  // with the kinds' pictures
   t::TempDir dir;
   dir.write("report.html", html);
   // Control: the same page without its CSP and with one remote image.
@@ -100,6 +101,7 @@ TEST_CASE("Chromium loads the report offline, shows the verdict and requests not
   REQUIRE(page.ran);
   CHECK(page.dom.find("<h1 id=\"verdict\">Not ready</h1>") != std::string::npos);
   CHECK(page.dom.find("sip-alg-udp") != std::string::npos);
+  CHECK(page.dom.find("<svg class=\"pic\"") != std::string::npos);
   CHECK_MESSAGE(page.page_requests.empty(), json(page.page_requests).dump());
 
   Load control = load_in_chromium(dir, "control.html");
