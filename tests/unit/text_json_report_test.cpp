@@ -26,14 +26,18 @@ Report sample() {
   c.status = Status::fail;
   c.summary = "nope";
   c.requirement = {"SRV must exist", "002 § DNS"};
-  c.findings = {{Severity::critical, "dns.nxdomain", "does not exist", "publish it", "SRV must exist [002 § DNS]"}};
+  c.findings = {{Severity::critical, "dns.nxdomain", "does not exist", "publish it", "SRV must exist [002 § DNS]"},
+                {Severity::warning, "dns.slow", "answered slowly", "", "", Operation::receive}};
   c.details = {{"name", "_sips._tcp.example.test"}, {"answers", json::array()}};
   CheckRecord e = c;
   e.id = "timed-out";
   e.status = Status::error;
-  e.error = CheckError{"timeout", "did not finish within 5 ms"};
+  e.error = CheckError{ErrorReason::timeout, Operation::none, "did not finish within 5 ms"};
   e.findings.clear();
-  r.checks = {c, e};
+  CheckRecord s = e;
+  s.id = "no-responder";
+  s.error = CheckError{ErrorReason::setup, Operation::control, "the responder does not serve UDP 9000"};
+  r.checks = {c, e, s};
   return r;
 }
 }  // namespace
@@ -45,7 +49,13 @@ TEST_CASE("JSON has the contract's keys and round-trips") {
   CHECK(j["tool"]["name"] == "callready");
   CHECK(j["verdict"] == "not_ready");
   CHECK(j["checks"][0]["findings"][0]["severity"] == "critical");
-  CHECK(j["checks"][1]["error"]["reason"] == "timeout");
+  CHECK_FALSE(j["checks"][0]["findings"][0].contains("operation"));  // a finding about what was measured
+  CHECK(j["checks"][0]["findings"][1]["operation"] == "receive");
+  // No step failed: operation is null.
+  CHECK(j["checks"][1]["error"] ==
+        json{{"reason", "timeout"}, {"operation", nullptr}, {"message", "did not finish within 5 ms"}});
+  CHECK(j["checks"][2]["error"]["reason"] == "setup");
+  CHECK(j["checks"][2]["error"]["operation"] == "control");
   CHECK(j["categories"][0]["verdict"] == "not_ready");
   auto back = j.get<Report>();
   CHECK(render_json(back) == render_json(r));
@@ -64,11 +74,13 @@ TEST_CASE("the text summary: verdict first, each failing finding with its fix an
   CHECK(t.find("fix: publish it") != std::string::npos);
   CHECK(t.find("requirement: SRV must exist [002 § DNS]") != std::string::npos);
   CHECK(t.find("error (timeout): did not finish within 5 ms") != std::string::npos);
+  CHECK(t.find("error (setup, control): the responder does not serve UDP 9000") != std::string::npos);
+  CHECK(t.find("warning (receive): answered slowly") != std::string::npos);
   CHECK(t.find('\x1b') == std::string::npos);
   CHECK(render_text(sample(), {true}).find("\x1b[1;31mNOT READY") != std::string::npos);
 }
 
-TEST_CASE("formats follow the extension; files are written atomically") {
+TEST_CASE("formats follow the extension, and files are written atomically") {
   CHECK(format_for_path("a.json") == ReportFormat::json);
   CHECK(format_for_path("a.HTML") == ReportFormat::html);
   CHECK(format_for_path("a.txt") == ReportFormat::text);
