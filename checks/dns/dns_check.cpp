@@ -46,7 +46,7 @@ int type_code(const std::string& t) {
 
 // Each distinct SRV target's A and AAAA records.
 boost::asio::awaitable<std::vector<SrvTarget>> resolve_srv_targets(const std::vector<SrvRecord>& records,
-                                                                  Millis timeout, CheckContext& ctx) {
+                                                                   Millis timeout, CheckContext& ctx) {
   std::vector<SrvTarget> out;
   for (const auto& s : records) {
     if (s.target.empty() || s.target == ".") continue;
@@ -98,7 +98,8 @@ boost::asio::awaitable<Measured<DnsResult>> measure_dns(DnsParams p, CheckContex
   if (p.type == "SRV" && (p.resolve_targets || p.max_addresses_per_target)) {
     auto resolving = resolve_srv_targets(res.srv, timeout, ctx);
     res.targets = co_await std::move(resolving);
-    for (const auto& t : *res.targets) all_addresses.insert(all_addresses.end(), t.addresses.begin(), t.addresses.end());
+    for (const auto& t : *res.targets)
+      all_addresses.insert(all_addresses.end(), t.addresses.begin(), t.addresses.end());
   }
   res.outside_subnets = addresses_outside(all_addresses, p.expect_in_subnets);
   co_return m;
@@ -109,7 +110,8 @@ boost::asio::awaitable<Measured<DnsResult>> measure_dns(DnsParams p, CheckContex
 
 CheckKind dns_check_kind() {
   return make_check_kind<dns::DnsParams, dns::DnsResult>(
-      "dns", Millis(10000), KindFunctions<dns::DnsParams, dns::DnsResult>{&dns::measure_dns, &dns::judge_dns, &dns::dns_view});
+      "dns", Millis(10000),
+      KindFunctions<dns::DnsParams, dns::DnsResult>{&dns::measure_dns, &dns::judge_dns, &dns::dns_view});
 }
 
 }  // namespace callready::checks

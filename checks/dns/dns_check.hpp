@@ -48,12 +48,12 @@ struct DnsResult {
   int rcode = -1;
   std::optional<double> rtt_ms;  // absent when no answer came
   std::optional<std::uint32_t> ttl;
-  long long timeout_ms = 0;  // the query's time limit
-  std::string error;         // the resolver's words when no answer came
-  std::string parse_error;   // an answer came but did not parse
-  std::vector<std::string> addresses;  // A / AAAA
-  std::vector<SrvRecord> srv;          // in RFC 2782 order
-  std::vector<std::string> names;      // PTR
+  long long timeout_ms = 0;                       // the query's time limit
+  std::string error;                              // the resolver's words when no answer came
+  std::string parse_error;                        // an answer came but did not parse
+  std::vector<std::string> addresses;             // A / AAAA
+  std::vector<SrvRecord> srv;                     // in RFC 2782 order
+  std::vector<std::string> names;                 // PTR
   std::optional<std::vector<SrvTarget>> targets;  // when SRV targets were resolved
   std::vector<std::string> outside_subnets;       // addresses outside expect_in_subnets
 

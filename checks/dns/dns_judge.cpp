@@ -3,7 +3,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-
 #include <boost/asio/ip/address.hpp>
 
 #include "checks/dns/dns_check.hpp"
@@ -75,8 +74,9 @@ Finding failure_finding(const DnsResult& r) {
   };
   switch (r.failure) {
     case DnsFailure::nxdomain:
-      return failed(fmt::format("{} does not exist: the DNS server {} answered NXDOMAIN", q, srv),
-                    fmt::format("Publish the {} record for {} in its zone, or correct the name in the profile", r.type, q));
+      return failed(
+          fmt::format("{} does not exist: the DNS server {} answered NXDOMAIN", q, srv),
+          fmt::format("Publish the {} record for {} in its zone, or correct the name in the profile", r.type, q));
     case DnsFailure::no_data:
       return failed(fmt::format("{} exists but has no {} record", q, r.type),
                     fmt::format("Add the {} record for {} to its zone", r.type, q));
@@ -98,7 +98,8 @@ Finding failure_finding(const DnsResult& r) {
                                 r.error.empty() ? "connection refused" : r.error),
                     "Check the resolver address and that DNS (UDP and TCP 53) to it is allowed");
     case DnsFailure::bad_name:
-      return failed(fmt::format("\"{}\" is not a valid DNS name", q), "Correct the name in the profile or the --set value");
+      return failed(fmt::format("\"{}\" is not a valid DNS name", q),
+                    "Correct the name in the profile or the --set value");
     default:
       return failed(fmt::format("The query for {} {} failed: {}", q, r.type,
                                 r.error.empty() ? net::to_string(r.failure) : r.error),
@@ -132,8 +133,7 @@ void judge_srv_targets(const DnsResult& r, const DnsParams& p, std::vector<Findi
           absent ? fmt::format("Publish an A (and/or AAAA) record for {}", t.target)
                  : fmt::format("Check that the resolver can resolve {} and that its zone's servers answer", t.target),
           Operation::resolve));
-    } else if (p.max_addresses_per_target &&
-               static_cast<long long>(t.addresses.size()) > *p.max_addresses_per_target) {
+    } else if (p.max_addresses_per_target && static_cast<long long>(t.addresses.size()) > *p.max_addresses_per_target) {
       out.push_back(finding(
           Severity::critical, "dns.srv_target_multiple_addresses",
           fmt::format("SRV target {} maps to {} addresses ({}); at most {} allowed", t.target, t.addresses.size(),
@@ -157,10 +157,10 @@ Judgement judge_dns(const DnsResult& r, const DnsParams& p) {
     return j;
   }
   if (!r.parse_error.empty()) {
-    j.findings.push_back(finding(Severity::critical, "dns.bad_response",
-                                 fmt::format("The answer for {} {} did not parse: {}", r.query_name, r.type,
-                                             r.parse_error),
-                                 "Check the zone's records and any DNS proxy on the path", Operation::parse));
+    j.findings.push_back(
+        finding(Severity::critical, "dns.bad_response",
+                fmt::format("The answer for {} {} did not parse: {}", r.query_name, r.type, r.parse_error),
+                "Check the zone's records and any DNS proxy on the path", Operation::parse));
     j.summary = j.findings.back().message;
     return j;
   }
@@ -168,10 +168,10 @@ Judgement judge_dns(const DnsResult& r, const DnsParams& p) {
   judge_srv_targets(r, p, j.findings);
   auto count = static_cast<long long>(r.answer_count());
   if (count < p.min_answers)
-    j.findings.push_back(finding(
-        Severity::critical, "dns.too_few_answers",
-        fmt::format("{} {} has {} record(s); at least {} expected", r.name, r.type, count, p.min_answers),
-        fmt::format("Publish the missing {} records for {}", r.type, r.name)));
+    j.findings.push_back(
+        finding(Severity::critical, "dns.too_few_answers",
+                fmt::format("{} {} has {} record(s); at least {} expected", r.name, r.type, count, p.min_answers),
+                fmt::format("Publish the missing {} records for {}", r.type, r.name)));
   if (!r.outside_subnets.empty()) {
     std::vector<std::string> nets;
     for (const auto& n : p.expect_in_subnets) nets.push_back(n.to_string());

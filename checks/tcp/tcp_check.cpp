@@ -80,7 +80,8 @@ asio::awaitable<Measured<TcpResult>> measure_tcp(TcpParams p, CheckContext& ctx)
 
 CheckKind tcp_check_kind() {
   return make_check_kind<tcp::TcpParams, tcp::TcpResult>(
-      "tcp", Millis(8000), KindFunctions<tcp::TcpParams, tcp::TcpResult>{&tcp::measure_tcp, &tcp::judge_tcp, &tcp::tcp_view});
+      "tcp", Millis(8000),
+      KindFunctions<tcp::TcpParams, tcp::TcpResult>{&tcp::measure_tcp, &tcp::judge_tcp, &tcp::tcp_view});
 }
 
 }  // namespace callready::checks

@@ -31,7 +31,7 @@ struct TcpParams {
 struct TcpAttempt {
   boost::asio::ip::address address;
   bool connected = false;
-  double rtt_ms = 0;  // until connected, or until it failed
+  double rtt_ms = 0;                                 // until connected, or until it failed
   net::NetFailure failure = net::NetFailure::other;  // when not connected
   std::string message;                               // the system's words for the failure
 };

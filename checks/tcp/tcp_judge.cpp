@@ -53,7 +53,8 @@ std::string explain(const TcpAttempt& a, const std::string& where) {
       return fmt::format("{} did not answer (packets dropped on the way, or a firewall DROP)", where);
     case NetFailure::unreachable:
       return fmt::format("{} is unreachable (no route, or ICMP unreachable from a router)", where);
-    case NetFailure::reset: return fmt::format("{} reset the connection", where);
+    case NetFailure::reset:
+      return fmt::format("{} reset the connection", where);
     default:
       return fmt::format("{}: {}", where, a.message.empty() ? net::to_string(a.failure) : a.message);
   }
@@ -97,11 +98,11 @@ Judgement judge_tcp(const TcpResult& r, const TcpParams& p) {
   std::vector<std::string> addresses;
   for (const auto& a : r.attempts) addresses.push_back(a.address.to_string());
   j.summary = explain(first, p.target());
-  j.findings.push_back(connect_finding(
-      Severity::critical, fmt::format("tcp.{}", net::to_string(first.failure)),
-      explain(first, fmt::format("{} ({})", p.target(), fmt::join(addresses, ", "))),
-      fmt::format("Allow outbound TCP {} from this network to {} ({}) on the firewall and any proxy", p.port, p.host,
-                  fmt::join(addresses, ", "))));
+  j.findings.push_back(
+      connect_finding(Severity::critical, fmt::format("tcp.{}", net::to_string(first.failure)),
+                      explain(first, fmt::format("{} ({})", p.target(), fmt::join(addresses, ", "))),
+                      fmt::format("Allow outbound TCP {} from this network to {} ({}) on the firewall and any proxy",
+                                  p.port, p.host, fmt::join(addresses, ", "))));
   return j;
 }
 

@@ -20,8 +20,8 @@ namespace callready::net {
 struct TargetAddresses {
   std::string host;
   std::vector<boost::asio::ip::address> addresses;  // IPv4 first; empty when it did not resolve
-  DnsFailure failure = DnsFailure::none;           // why not, when it did not
-  std::string message;                             // the resolver's words, if any
+  DnsFailure failure = DnsFailure::none;            // why not, when it did not
+  std::string message;                              // the resolver's words, if any
 
   bool resolved() const { return !addresses.empty(); }
 };

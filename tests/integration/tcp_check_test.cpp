@@ -7,6 +7,8 @@
 
 #include "probe/engine.hpp"
 #include "probe/profile.hpp"
+#include "probe/registry.hpp"
+#include "probe/scoring.hpp"
 #include "tests/support/dnsmasq.hpp"
 
 using namespace callready;
@@ -42,7 +44,8 @@ struct Listener {
   ~Listener() { close(fd); }
 };
 
-EngineRun scan(const std::string& checks, const std::string& dns_server = {}) {
+std::vector<CheckRecord> scan(const std::string& checks, const std::string& dns_server = {}) {
+  REQUIRE(find_check_kind("tcp"));
   auto load = load_profile_text(R"({"name":"tcp-test","checks":)" + checks + "}", "tcp-test");
   REQUIRE_MESSAGE(load.profile, (load.errors.empty() ? "" : load.errors[0]));
   auto plan = build_plan(*load.profile, {});
@@ -50,7 +53,7 @@ EngineRun scan(const std::string& checks, const std::string& dns_server = {}) {
   EngineOptions o;
   o.handle_sigint = false;
   if (!dns_server.empty()) o.dns_server = net::parse_dns_server(dns_server);
-  return run_plan(*plan.plan, o);
+  return make_records(*plan.plan, run_plan(*plan.plan, o));
 }
 
 std::string tcp(const std::string& id, const std::string& host, unsigned short port) {
@@ -64,17 +67,19 @@ TEST_CASE("tcp: open and closed ports on loopback") {
   Listener open;
   auto closed = callready::test::free_port();
   auto run = scan("[" + tcp("open", "127.0.0.1", open.port) + "," + tcp("closed", "127.0.0.1", closed) + "]");
-  const auto& o = run.records[0];
+  REQUIRE(run.size() == 2);
+  const auto& o = run[0];
   CHECK(o.status == Status::pass);
   CHECK(o.details["connected"] == true);
   CHECK(o.details["address"] == "127.0.0.1");
   CHECK(o.details["rtt_ms"].is_number());
-  const auto& c = run.records[1];
+  const auto& c = run[1];
   CHECK(c.status == Status::fail);
   CHECK(c.details["connected"] == false);
   CHECK(c.details["error"] == "refused");
   REQUIRE(c.findings.size() == 1);
   CHECK(c.findings[0].code == "tcp.refused");
+  CHECK(c.findings[0].operation == Operation::connect);
   CHECK(c.findings[0].remediation.find("Allow outbound TCP " + std::to_string(closed)) != std::string::npos);
 }
 
@@ -83,7 +88,8 @@ TEST_CASE("tcp: every address of a name is tried and reported") {
   Listener v6(true);
   callready::test::Dnsmasq dns({"--host-record=dual.example.test,127.0.0.1,::1"});
   auto run = scan("[" + tcp("both", "dual.example.test", v6.port) + "]", dns.server());
-  const auto& r = run.records[0];
+  REQUIRE(run.size() == 1);
+  const auto& r = run[0];
   CAPTURE(r.details.dump());
   REQUIRE(r.details["attempts"].size() >= 2);
   CHECK(r.details["connected"] == true);
@@ -93,17 +99,13 @@ TEST_CASE("tcp: every address of a name is tried and reported") {
 }
 
 TEST_CASE("tcp: a name that does not resolve is no_address") {
-  auto load = load_profile_text(
-      R"({"name":"t","checks":[{"id":"x","kind":"tcp","category":"c","params":{"host":"nothing.invalid","port":443}}]})",
-      "t");
-  REQUIRE(load.profile);
-  auto plan = build_plan(*load.profile, {});
-  EngineOptions o;
-  o.handle_sigint = false;
   // A dead DNS server on loopback: resolution fails fast and nothing leaves the machine.
-  o.dns_server = net::parse_dns_server("127.0.0.1:" + std::to_string(callready::test::free_port(true)));
-  auto run = run_plan(*plan.plan, o);
-  CHECK(run.records[0].status == Status::fail);
-  CHECK(run.records[0].details["error"] == "no_address");
-  CHECK(run.records[0].findings[0].code == "tcp.no_address");
+  auto run = scan("[" + tcp("x", "nothing.invalid", 443) + "]",
+                  "127.0.0.1:" + std::to_string(callready::test::free_port(true)));
+  REQUIRE(run.size() == 1);
+  CHECK(run[0].status == Status::fail);
+  CHECK(run[0].details["error"] == "no_address");
+  REQUIRE(run[0].findings.size() == 1);
+  CHECK(run[0].findings[0].code == "tcp.no_address");
+  CHECK(run[0].findings[0].operation == Operation::resolve);
 }

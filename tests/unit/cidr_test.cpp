@@ -1,9 +1,9 @@
-#include <doctest/doctest.h>
-
 #include "probe/net/cidr.hpp"
 
-using callready::net::Cidr;
+#include <doctest/doctest.h>
+
 using boost::asio::ip::make_address;
+using callready::net::Cidr;
 
 TEST_CASE("CIDR parsing") {
   CHECK(Cidr::parse("203.0.113.0/24")->prefix() == 24);
