@@ -57,7 +57,7 @@ TEST_CASE("a request parses into start line, headers and body") {
   CHECK(serialize(r.message) == text);
 }
 
-TEST_CASE("a response parses; reason phrase may hold spaces or be empty") {
+TEST_CASE("a response parses, and its reason phrase may hold spaces or be empty") {
   auto r =
       parse("SIP/2.0 488 Not Acceptable Here\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n", true);
   REQUIRE(r.status == ParseStatus::ok);
@@ -171,7 +171,7 @@ TEST_CASE("SDP: strict line syntax") {
   CHECK_FALSE(parse_sdp("v=0\r\r\n"));
 }
 
-TEST_CASE("base64 and the mirror round trip; corrupt mirrors are rejected") {
+TEST_CASE("base64 and the mirror round trip, and corrupt mirrors are rejected") {
   CHECK(base64_encode("") == "");
   CHECK(base64_encode("f") == "Zg==");
   CHECK(base64_encode("fo") == "Zm8=");
