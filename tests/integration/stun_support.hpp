@@ -22,6 +22,7 @@
 #include "probe/respond/session_log.hpp"
 #include "tests/integration/responder_support.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/skip.hpp"
 
 namespace callready::test {
 
