@@ -480,6 +480,12 @@ TEST_CASE("a saved report renders through the kinds' views (check_view)") {
   CHECK(has(html, R"(class="port-blocked" x=)"));
   CHECK(has(html, R"(class="port-rejected" x=)"));
   CHECK_FALSE(has(html, R"(<td class="mono">blocked</td>)"));
+  // tls: the matrix; pmtu: the bar; sip_alg: the field diff, changed rows marked.
+  CHECK(element_count(parsed, "svg:svg") == 4);             // matrix, two strips, bar
+  CHECK(count(html, R"(<tr class="diff-changed">)") == 3);  // Via, Contact, c=
+  for (const char* shown : {R"(<td class="mono">versions.)", R"(<td class="mono">path_mtu</td>)",
+                            R"(<td class="mono">sent.)", R"(<td class="mono">received.)"})
+    CHECK_FALSE_MESSAGE(has(html, shown), shown);
   // Keys no view shows still render (the dscp kind has no view).
   CHECK(has(html, R"(<td class="mono">per_class[1].class</td><td class="">AF41</td>)"));
 }
