@@ -8,7 +8,10 @@
 #  4. with --random-fully the mapping turns address-and-port-dependent, and
 #     again both tools agree;
 #  5. with UDP 5004 dropped on the router, STUN 5004 fails (critical, names
-#     UDP 5004) while 9000 still passes.
+#     UDP 5004) while 9000 still passes;
+#  6. with --responder naming it, the check asks the responder first: a STUN
+#     port it does not serve is a set-up error, not a firewall finding, and
+#     a wrong token too.
 set -u
 . "$SOURCE_DIR/tests/lab/lib.sh"
 lab_require_root
@@ -47,9 +50,11 @@ stun_profile() {  # FILE then one "port:transport" per check
   } >"$file"
 }
 
-scan() {  # PROFILE REPORT
-  lab_client "$CALLREADY" scan --profile "$1" --timeout 40 -q -o "$2" --dns-server "$LAB_DNS_IP"
-  [ -s "$2" ] || { echo "FAIL: no report $2"; LAB_FAILED=1; return 1; }
+scan() {  # PROFILE REPORT [extra scan arguments]
+  local profile=$1 report=$2
+  shift 2
+  lab_client "$CALLREADY" scan --profile "$profile" --timeout 40 -q -o "$report" --dns-server "$LAB_DNS_IP" "$@"
+  [ -s "$report" ] || { echo "FAIL: no report $report"; LAB_FAILED=1; return 1; }
 }
 
 # natdiscovery's words -> ours. Prints "mapping filtering".
@@ -99,6 +104,9 @@ scan "$P" "$R"
 lab_assert "$R" 'd["reachable"] and d["software"] == "callready" and d["mapped_address"].startswith("203.0.113.1:")' "callready respond answers through the NAT"
 lab_assert "$R" 'd["mapping_behavior"] == "endpoint-independent" and d["filtering_behavior"] == "address-and-port-dependent"' "the responder gives the same RFC 5780 result as coturn"
 lab_assert "$R" 'r["checks"][1]["details"]["reachable"] is True and r["checks"][1]["details"]["nat"] is True' "STUN over TCP through the NAT"
+# The same, cooperative: --responder names the host, so the check asks its control port first.
+scan "$P" "$R" --responder "$LAB_CLOUD_IP:$LAB_CONTROL_PORT" --token "$LAB_TOKEN"
+lab_assert "$R" 'all(c["status"] == "pass" for c in r["checks"])' "with --responder: both STUN checks pass through the NAT"
 
 # --- 4: --random-fully: port-randomising NAT ----------------------------------
 lab_router iptables -t nat -F POSTROUTING
@@ -124,5 +132,13 @@ lab_assert "$R" 'any(f["code"] == "stun.no_response" and f["severity"] == "criti
 lab_assert "$R" 'r["checks"][0]["status"] == "fail"' "the 5004 check fails"
 lab_assert "$R" 'r["checks"][1]["details"]["reachable"] is True and r["checks"][1]["status"] != "fail"' "STUN 9000/udp still passes"
 clear_scenarios
+
+# --- 6: the responder's set-up, not the firewall ------------------------------
+stun_profile "$P" 3490:udp
+scan "$P" "$R" --responder "$LAB_CLOUD_IP:$LAB_CONTROL_PORT" --token "$LAB_TOKEN"
+lab_assert "$R" 'c["status"] == "error" and c["error"]["reason"] == "setup" and c["error"]["operation"] == "control" and not c["findings"]' "an unserved STUN port is a set-up error"
+stun_profile "$P" 3478:udp
+scan "$P" "$R" --responder "$LAB_CLOUD_IP:$LAB_CONTROL_PORT" --token wrong-token
+lab_assert "$R" 'c["status"] == "error" and c["error"]["reason"] == "setup" and "token" in c["error"]["message"]' "a wrong token is a set-up error"
 
 exit "$LAB_FAILED"
