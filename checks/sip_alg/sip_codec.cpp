@@ -164,21 +164,6 @@ std::vector<std::string> Message::all(std::string_view name) const {
   return out;
 }
 
-void Message::set(std::string_view name, std::string value) {
-  std::string want = canonical_name(name);
-  for (auto& h : headers)
-    if (iequals(canonical_name(h.name), want)) {
-      h.value = std::move(value);
-      return;
-    }
-  headers.push_back({std::string(name), std::move(value)});
-}
-
-void Message::remove(std::string_view name) {
-  std::string want = canonical_name(name);
-  std::erase_if(headers, [&](const Header& h) { return iequals(canonical_name(h.name), want); });
-}
-
 ParseResult parse(std::string_view data, bool datagram) {
   auto end = data.find("\r\n\r\n");
   if (end == std::string_view::npos) {

@@ -40,9 +40,6 @@ struct Message {
   // "Via" finds "v"). nullptr when absent.
   const std::string* header(std::string_view name) const;
   std::vector<std::string> all(std::string_view name) const;
-  // Replaces the first header of that name or appends it.
-  void set(std::string_view name, std::string value);
-  void remove(std::string_view name);
 };
 
 // Canonical long name of a header ("v" -> "Via", "call-id" -> "Call-ID");
