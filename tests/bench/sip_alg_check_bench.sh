@@ -26,7 +26,7 @@ for helper in off on; do
   for run in $(seq "$RUNS"); do
     lab_router conntrack -F >/dev/null 2>&1; lab_router conntrack -F expect >/dev/null 2>&1
     t0=$(now_ms)
-    lab_client "$CALLREADY" scan --profile "$LAB_DIR/p.json" -o "$LAB_DIR/r.json" >/dev/null 2>&1
+    lab_client "$CALLREADY" scan --profile "$LAB_DIR/p.json" --token "$LAB_TOKEN" -o "$LAB_DIR/r.json" >/dev/null 2>&1
     t1=$(now_ms)
     read -r detected check_ms n < <(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["checks"][0]; d=c["details"]; print(d["alg_detected"], c["duration_ms"], sum(a["outcome"]=="mirrored" for a in d["attempts"]))' "$LAB_DIR/r.json")
     echo "helper $helper run $run: alg_detected=$detected, $n/8 mirrored, check ${check_ms} ms, process $((t1 - t0)) ms"
