@@ -53,24 +53,17 @@ std::vector<std::string> addresses_outside(const std::vector<std::string>& addre
 
 namespace {
 
-Finding finding(Severity severity, std::string code, std::string message, std::string remediation,
-                Operation operation = Operation::none) {
-  Finding f;
-  f.severity = severity;
-  f.code = std::move(code);
-  f.message = std::move(message);
-  f.remediation = std::move(remediation);
-  f.operation = operation;
-  return f;
-}
-
 // The query itself brought no usable answer: why, in plain language.
 Finding failure_finding(const DnsResult& r) {
   const auto& q = r.query_name;
   const auto& srv = r.server;
   std::string code = fmt::format("dns.{}", net::to_string(r.failure));
   auto failed = [&](std::string message, std::string remediation) {
-    return finding(Severity::critical, code, std::move(message), std::move(remediation), Operation::resolve);
+    return Finding{.severity = Severity::critical,
+                   .code = code,
+                   .message = std::move(message),
+                   .remediation = std::move(remediation),
+                   .operation = Operation::resolve};
   };
   switch (r.failure) {
     case DnsFailure::nxdomain:
@@ -119,26 +112,33 @@ std::string listing(const DnsResult& r) {
 void judge_srv_targets(const DnsResult& r, const DnsParams& p, std::vector<Finding>& out) {
   for (const auto& s : r.srv)
     if (s.target.empty() || s.target == ".")
-      out.push_back(finding(Severity::critical, "dns.srv_service_unavailable",
-                            fmt::format("{} says the service is not available here (SRV target \".\")", r.name),
-                            "Publish real SRV targets for the service"));
+      out.push_back({.severity = Severity::critical,
+                     .code = "dns.srv_service_unavailable",
+                     .message = fmt::format("{} says the service is not available here (SRV target \".\")", r.name),
+                     .remediation = "Publish real SRV targets for the service"});
   if (!r.targets) return;
   for (const auto& t : *r.targets) {
     if (t.addresses.empty()) {
       bool absent = t.failure == DnsFailure::no_data || t.failure == DnsFailure::nxdomain;
-      out.push_back(finding(
-          Severity::critical, "dns.srv_target_no_address",
-          absent ? fmt::format("SRV target {} has no A or AAAA record", t.target)
-                 : fmt::format("SRV target {} could not be resolved ({})", t.target, net::to_string(t.failure)),
-          absent ? fmt::format("Publish an A (and/or AAAA) record for {}", t.target)
-                 : fmt::format("Check that the resolver can resolve {} and that its zone's servers answer", t.target),
-          Operation::resolve));
+      out.push_back(
+          {.severity = Severity::critical,
+           .code = "dns.srv_target_no_address",
+           .message =
+               absent ? fmt::format("SRV target {} has no A or AAAA record", t.target)
+                      : fmt::format("SRV target {} could not be resolved ({})", t.target, net::to_string(t.failure)),
+           .remediation = absent ? fmt::format("Publish an A (and/or AAAA) record for {}", t.target)
+                                 : fmt::format("Check that the resolver can resolve {} and that its zone's servers "
+                                               "answer",
+                                               t.target),
+           .operation = Operation::resolve});
     } else if (p.max_addresses_per_target && static_cast<long long>(t.addresses.size()) > *p.max_addresses_per_target) {
-      out.push_back(finding(
-          Severity::critical, "dns.srv_target_multiple_addresses",
-          fmt::format("SRV target {} maps to {} addresses ({}); at most {} allowed", t.target, t.addresses.size(),
-                      fmt::join(t.addresses, ", "), *p.max_addresses_per_target),
-          fmt::format("Give {} exactly one address; put each server behind its own SRV target name", t.target)));
+      out.push_back(
+          {.severity = Severity::critical,
+           .code = "dns.srv_target_multiple_addresses",
+           .message = fmt::format("SRV target {} maps to {} addresses ({}); at most {} allowed", t.target,
+                                  t.addresses.size(), fmt::join(t.addresses, ", "), *p.max_addresses_per_target),
+           .remediation =
+               fmt::format("Give {} exactly one address; put each server behind its own SRV target name", t.target)});
     }
   }
 }
@@ -158,9 +158,11 @@ Judgement judge_dns(const DnsResult& r, const DnsParams& p) {
   }
   if (!r.parse_error.empty()) {
     j.findings.push_back(
-        finding(Severity::critical, "dns.bad_response",
-                fmt::format("The answer for {} {} did not parse: {}", r.query_name, r.type, r.parse_error),
-                "Check the zone's records and any DNS proxy on the path", Operation::parse));
+        {.severity = Severity::critical,
+         .code = "dns.bad_response",
+         .message = fmt::format("The answer for {} {} did not parse: {}", r.query_name, r.type, r.parse_error),
+         .remediation = "Check the zone's records and any DNS proxy on the path",
+         .operation = Operation::parse});
     j.summary = j.findings.back().message;
     return j;
   }
@@ -169,18 +171,22 @@ Judgement judge_dns(const DnsResult& r, const DnsParams& p) {
   auto count = static_cast<long long>(r.answer_count());
   if (count < p.min_answers)
     j.findings.push_back(
-        finding(Severity::critical, "dns.too_few_answers",
-                fmt::format("{} {} has {} record(s); at least {} expected", r.name, r.type, count, p.min_answers),
-                fmt::format("Publish the missing {} records for {}", r.type, r.name)));
+        {.severity = Severity::critical,
+         .code = "dns.too_few_answers",
+         .message = fmt::format("{} {} has {} record(s); at least {} expected", r.name, r.type, count, p.min_answers),
+         .remediation = fmt::format("Publish the missing {} records for {}", r.type, r.name)});
   if (!r.outside_subnets.empty()) {
     std::vector<std::string> nets;
     for (const auto& n : p.expect_in_subnets) nets.push_back(n.to_string());
-    j.findings.push_back(finding(
-        Severity::warning, "dns.address_outside_subnets",
-        fmt::format("{} resolved to {} outside the published subnets", r.name, fmt::join(r.outside_subnets, ", ")),
-        fmt::format("Firewall rules built from the published subnets ({}) will not cover these addresses; check for "
-                    "a DNS proxy rewriting answers, or update the firewall from the current published list",
-                    fmt::join(nets, ", "))));
+    j.findings.push_back(
+        {.severity = Severity::warning,
+         .code = "dns.address_outside_subnets",
+         .message =
+             fmt::format("{} resolved to {} outside the published subnets", r.name, fmt::join(r.outside_subnets, ", ")),
+         .remediation = fmt::format("Firewall rules built from the published subnets ({}) will not cover these "
+                                    "addresses; check for a DNS proxy rewriting answers, or update the firewall "
+                                    "from the current published list",
+                                    fmt::join(nets, ", "))});
   }
 
   j.summary = fmt::format("{} {} -> {} ({} ms)", r.name, r.type, listing(r),

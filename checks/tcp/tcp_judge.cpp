@@ -60,16 +60,6 @@ std::string explain(const TcpAttempt& a, const std::string& where) {
   }
 }
 
-Finding connect_finding(Severity severity, std::string code, std::string message, std::string remediation) {
-  Finding f;
-  f.severity = severity;
-  f.code = std::move(code);
-  f.message = std::move(message);
-  f.remediation = std::move(remediation);
-  f.operation = Operation::connect;
-  return f;
-}
-
 }  // namespace
 
 Judgement judge_tcp(const TcpResult& r, const TcpParams& p) {
@@ -86,11 +76,13 @@ Judgement judge_tcp(const TcpResult& r, const TcpParams& p) {
       // This machine could not try that family at all: nothing learnt about the network.
       if (a.connected || a.failure == NetFailure::local) continue;
       auto address = a.address.to_string();
-      j.findings.push_back(connect_finding(
-          Severity::warning, "tcp.partial",
-          explain(a, fmt::format("{} port {} at {}", p.host, p.port, address)) +
-              fmt::format("; {} works, so clients that try this address first will stall", best_address),
-          fmt::format("Allow outbound TCP {} to {} as well, or fix its route", p.port, address)));
+      j.findings.push_back(
+          {.severity = Severity::warning,
+           .code = "tcp.partial",
+           .message = explain(a, fmt::format("{} port {} at {}", p.host, p.port, address)) +
+                      fmt::format("; {} works, so clients that try this address first will stall", best_address),
+           .remediation = fmt::format("Allow outbound TCP {} to {} as well, or fix its route", p.port, address),
+           .operation = Operation::connect});
     }
     return j;
   }
@@ -99,10 +91,12 @@ Judgement judge_tcp(const TcpResult& r, const TcpParams& p) {
   for (const auto& a : r.attempts) addresses.push_back(a.address.to_string());
   j.summary = explain(first, p.target());
   j.findings.push_back(
-      connect_finding(Severity::critical, fmt::format("tcp.{}", net::to_string(first.failure)),
-                      explain(first, fmt::format("{} ({})", p.target(), fmt::join(addresses, ", "))),
-                      fmt::format("Allow outbound TCP {} from this network to {} ({}) on the firewall and any proxy",
-                                  p.port, p.host, fmt::join(addresses, ", "))));
+      {.severity = Severity::critical,
+       .code = fmt::format("tcp.{}", net::to_string(first.failure)),
+       .message = explain(first, fmt::format("{} ({})", p.target(), fmt::join(addresses, ", "))),
+       .remediation = fmt::format("Allow outbound TCP {} from this network to {} ({}) on the firewall and any proxy",
+                                  p.port, p.host, fmt::join(addresses, ", ")),
+       .operation = Operation::connect});
   return j;
 }
 
