@@ -260,7 +260,7 @@ TEST_CASE("dns view: SRV answers as a table, with the targets' addresses") {
   CHECK(resolved.rows[1][4].tone == view::Tone::bad);
 }
 
-TEST_CASE("dns view: addresses and names; outside addresses marked; nothing without answers") {
+TEST_CASE("dns view: addresses and names, outside addresses marked, nothing without answers") {
   auto r = answered("sbc.example.test", "A");
   r.addresses = {"198.51.100.7", "203.0.113.10"};
   r.outside_subnets = {"203.0.113.10"};

@@ -47,7 +47,7 @@ TcpResult result(std::vector<TcpAttempt> attempts, const std::string& host = "sb
 
 }  // namespace
 
-TEST_CASE("tcp judge: a connection passes; the fastest address is reported") {
+TEST_CASE("tcp judge: a connection passes and the fastest address is reported") {
   auto r = result({connected("203.0.113.10", 12.5), connected("2001:db8::10", 8.25)});
   auto j = judge_tcp(r, params());
   CHECK(j.findings.empty());
