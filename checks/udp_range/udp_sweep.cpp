@@ -141,14 +141,15 @@ asio::awaitable<SweepResult> udp_sweep(asio::any_io_executor ex, SweepOptions op
       if (opened * std::pow(loss, round) <= 0.01) break;
     }
     s->round = round;
-    out.rounds = round + 1;
     for (std::size_t i = 0; i < s->ports.size(); ++i) {
       if (s->ports[i].state != State::untested) continue;
-      auto when = slot(sent);
-      if (when > opts.deadline) {
+      // A probe due at or after the deadline could not be answered in time.
+      auto when = std::max(slot(sent), Clock::now());
+      if (when >= opts.deadline) {
         out.cut_short = true;
         break;
       }
+      out.rounds = round + 1;
       if (when > Clock::now() + std::chrono::microseconds(500)) co_await sleep_until(ex, when);
       echo::Request req;
       req.session = s->session;
