@@ -138,11 +138,11 @@ CertInfo describe(X509* cert) {
   return info;
 }
 
-nlohmann::json to_json(const CertInfo& c) {
-  return {{"subject", c.subject},         {"issuer", c.issuer},          {"san", c.san},
-          {"not_before", c.not_before},   {"not_after", c.not_after},    {"days_left", c.days_left},
-          {"key_type", c.key_type},       {"key_bits", c.key_bits},      {"signature_algorithm", c.signature_algorithm},
-          {"spki_sha256", c.spki_sha256}, {"self_signed", c.self_signed}};
+void to_json(nlohmann::json& j, const CertInfo& c) {
+  j = {{"subject", c.subject},         {"issuer", c.issuer},          {"san", c.san},
+       {"not_before", c.not_before},   {"not_after", c.not_after},    {"days_left", c.days_left},
+       {"key_type", c.key_type},       {"key_bits", c.key_bits},      {"signature_algorithm", c.signature_algorithm},
+       {"spki_sha256", c.spki_sha256}, {"self_signed", c.self_signed}};
 }
 
 ChainVerdict judge_chain(const HandshakeResult& hs, const std::string& server_name, const std::string& ca_file) {
@@ -267,7 +267,7 @@ std::vector<Finding> certificate_findings(const CertInfo& leaf, const ChainVerdi
   if (weak)
     out.push_back(make_finding(Severity::warning, "tls.weak_key",
                                fmt::format("The server key is weak: {} {} bits.", leaf.key_type, leaf.key_bits),
-                               "Reissue with RSA 2048+ (Webex uses 3072) or ECDSA P-256+."));
+                               "Reissue with RSA 2048+ (3072 preferred) or ECDSA P-256+."));
   std::string sig = lower(leaf.signature_algorithm);
   if (sig.find("sha1") != std::string::npos || sig.find("md5") != std::string::npos)
     out.push_back(make_finding(Severity::warning, "tls.weak_signature",

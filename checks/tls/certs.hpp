@@ -24,7 +24,7 @@ struct CertInfo {
   bool self_signed = false;
 };
 CertInfo describe(X509* cert);
-nlohmann::json to_json(const CertInfo&);
+void to_json(nlohmann::json&, const CertInfo&);
 
 struct ChainVerdict {
   bool hostname_match = false;
@@ -41,7 +41,7 @@ ChainVerdict judge_chain(const HandshakeResult& hs, const std::string& server_na
 // presented or verified chain matches one.
 bool chain_matches_expected(const HandshakeResult& hs, const std::vector<std::string>& expected);
 
-// Findings about the leaf and the chain; `source` is the requirement citation.
+// Findings about the leaf and the chain (pure).
 std::vector<Finding> certificate_findings(const CertInfo& leaf, const ChainVerdict& v, const std::string& server_name);
 
 }  // namespace callready::checks::tls

@@ -4,8 +4,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
-#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
+
+#include "probe/clock.hpp"
 
 namespace asio = boost::asio;
 
@@ -43,11 +44,14 @@ class Prober {
       co_return std::nullopt;
     }
     ++connections;
-    co_return co_await probe_hello(ep_, hello, Clock::now() + budget);
+    auto r = co_await probe_hello(ep_, hello, Clock::now() + budget);
+    if (r.failure == Failure::local && local_failure.empty()) local_failure = r.message;
+    co_return r;
   }
 
   int connections = 0;
   bool out_of_time = false;
+  std::string local_failure;
 
  private:
   tcp::endpoint ep_;
@@ -220,6 +224,7 @@ asio::awaitable<ScanResult> scan_suites(tcp::endpoint ep, ScanOptions opt, Check
   }
   res.connections = prober.connections;
   res.out_of_time = prober.out_of_time;
+  res.local_failure = prober.local_failure;
   co_return res;
 }
 

@@ -37,7 +37,8 @@ struct VersionResult {
 struct ScanResult {
   std::map<TlsVersion, VersionResult> versions;
   int connections = 0;
-  bool out_of_time = false;  // the check's deadline stopped enumeration early
+  bool out_of_time = false;   // the check's deadline stopped enumeration early
+  std::string local_failure;  // a probe failed on this machine (descriptors, permissions)
 };
 
 boost::asio::awaitable<ScanResult> scan_suites(tcp::endpoint ep, ScanOptions opt, CheckContext& ctx);

@@ -5,10 +5,12 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include "probe/clock.hpp"
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <tuple>
+
+#include "probe/clock.hpp"
+#include "probe/net/errors.hpp"
 
 namespace asio = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -35,6 +37,12 @@ const char* to_string(Failure f) {
       return "reset";
     case Failure::closed:
       return "closed";
+    case Failure::aborted:
+      return "aborted";
+    case Failure::local:
+      return "local";
+    case Failure::other:
+      return "other";
     case Failure::alert:
       return "alert";
     case Failure::not_tls:
@@ -47,19 +55,36 @@ const char* to_string(Failure f) {
   return "other";
 }
 
+Failure failure_of(const error_code& ec) {
+  switch (net::classify(ec)) {
+    case net::NetFailure::refused:
+      return Failure::refused;
+    case net::NetFailure::timeout:
+      return Failure::timeout;
+    case net::NetFailure::unreachable:
+      return Failure::unreachable;
+    case net::NetFailure::reset:
+      return Failure::reset;
+    case net::NetFailure::closed:
+      return Failure::closed;
+    case net::NetFailure::aborted:
+      return Failure::aborted;
+    case net::NetFailure::local:
+      return Failure::local;
+    case net::NetFailure::other:
+      break;
+  }
+  return Failure::other;
+}
+
+bool ended_before_tls(Failure f) {
+  return f == Failure::timeout || f == Failure::reset || f == Failure::closed || f == Failure::plain_http ||
+         f == Failure::not_tls;
+}
+
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
-Failure classify(const error_code& ec) {
-  namespace e = asio::error;
-  if (ec == e::connection_refused) return Failure::refused;
-  if (ec == e::timed_out) return Failure::timeout;
-  if (ec == e::host_unreachable || ec == e::network_unreachable) return Failure::unreachable;
-  if (ec == e::connection_reset || ec == e::connection_aborted || ec == e::broken_pipe) return Failure::reset;
-  if (ec == e::eof) return Failure::closed;
-  return Failure::unreachable;
-}
 
 // Each helper races the socket operation against a timer; a late timer means
 // `timed_out`. The caller's cancellation reaches both through the operator.
@@ -129,7 +154,7 @@ asio::awaitable<Connection> connect_to(tcp::endpoint ep, Clock::time_point deadl
   c.socket = std::make_unique<tcp::socket>(ex);
   error_code ec = co_await timed_connect(*c.socket, ep, deadline);
   if (ec) {
-    c.failure = classify(ec);
+    c.failure = failure_of(ec);
     c.message = ec == asio::error::timed_out ? "no answer to the TCP connection" : ec.message();
     c.socket.reset();
   } else {
@@ -169,7 +194,7 @@ asio::awaitable<ProbeResult> probe_hello(tcp::endpoint ep, const Bytes& hello, C
       out.failure = Failure::plain_http;
       break;
     case ServerReply::Kind::pending:
-      out.failure = classify(ec);
+      out.failure = failure_of(ec);
       out.message = ec.message();
       break;
   }
@@ -182,6 +207,12 @@ asio::awaitable<HandshakeResult> full_handshake(std::unique_ptr<tcp::socket> soc
                                                 Clock::time_point deadline) {
   HandshakeResult res;
   std::unique_ptr<SSL_CTX, SslDeleter> ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) {
+    res.failure = Failure::local;
+    res.setup_error =
+        CheckError{ErrorReason::local, Operation::handshake, "cannot create a TLS context: " + ssl_error_text()};
+    co_return res;
+  }
   SSL_CTX_set_security_level(ctx.get(), 0);
   // What a broad real client offers: no anonymous or null suites, so the server must show a certificate.
   SSL_CTX_set_cipher_list(ctx.get(), "ALL:!aNULL:!eNULL:@SECLEVEL=0");
@@ -189,8 +220,8 @@ asio::awaitable<HandshakeResult> full_handshake(std::unique_ptr<tcp::socket> soc
   SSL_CTX_set_default_verify_paths(ctx.get());
   if (!opt.ca_file.empty() && SSL_CTX_load_verify_locations(ctx.get(), opt.ca_file.c_str(), nullptr) != 1) {
     res.failure = Failure::tls_error;
-    res.local_error = true;
-    res.message = "cannot read ca_file " + opt.ca_file + ": " + ssl_error_text();
+    res.setup_error = CheckError{ErrorReason::bad_params, Operation::none,
+                                 "ca_file: cannot read " + opt.ca_file + ": " + ssl_error_text()};
     co_return res;
   }
   if (!opt.client_cert.empty()) {
@@ -198,13 +229,19 @@ asio::awaitable<HandshakeResult> full_handshake(std::unique_ptr<tcp::socket> soc
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), opt.client_cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
       res.failure = Failure::tls_error;
-      res.local_error = true;
-      res.message = "cannot load client_cert/client_key: " + ssl_error_text();
+      res.setup_error = CheckError{ErrorReason::bad_params, Operation::none,
+                                   "client_cert: cannot load client_cert/client_key: " + ssl_error_text()};
       co_return res;
     }
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, verify_cb);
   std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(ctx.get()));
+  if (!ssl) {
+    res.failure = Failure::local;
+    res.setup_error =
+        CheckError{ErrorReason::local, Operation::handshake, "cannot create a TLS session: " + ssl_error_text()};
+    co_return res;
+  }
   BIO* rbio = BIO_new(BIO_s_mem());
   BIO* wbio = BIO_new(BIO_s_mem());
   SSL_set_bio(ssl.get(), rbio, wbio);
@@ -260,7 +297,7 @@ asio::awaitable<HandshakeResult> full_handshake(std::unique_ptr<tcp::socket> soc
       ec = rec;
     }
     if (ec) {
-      res.failure = classify(ec);
+      res.failure = failure_of(ec);
       res.message = ec == asio::error::timed_out ? "the server sent nothing more before the deadline" : ec.message();
     } else if (res.alert) {
       res.failure = Failure::alert;

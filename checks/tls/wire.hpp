@@ -10,11 +10,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "probe/clock.hpp"
 #include "checks/tls/hello.hpp"
+#include "probe/clock.hpp"
+#include "probe/model.hpp"
 
 namespace callready::checks::tls {
 
@@ -23,9 +25,28 @@ using tcp = boost::asio::ip::tcp;
 using X509Ptr = std::shared_ptr<X509>;
 X509Ptr share_x509(X509* borrowed);  // up-refs
 
-// How a connection or a handshake ended when it did not succeed.
-enum class Failure { none, refused, timeout, unreachable, reset, closed, alert, not_tls, plain_http, tls_error };
+// How a connection or a handshake ended when it did not succeed: a socket
+// failure (as net::classify sorts it) or a TLS-level one.
+enum class Failure {
+  none,
+  refused,
+  timeout,
+  unreachable,
+  reset,
+  closed,
+  aborted,
+  local,  // this machine's fault (descriptors, permissions): an error, not a finding
+  other,
+  alert,
+  not_tls,
+  plain_http,
+  tls_error,
+};
 const char* to_string(Failure);
+Failure failure_of(const boost::system::error_code& ec);
+// The handshake ended before TLS got going (silence, a reset or close, plain
+// HTTP, bytes that are not TLS): nothing more is worth asking that server.
+bool ended_before_tls(Failure f);
 
 struct Connection {
   std::unique_ptr<tcp::socket> socket;  // null when the connect failed
@@ -62,7 +83,8 @@ struct HandshakeResult {
   std::vector<std::string> client_ca_names;
   bool client_cert_sent = false;
   bool got_server_bytes = false;
-  bool local_error = false;  // our own setup failed (ca_file, client_cert): not the network
+  // Our own set-up failed (ca_file, client_cert: bad_params; no libssl context: local): not the network.
+  std::optional<CheckError> setup_error;
 };
 // A complete handshake on an already connected socket (which it closes).
 boost::asio::awaitable<HandshakeResult> full_handshake(std::unique_ptr<tcp::socket> socket, HandshakeOptions opt,

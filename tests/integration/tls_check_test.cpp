@@ -1,7 +1,9 @@
 // The tls check against real `openssl s_server` peers with certificates the
 // test makes, and `sslscan` as the oracle for every accepted suite set.
+// Policies come from the profile data, as a profile passes them.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 #include <set>
@@ -130,10 +132,10 @@ TEST_CASE("client order: the server takes the client's first suite, server_order
   require_oracle_agrees(s, d["versions"]);
 }
 
-TEST_CASE("TLS 1.3 only; webex-signaling policy says TLS 1.2 is missing (critical)") {
+TEST_CASE("TLS 1.3 only: the webex-signaling policy says TLS 1.2 is missing (critical)") {
   auto s = start_server("leaf", {"-tls1_3"});
   auto p = params_for(s);
-  p["policy"] = "webex-signaling";
+  p["policy"] = profile_policy("webex_signaling_tls_policy");
   auto r = run_tls(p);
   const json& d = r.outcome.details;
   INFO(d.dump(1));
@@ -143,15 +145,18 @@ TEST_CASE("TLS 1.3 only; webex-signaling policy says TLS 1.2 is missing (critica
   bool critical = false;
   for (const auto& f : r.outcome.findings)
     critical = critical || (f.code == "tls.policy_version_missing" && f.severity == Severity::critical &&
-                            f.message.find("001_0143181e3fa0e64a.txt") != std::string::npos);
+                            f.message.find("policy webex-signaling") != std::string::npos);
   CHECK_MESSAGE(critical, finding_codes(r.outcome));
+  CHECK(d["policy"]["source"].get<std::string>().find("001_0143181e3fa0e64a.txt") == 0);
+  CHECK(d["versions"]["tls1.3"]["version_allowed"] == true);
+  CHECK(d["versions"]["tls1.3"]["ciphers_forbidden"].empty());
   require_oracle_agrees(s, d["versions"]);
 }
 
-TEST_CASE("TLS 1.0-1.2 at security level 0, broad suite set; sslscan agrees; broadworks-xsp flags forbidden suites") {
+TEST_CASE("TLS 1.0-1.2 at security level 0, broad suite set: sslscan agrees, broadworks-xsp flags forbidden suites") {
   auto s = start_server("leaf", {"-no_tls1_3", "-cipher", "ALL:@SECLEVEL=0"});
   auto p = params_for(s);
-  p["policy"] = "broadworks-xsp";
+  p["policy"] = profile_policy("xsp_cipher_policy");
   p["max_parallel"] = 8;
   auto r = run_tls(p);
   const json& d = r.outcome.details;
@@ -168,6 +173,9 @@ TEST_CASE("TLS 1.0-1.2 at security level 0, broad suite set; sslscan agrees; bro
                   f.message.find("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") == std::string::npos;
   CHECK_MESSAGE(forbidden, finding_codes(r.outcome));
   CHECK(has_finding(r.outcome, "tls.policy_listed_exception"));  // ChaCha20: listed, outside the rule
+  const json& forbidden12 = d["versions"]["tls1.2"]["ciphers_forbidden"];
+  CHECK(std::count(forbidden12.begin(), forbidden12.end(), "TLS_RSA_WITH_AES_128_CBC_SHA") == 1);
+  CHECK(std::count(forbidden12.begin(), forbidden12.end(), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") == 0);
 }
 
 TEST_CASE("expired certificate") {
@@ -203,9 +211,8 @@ TEST_CASE("pacing that cannot finish in time: an incomplete enumeration, reporte
   p["pace_ms"] = 100;
   auto r = run_tls(p, std::chrono::milliseconds(2000));
   INFO(r.outcome.details.dump(1));
-  CHECK_FALSE(r.cancelled);
-  CHECK(r.seconds < 2.0);
-  CHECK(r.loop_seconds < 2.0);
+  CHECK_FALSE(r.cancelled);  // reported before the deadline had to cut it off
+  CHECK(r.drained);
   CHECK(has_finding(r.outcome, "tls.enumeration_incomplete"));
   CHECK(r.outcome.details["versions"]["tls1.2"]["supported"] == true);
 }
@@ -315,8 +322,6 @@ TEST_CASE("pacing and a single connection at a time still find the same suites")
   const json& d = r.outcome.details;
   INFO(d.dump(1));
   CHECK(d["versions"]["tls1.2"]["ciphers"].size() == 2);
-  int connections = d["connections_used"].get<int>();
-  CHECK(r.seconds >= 0.005 * (connections - 2));  // paced
   CHECK(d["versions"]["tls1.3"]["tested"] == false);
 }
 
@@ -324,11 +329,14 @@ TEST_CASE("a closed port and a bad ca_file") {
   auto port = free_port();
   json p = {{"host", "127.0.0.1"}, {"port", port}};
   auto r = run_tls(p);
-  CHECK(has_finding(r.outcome, "tls.connect_refused"));
+  REQUIRE(has_finding(r.outcome, "tls.connect_refused"));
+  CHECK(r.outcome.findings[0].operation == Operation::connect);
+  CHECK_FALSE(r.outcome.error);
   auto s = start_server("leaf", {});
   p = params_for(s);
   p["ca_file"] = "/nonexistent/ca.pem";
   auto r2 = run_tls(p);
   REQUIRE(r2.outcome.error);
-  CHECK(r2.outcome.error->reason == "bad_params");
+  CHECK(r2.outcome.error->reason == ErrorReason::bad_params);
+  CHECK(r2.outcome.error->message.find("ca_file") != std::string::npos);
 }

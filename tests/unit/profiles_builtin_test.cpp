@@ -168,7 +168,7 @@ TEST_CASE("published data is referenced from the shared catalog, not copied into
   CHECK(data["dscp_device_signalling"] == 24);
   CHECK(data["dscp_app_signalling"] == 0);
   CHECK(data["xsp_supported_ciphers"].size() == 53);
-  CHECK(data["webex_tls12_cipher_preference"][0] == "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+  CHECK(data["webex_signaling_tls_policy"]["allowed_suites"]["tls1.2"][0] == "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
 
   // Every entry says where it is published, and every documented name exists.
   REQUIRE(data.contains("data_sources"));

@@ -1,6 +1,6 @@
-// The tls check's pure parts: the suite catalogue, ClientHello rewriting (fed
-// to a real libssl server through memory BIOs), ServerHello/alert parsing and
-// the seed policies.
+// The tls check's wire pieces: the suite catalogue, ClientHello rewriting (fed
+// to a real libssl server through memory BIOs), ServerHello/alert parsing.
+// Policies and verdicts: tls_judge_test.
 #include <doctest/doctest.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -9,11 +9,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "checks/tls/hello.hpp"
-#include "checks/tls/policies.hpp"
 #include "checks/tls/suites.hpp"
 
 using namespace callready;
@@ -150,79 +147,4 @@ TEST_CASE("reply parser names plain HTTP, garbage and alerts") {
   CHECK(e.feed(Bytes{22, 3, 3, 0, 4, 11, 0, 0, 0}).kind == ServerReply::Kind::not_tls);  // Certificate first
   ReplyParser f;
   CHECK(f.feed(Bytes{22, 3, 3, 0x50, 0}).kind == ServerReply::Kind::not_tls);  // oversize record
-}
-
-TEST_CASE("broadworks-xsp rule (seed 004 Kravlista)") {
-  const Policy* p = find_policy("broadworks-xsp");
-  REQUIRE(p);
-  REQUIRE(p->rule);
-  CHECK(meets_rule(*p->rule, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"));
-  CHECK(meets_rule(*p->rule, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"));
-  CHECK(meets_rule(*p->rule, "TLS_DHE_PSK_WITH_AES_256_CBC_SHA384"));
-  CHECK(meets_rule(*p->rule, "TLS_AES_128_GCM_SHA256"));
-  CHECK_FALSE(meets_rule(*p->rule, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"));   // CBC with SHA-1
-  CHECK_FALSE(meets_rule(*p->rule, "TLS_RSA_WITH_AES_128_GCM_SHA256"));      // no (EC)DHE
-  CHECK_FALSE(meets_rule(*p->rule, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"));  // not AES
-  CHECK_FALSE(meets_rule(*p->rule, "TLS_ECDHE_RSA_WITH_AES_128_CCM"));       // neither GCM nor CBC
-  CHECK_FALSE(meets_rule(*p->rule, "TLS_ECDHE_RSA_WITH_CAMELLIA_128_CBC_SHA256"));
-  CHECK(p->source.find("004_b4a235089d171467.txt") == 0);
-}
-
-TEST_CASE("policy evaluation: missing TLS 1.2 is critical, forbidden suites are named, order compared") {
-  const Policy* w = find_policy("webex-signaling");
-  REQUIRE(w);
-  std::map<TlsVersion, VersionScan> scan;
-  scan[TlsVersion::tls1_2] = {true, false, {}, std::nullopt};
-  scan[TlsVersion::tls1_3] = {true, true, {"TLS_AES_256_GCM_SHA384"}, std::nullopt};
-  auto f = evaluate_policy(*w, scan);
-  REQUIRE(f.size() == 1);
-  CHECK(f[0].code == "tls.policy_version_missing");
-  CHECK(f[0].severity == Severity::critical);
-
-  scan[TlsVersion::tls1_0] = {true, true, {"TLS_RSA_WITH_AES_128_CBC_SHA"}, std::nullopt};
-  scan[TlsVersion::tls1_2] = {true,
-                              true,
-                              {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-                               "TLS_RSA_WITH_3DES_EDE_CBC_SHA"},
-                              true};
-  f = evaluate_policy(*w, scan);
-  std::map<std::string, std::string> by_code;
-  for (const auto& x : f) by_code[x.code] = x.message;
-  CHECK(by_code.count("tls.policy_version_forbidden"));
-  REQUIRE(by_code.count("tls.policy_forbidden_suites"));
-  CHECK(by_code["tls.policy_forbidden_suites"].find("TLS_RSA_WITH_3DES_EDE_CBC_SHA") != std::string::npos);
-  CHECK(by_code["tls.policy_forbidden_suites"].find("GCM") == std::string::npos);
-  CHECK(by_code.count("tls.policy_order_differs"));  // the seed prefers AES-256-GCM first
-  CHECK_FALSE(by_code.count("tls.policy_version_missing"));
-
-  scan[TlsVersion::tls1_2].ciphers = {"TLS_RSA_WITH_AES_128_CBC_SHA"};
-  f = evaluate_policy(*w, scan);
-  bool none_allowed = false;
-  for (const auto& x : f) none_allowed = none_allowed || x.code == "tls.policy_no_allowed_suite";
-  CHECK(none_allowed);
-}
-
-TEST_CASE("the compiled policies agree with the profiles' shared data (probe/profiles/data/webex.json)") {
-  std::ifstream in(std::string(CALLREADY_SOURCE_DIR) + "/probe/profiles/data/webex.json");
-  REQUIRE(in);
-  auto data = nlohmann::json::parse(in);
-  auto list = [&](const char* key) { return data[key].get<std::vector<std::string>>(); };
-  const Policy* w = find_policy("webex-signaling");
-  REQUIRE(w);
-  CHECK(w->allowed_suites.at(TlsVersion::tls1_2) == list("webex_tls12_cipher_preference"));
-  CHECK(w->allowed_suites.at(TlsVersion::tls1_3) == list("webex_tls13_cipher_preference"));
-  const Policy* x = find_policy("broadworks-xsp");
-  REQUIRE(x);
-  const auto& rule = data["xsp_cipher_policy"];
-  CHECK(x->rule->key_exchanges == rule["key_exchange"].get<std::vector<std::string>>());
-  CHECK(x->rule->modes == rule["modes"].get<std::vector<std::string>>());
-  CHECK(x->rule->cbc_macs == rule["cbc_hashes"].get<std::vector<std::string>>());
-  auto supported = list("xsp_supported_ciphers");
-  for (const auto& e : x->listed_exceptions) {
-    if (e == "TLS_CHACHA20_POLY1305_SHA256") continue;  // the TLS 1.3 form of the listed ChaCha20 suites
-    CHECK_MESSAGE(std::find(supported.begin(), supported.end(), e) != supported.end(), e);
-  }
-  // Every suite on both Webex lists is one this prober can offer.
-  for (const auto& s : w->allowed_suites.at(TlsVersion::tls1_2)) CHECK_MESSAGE(find_suite(s), s);
-  for (const auto& s : w->allowed_suites.at(TlsVersion::tls1_3)) CHECK_MESSAGE(find_suite(s), s);
 }

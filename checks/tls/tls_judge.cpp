@@ -1,0 +1,253 @@
+// The tls check's verdict and details, from the measured result alone.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "checks/tls/finding.hpp"
+#include "checks/tls/tls_check.hpp"
+
+namespace callready::checks::tls {
+
+namespace {
+
+Finding failed(Finding f, Operation op) {
+  f.operation = op;
+  return f;
+}
+
+bool legacy(TlsVersion v) { return v == TlsVersion::tls1_0 || v == TlsVersion::tls1_1; }
+
+// A handshake that ended before TLS got going, as the finding a person reads.
+Finding broken_handshake(const HandshakeFacts& hs, const std::string& where) {
+  switch (hs.failure) {
+    case Failure::timeout:
+      return make_finding(
+          Severity::critical, "tls.handshake_timeout",
+          hs.got_server_bytes
+              ? fmt::format("{} started the TLS handshake but stopped answering ({} ms).", where, hs.waited.count())
+              : fmt::format("{} accepted the TCP connection but sent no TLS answer within {} ms.", where,
+                            hs.waited.count()),
+          "Check that a TLS service (not a stalled proxy or another protocol) listens on this port.");
+    case Failure::plain_http:
+      return make_finding(Severity::critical, "tls.plain_http",
+                          fmt::format("{} answered in plain HTTP, not TLS.", where),
+                          "Point the check at the TLS port, or enable TLS on this listener.");
+    case Failure::not_tls:
+      return make_finding(Severity::critical, "tls.not_tls",
+                          fmt::format("{} answered with bytes that are not TLS.", where),
+                          "Check which service listens on this port.");
+    default:  // reset, closed
+      return make_finding(Severity::critical, "tls.handshake_reset",
+                          fmt::format("{} {} the connection during the TLS handshake.", where,
+                                      hs.failure == Failure::reset ? "reset" : "closed"),
+                          "Check the server's TLS configuration and any firewall or proxy that cuts TLS connections.");
+  }
+}
+
+std::map<TlsVersion, VersionScan> scanned_suites(const TlsResult& r) {
+  std::map<TlsVersion, VersionScan> out;
+  for (const auto& [v, vr] : r.versions) {
+    VersionScan s;
+    s.tested = vr.tested;
+    s.supported = vr.supported;
+    for (auto c : vr.accepted) s.ciphers.push_back(suite_name(c));
+    s.server_order = vr.server_order;
+    out[v] = std::move(s);
+  }
+  return out;
+}
+
+std::string summary_of(const TlsResult& r) {
+  std::vector<std::string> versions;
+  std::size_t suites = 0;
+  bool ordered = false;
+  for (const auto& [v, vr] : r.versions) {
+    if (!vr.supported) continue;
+    versions.push_back(std::string(version_label(v)).substr(4));
+    suites += vr.accepted.size();
+    ordered = ordered || vr.server_order.value_or(false);
+  }
+  std::string s = versions.empty() ? fmt::format("{}: no TLS version accepted", r.where)
+                                   : fmt::format("{}: TLS {}, {} suites{}", r.where, fmt::join(versions, "/"), suites,
+                                                 ordered ? " in server order" : "");
+  if (r.leaf) {
+    const ChainVerdict& c = r.chain_verdict;
+    s += fmt::format("; certificate {} {}, {} days left",
+                     r.leaf->common_name.empty() ? r.leaf->subject : r.leaf->common_name,
+                     c.trusted && c.hostname_match ? "valid" : "NOT valid", r.leaf->days_left);
+  }
+  return s;
+}
+
+}  // namespace
+
+Judgement judge_tls(const TlsResult& r, const TlsParams& p) {
+  Judgement j;
+  auto stop = [&j](Finding f) {
+    j.summary = f.message;
+    j.findings.push_back(std::move(f));
+    return j;
+  };
+  if (r.unresolved) return stop(failed(*r.unresolved, Operation::resolve));
+  if (!r.handshake)
+    return stop(
+        failed(make_finding(Severity::critical,
+                            r.connect_failure == Failure::refused ? "tls.connect_refused" : "tls.connect_failed",
+                            fmt::format("No TCP connection to {}: {}", r.where, fmt::join(r.connect_errors, "; ")),
+                            "Check that the service listens on this port and that firewalls allow TCP to it."),
+               Operation::connect));
+  const HandshakeFacts& hs = *r.handshake;
+  if (ended_before_tls(hs.failure)) return stop(failed(broken_handshake(hs, r.where), Operation::handshake));
+
+  auto& out = j.findings;
+  if (r.leaf) {
+    for (auto& f : certificate_findings(*r.leaf, r.chain_verdict, r.server_name)) out.push_back(std::move(f));
+    if (r.expected_issuer_seen == false)
+      out.push_back(make_finding(
+          Severity::critical, "tls.inspection_suspected",
+          fmt::format("The chain for {} ends at \"{}\", not at an expected issuer ({}): likely a TLS-inspecting proxy.",
+                      r.server_name, r.chain_verdict.top_issuer, fmt::join(p.expected_issuers, ", ")),
+          "Exempt this destination from TLS inspection, or install the proxy's CA in every client's trust store."));
+  }
+
+  // Mutual TLS.
+  if (r.cert_requested && !r.client_cert_accepted.has_value())
+    out.push_back(make_finding(
+        Severity::info, "tls.client_cert_requested",
+        fmt::format("The server asks for a client certificate (mutual TLS); accepted CAs: {}.",
+                    r.client_ca_names.empty() ? "any" : fmt::format("{}", fmt::join(r.client_ca_names, "; "))),
+        "Give the check client_cert/client_key to test the mutual-TLS handshake."));
+  if (r.client_cert_accepted == false && r.cert_requested)
+    out.push_back(
+        failed(make_finding(Severity::critical, "tls.client_cert_rejected",
+                            fmt::format("The server rejected the client certificate: {}.", hs.message),
+                            "Use a client certificate issued by a CA the server trusts (see client_ca_names)."),
+               Operation::handshake));
+
+  if (r.sni_required == true)
+    out.push_back(
+        failed(make_finding(Severity::critical, "tls.sni_required",
+                            fmt::format("{} refuses TLS without SNI ({}), but answers with it.", r.where, hs.message),
+                            "Configure the server or proxy to answer handshakes without SNI (a default "
+                            "certificate)."),
+               Operation::handshake));
+
+  // Versions, handshake and enumeration problems.
+  bool any_supported =
+      std::any_of(r.versions.begin(), r.versions.end(), [](const auto& e) { return e.second.supported; });
+  bool sni_probed = r.sni_required.has_value();
+  if (!any_supported && hs.failure == Failure::none)
+    out.push_back(failed(make_finding(Severity::warning, "tls.versions_unknown",
+                                      "A handshake succeeded but no version probe got an answer.",
+                                      "Re-run with a longer timeout or pace_ms for a rate-limited server."),
+                         Operation::handshake));
+  if (!any_supported && hs.failure != Failure::none && !sni_probed)
+    out.push_back(failed(make_finding(Severity::critical, "tls.handshake_failed",
+                                      fmt::format("No TLS handshake with {} succeeded: {}.", r.where, hs.message),
+                                      "Check the server's TLS versions, suites and certificate."),
+                         Operation::handshake));
+  else if (hs.failure != Failure::none && !r.cert_requested && !sni_probed)
+    out.push_back(failed(make_finding(Severity::warning, "tls.handshake_failed",
+                                      fmt::format("A full handshake with this machine's libssl failed ({}), although "
+                                                  "the server accepts some suites.",
+                                                  hs.message),
+                                      "Check the server's suites against modern clients."),
+                         Operation::handshake));
+  if (!r.policy)
+    for (const auto& [v, vr] : r.versions)
+      if (legacy(v) && vr.supported)
+        out.push_back(
+            make_finding(Severity::info, "tls.legacy_version",
+                         fmt::format("The server still accepts {} (deprecated by RFC 8996).", version_label(v)),
+                         fmt::format("Disable {} unless old clients need it.", version_label(v))));
+  std::size_t inconclusive = 0;
+  for (const auto& [v, vr] : r.versions) inconclusive += vr.inconclusive.size();
+  if (r.out_of_time || inconclusive > 0)
+    out.push_back(failed(make_finding(Severity::warning, "tls.enumeration_incomplete",
+                                      fmt::format("Suite enumeration is incomplete: {}{} suite probe(s) got no answer.",
+                                                  r.out_of_time ? "the check ran out of time; " : "", inconclusive),
+                                      "Raise the check's timeout, lower max_parallel or set pace_ms for a "
+                                      "rate-limited server."),
+                         Operation::handshake));
+  if (r.policy)
+    for (auto& f : evaluate_policy(*r.policy, scanned_suites(r))) out.push_back(std::move(f));
+  j.summary = summary_of(r);
+  return j;
+}
+
+void to_json(nlohmann::json& j, const TlsResult& r) {
+  using nlohmann::json;
+  j = json::object();
+  j["host"] = r.host;
+  j["port"] = r.port;
+  j["server_name"] = r.server_name;
+  j["sni_sent"] = r.sni_sent;
+
+  json versions = json::object();
+  for (auto v : kAllVersions) {
+    json e = {{"supported", false}, {"ciphers", json::array()}};
+    auto it = r.versions.find(v);
+    bool asked = std::count(r.versions_asked.begin(), r.versions_asked.end(), v) > 0;
+    e["tested"] = asked && it != r.versions.end() && it->second.tested;
+    std::vector<std::string> names;
+    if (it != r.versions.end()) {
+      const VersionResult& vr = it->second;
+      e["supported"] = vr.supported;
+      for (auto c : vr.accepted) names.push_back(suite_name(c));
+      e["ciphers"] = names;
+      e["server_order"] = vr.server_order ? json(*vr.server_order) : json(nullptr);
+      if (!vr.inconclusive.empty()) e["inconclusive"] = vr.inconclusive;
+      if (!vr.supported && !vr.probe_failure.empty()) e["refused"] = vr.probe_failure;
+    }
+    // The verdicts a picture needs: with a policy its own; without one, the
+    // versions RFC 8996 deprecates are the ones not allowed.
+    bool allowed = r.policy ? version_allowed(*r.policy, v) : !legacy(v);
+    e["version_allowed"] = allowed;
+    json forbidden = json::array();
+    if (r.policy)
+      for (const auto& n : names)
+        if (!allowed || judge_suite(*r.policy, v, n) == SuiteVerdict::forbidden) forbidden.push_back(n);
+    e["ciphers_forbidden"] = forbidden;
+    versions[version_key(v)] = std::move(e);
+  }
+  j["versions"] = std::move(versions);
+
+  j["certificate"] = nullptr;
+  if (r.leaf) {
+    json c = *r.leaf;
+    c["hostname_match"] = r.chain_verdict.hostname_match;
+    c["chain_complete"] = r.chain_verdict.chain_complete;
+    c["trusted"] = r.chain_verdict.trusted;
+    c["verify_errors"] = r.chain_verdict.errors;
+    c["chain"] = r.chain;
+    if (r.expected_issuer_seen) c["expected_issuer_seen"] = *r.expected_issuer_seen;
+    j["certificate"] = std::move(c);
+  }
+  if (!r.addresses.empty()) j["addresses"] = r.addresses;
+  if (!r.address.empty()) j["address"] = r.address;
+  if (!r.address.empty() && !r.handshake && r.connect_failure != Failure::none)
+    j["error"] = to_string(r.connect_failure);
+  if (r.handshake) {
+    const HandshakeFacts& hs = *r.handshake;
+    bool ok = hs.failure == Failure::none;
+    if (ended_before_tls(hs.failure))
+      j["handshake"] = {{"completed", false}, {"error", to_string(hs.failure)}, {"message", hs.message}};
+    else
+      j["handshake"] = {{"completed", ok},
+                        {"version", hs.version},
+                        {"cipher", hs.cipher},
+                        {"error", ok ? json(nullptr) : json(to_string(hs.failure))},
+                        {"message", hs.message}};
+    j["connections_used"] = r.connections_used;
+  }
+  if (r.scanned) {
+    j["untestable"] = r.untestable;
+    j["client_cert_requested"] = r.cert_requested;
+    j["client_ca_names"] = r.client_ca_names;
+    if (r.client_cert_accepted) j["client_cert_accepted"] = *r.client_cert_accepted;
+    if (r.sni_required) j["sni_required"] = *r.sni_required;
+  }
+  if (r.policy) j["policy"] = {{"name", r.policy->name}, {"source", r.policy->source}};
+}
+
+}  // namespace callready::checks::tls
