@@ -19,6 +19,9 @@ for dir in checks/*/; do
   [ -f "tests/unit/${kind}_judge_test.cpp" ] || fail "kind $kind has no tests/unit/${kind}_judge_test.cpp"
   grep -q "checks/$kind/" probe/registry.cpp || fail "kind $kind is not in probe/registry.cpp"
 done
+# ctest splits a discovered doctest name at ';' into entries that run nothing.
+hits=$(grep -ln 'TEST_CASE("[^"]*;' tests/unit/*.cpp tests/integration/*.cpp 2>/dev/null)
+[ -z "$hits" ] || fail "a TEST_CASE name holds ';' (ctest splits it into vacuous tests): $hits"
 
 if [ $failed = 0 ]; then echo "layout: 1 passed, 0 failed"; else echo "layout: 0 passed, 1 failed"; fi
 exit $failed

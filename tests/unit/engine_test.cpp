@@ -116,7 +116,7 @@ TEST_CASE("checks run concurrently, bounded by concurrency") {
   for (const auto& r : run.records) CHECK(r.status == Status::pass);
 }
 
-TEST_CASE("a finding makes a failure; the rule's requirement is attached") {
+TEST_CASE("a finding makes a failure and the rule's requirement is attached") {
   Plan plan;
   plan.checks.push_back(planned(kSleepy, "f", {{"fail", true}}));
   auto run = scan(plan, quiet_options());
