@@ -32,7 +32,9 @@ LAB_FAILED=0
 lab_assert "$LAB_DIR/r.json" 'd["path_mtu"] == 1400'
 lab_assert "$LAB_DIR/r.json" 'd["black_hole"] is True and d["icmp_seen"] is False'
 lab_assert "$LAB_DIR/r.json" '[f["code"] for f in c["findings"]] == ["pmtu.black_hole", "pmtu.below_recommended"]'
-lab_assert "$LAB_DIR/r.json" 'c["findings"][0]["severity"] == "critical" and "Fragmentation Needed" in c["findings"][0]["remediation"] and "000_657a5ed6fe137e34.txt" in c["findings"][0]["remediation"]'
+lab_assert "$LAB_DIR/r.json" 'c["findings"][0]["severity"] == "critical" and "Fragmentation Needed" in c["findings"][0]["remediation"]'
+lab_assert "$LAB_DIR/r.json" 'c["findings"][0]["operation"] == "receive" and "operation" not in c["findings"][1]' "the black hole is a failed receive; the MTU a measurement"
+lab_assert "$LAB_DIR/r.json" 'd["thresholds"]["warning_below"] == 1500 and d["thresholds"]["critical_below"] == 1300' "the thresholds judged against are in the details"
 lab_assert "$LAB_DIR/r.json" 'c["status"] != "pass"'
 [ "$tp" != 1400 ] && echo "ok: tracepath cannot see the black hole (reports ${tp:-nothing})" || echo "note: tracepath found 1400 too"
 exit $LAB_FAILED

@@ -35,7 +35,8 @@ for mtu in 1500 1400 1300; do
   fi
 done
 lab_assert "$LAB_DIR/r1400.json" '[f["code"] for f in c["findings"]] == ["pmtu.below_recommended"]'
-lab_assert "$LAB_DIR/r1400.json" 'c["findings"][0]["severity"] == "warning" and "001_0143181e3fa0e64a.txt" in c["findings"][0]["remediation"]'
+lab_assert "$LAB_DIR/r1400.json" 'c["findings"][0]["severity"] == "warning" and "1500" in c["findings"][0]["message"]'
+lab_assert "$LAB_DIR/r1400.json" 'd["thresholds"] == {"warning_below": 1500, "critical_below": 1300, "sip_message_bytes": 1300, "sip_fragmentation_below": 1328}'
 # 1300 is the minimum (not below it), but a 1300-byte INVITE over UDP no longer fits.
 lab_assert "$LAB_DIR/r1300.json" '[f["code"] for f in c["findings"]] == ["pmtu.below_recommended", "pmtu.sip_fragmentation"]'
 exit $LAB_FAILED
