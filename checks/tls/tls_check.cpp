@@ -66,15 +66,11 @@ asio::awaitable<Measured<TlsResult>> measure_tls(TlsParams p, CheckContext& ctx)
   r.policy = p.policy;
 
   // Resolve, then use the first address that takes a TCP connection.
-  auto lookup = co_await net::resolve_target(ctx, "tls", p.host, "test TLS on " + r.where);
-  if (lookup.failure) {
-    r.unresolved = std::move(lookup.failure);
-    co_return m;
-  }
-  for (const auto& a : lookup.addresses) r.addresses.push_back(a.to_string());
+  r.target = co_await net::resolve_target(ctx, p.host);
+  if (!r.target.resolved()) co_return m;
   Connection conn;
   tcp::endpoint ep;
-  for (const auto& a : lookup.addresses) {
+  for (const auto& a : r.target.addresses) {
     ep = tcp::endpoint(a, p.port);
     conn = co_await connect_to(ep, Clock::now() + ctx.budget(kConnectTimeout));
     if (conn.socket) break;
@@ -87,7 +83,7 @@ asio::awaitable<Measured<TlsResult>> measure_tls(TlsParams p, CheckContext& ctx)
     if (ctx.remaining() < Millis(200)) break;
   }
   if (!conn.socket) {
-    r.address = lookup.addresses.front().to_string();
+    r.address = r.target.addresses.front().to_string();
     co_return m;
   }
   r.connect_failure = Failure::none;

@@ -88,7 +88,7 @@ Judgement judge_tls(const TlsResult& r, const TlsParams& p) {
     j.findings.push_back(std::move(f));
     return j;
   };
-  if (r.unresolved) return stop(failed(*r.unresolved, Operation::resolve));
+  if (!r.target.resolved()) return stop(net::unresolved_finding("tls", r.target, "test TLS on " + r.where));
   if (!r.handshake)
     return stop(
         failed(make_finding(Severity::critical,
@@ -223,7 +223,10 @@ void to_json(nlohmann::json& j, const TlsResult& r) {
     if (r.expected_issuer_seen) c["expected_issuer_seen"] = *r.expected_issuer_seen;
     j["certificate"] = std::move(c);
   }
-  if (!r.addresses.empty()) j["addresses"] = r.addresses;
+  if (r.target.resolved()) {
+    j["addresses"] = json::array();
+    for (const auto& a : r.target.addresses) j["addresses"].push_back(a.to_string());
+  }
   if (!r.address.empty()) j["address"] = r.address;
   if (!r.address.empty() && !r.handshake && r.connect_failure != Failure::none)
     j["error"] = to_string(r.connect_failure);

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <map>
 #include <string>
 
@@ -49,7 +50,8 @@ TlsResult healthy() {
   r.port = 443;
   r.server_name = "xsp.example.test";
   r.where = "198.51.100.7:443";
-  r.addresses = {"198.51.100.7"};
+  r.target.host = r.host;
+  r.target.addresses = {boost::asio::ip::make_address("198.51.100.7")};
   r.address = "198.51.100.7";
   r.connections_used = 40;
   r.handshake = HandshakeFacts{Failure::none, "", "TLSv1.3", "TLS_AES_256_GCM_SHA384", true, Millis(6000)};
@@ -147,22 +149,22 @@ TEST_CASE("tls.no_address: the resolve step's finding, operation resolve, nothin
   r.host = "nowhere.example.test";
   r.port = 443;
   r.where = "nowhere.example.test:443";
-  r.unresolved = Finding{Severity::critical,
-                         "tls.no_address",
-                         "Cannot test TLS: nowhere.example.test could not be resolved",
-                         "Check DNS",
-                         "",
-                         Operation::none};
+  r.target.host = r.host;
+  r.target.failure = net::DnsFailure::nxdomain;
   auto j = judge(r);
   REQUIRE(j.findings.size() == 1);
-  expect(j, "tls.no_address", Severity::critical, Operation::resolve);
-  CHECK(j.summary == j.findings[0].message);
+  auto& f = expect(j, "tls.no_address", Severity::critical, Operation::resolve);
+  CHECK(f.message.find("Cannot test TLS on nowhere.example.test:443") == 0);
+  CHECK(j.summary == f.message);
+  json d = r;
+  CHECK_FALSE(d.contains("addresses"));
 }
 
 TEST_CASE("tls.connect_refused and tls.connect_failed name the connect step") {
   TlsResult r;
   r.where = "127.0.0.1:9";
-  r.addresses = {"127.0.0.1"};
+  r.target.host = "127.0.0.1";
+  r.target.addresses = {boost::asio::ip::make_address("127.0.0.1")};
   r.address = "127.0.0.1";
   r.connect_failure = Failure::refused;
   r.connect_errors = {"127.0.0.1:9: Connection refused"};
@@ -447,6 +449,7 @@ TEST_CASE("details: contract keys, per-version verdicts and the policy judged ag
   CHECK(d["certificate"]["chain"].size() == 2);
   CHECK(d["handshake"]["completed"] == true);
   CHECK(d["connections_used"] == 40);
+  CHECK(d["addresses"] == json::array({"198.51.100.7"}));
 
   // Without a policy: no policy key, the RFC 8996 versions are the ones not allowed, nothing forbidden.
   r.policy.reset();
@@ -460,7 +463,6 @@ TEST_CASE("details: contract keys, per-version verdicts and the policy judged ag
   TlsResult early;
   early.host = "h";
   early.port = 443;
-  early.unresolved = Finding{};
   d = early;
   CHECK(d["certificate"].is_null());
   CHECK(d["versions"]["tls1.2"]["supported"] == false);
@@ -521,7 +523,6 @@ TEST_CASE("view: the suite matrix, the certificate and its chain, drawn from det
 
   // Details from an early failure: nothing to draw but the (empty) matrix.
   TlsResult early;
-  early.unresolved = Finding{};
   auto e = tls_view(json(early));
   CHECK(e.blocks.size() == 1);
   CHECK(tls_view(json::object()).blocks.empty());
