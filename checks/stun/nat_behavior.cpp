@@ -14,10 +14,14 @@ namespace callready::checks::stun {
 
 const char* to_string(Behaviour b) {
   switch (b) {
-    case Behaviour::endpoint_independent: return "endpoint-independent";
-    case Behaviour::address_dependent: return "address-dependent";
-    case Behaviour::address_and_port_dependent: return "address-and-port-dependent";
-    case Behaviour::unknown: break;
+    case Behaviour::endpoint_independent:
+      return "endpoint-independent";
+    case Behaviour::address_dependent:
+      return "address-dependent";
+    case Behaviour::address_and_port_dependent:
+      return "address-and-port-dependent";
+    case Behaviour::unknown:
+      break;
   }
   return "unknown";
 }

@@ -6,7 +6,8 @@ namespace callready::checks {
 
 CheckKind stun_check_kind() {
   return make_check_kind<stun::StunParams, stun::StunResult>(
-      "stun", Millis(20000), KindFunctions<stun::StunParams, stun::StunResult>{&stun::measure, &stun::judge, &stun::stun_view});
+      "stun", Millis(20000),
+      KindFunctions<stun::StunParams, stun::StunResult>{&stun::measure, &stun::judge, &stun::stun_view});
 }
 
 }  // namespace callready::checks

@@ -43,10 +43,12 @@ std::string check_response(const ParseResult& r, const TransactionId& id) {
 void fail(Exchange& ex, Operation op, const boost::system::error_code& ec) {
   ex.failed = op;
   ex.failure = net::classify(ec);
-  if (ex.failure == net::NetFailure::closed) ex.error = "the server closed the connection";
+  if (ex.failure == net::NetFailure::closed)
+    ex.error = "the server closed the connection";
   else if (ex.failure == net::NetFailure::refused || ex.failure == net::NetFailure::timeout)
     ex.error = net::to_string(*ex.failure);
-  else ex.error = fmt::format("{}: {}", to_string(op), ec.message());
+  else
+    ex.error = fmt::format("{}: {}", to_string(op), ec.message());
 }
 
 }  // namespace
@@ -167,8 +169,8 @@ asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Mi
     std::string why = frame.error;
     if (why.empty() && frame.total > buf.size()) why = fmt::format("{} bytes is too large", frame.total);
     if (why.empty()) {
-      auto [rec2, rn2] = co_await asio::async_read(
-          sock, asio::buffer(buf.data() + kHeaderSize, frame.total - kHeaderSize), kUseTuple);
+      auto [rec2, rn2] =
+          co_await asio::async_read(sock, asio::buffer(buf.data() + kHeaderSize, frame.total - kHeaderSize), kUseTuple);
       if (rec2) {
         fail(ex, Operation::receive, rec2);
         co_return false;

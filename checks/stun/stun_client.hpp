@@ -34,11 +34,11 @@ struct RequestOptions {
 };
 
 struct Exchange {
-  bool answered = false;   // a well-formed response with our transaction id arrived
-  Message response;        // when answered
-  Endpoint responder;      // where the response came from
-  Endpoint local;          // the socket's local address (TCP: the connection's)
-  double rtt_ms = 0;       // from the first send to the response
+  bool answered = false;        // a well-formed response with our transaction id arrived
+  Message response;             // when answered
+  Endpoint responder;           // where the response came from
+  Endpoint local;               // the socket's local address (TCP: the connection's)
+  double rtt_ms = 0;            // from the first send to the response
   std::vector<Millis> sent_at;  // each request's send time, from the first send
   Clock::duration elapsed{};    // from the first send to the answer or the give-up
   int sent() const { return static_cast<int>(sent_at.size()); }
@@ -55,8 +55,8 @@ Bytes binding_request(const TransactionId& id, const RequestOptions& opts);
 
 // `sock` must be open (and bound); responses from any source are accepted, so
 // RFC 5780 CHANGE-REQUEST answers from the alternate address count.
-boost::asio::awaitable<Exchange> udp_exchange(boost::asio::ip::udp::socket& sock, Endpoint server,
-                                              RequestOptions opts, Retransmission plan);
+boost::asio::awaitable<Exchange> udp_exchange(boost::asio::ip::udp::socket& sock, Endpoint server, RequestOptions opts,
+                                              Retransmission plan);
 
 // Connect, send one request, read one framed response.
 boost::asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Millis answer_limit);

@@ -14,8 +14,10 @@ StunParams StunParams::parse(ParamReader& r) {
   p.transport = r.choice("transport", {"udp", "tcp"}, "udp");
   p.nat_discovery = r.boolean_or("nat_discovery", true);
   if (const auto* v = r.raw("responder")) {
-    if (v->is_boolean()) p.responder = v->get<bool>();
-    else r.error("responder", "expected true or false");
+    if (v->is_boolean())
+      p.responder = v->get<bool>();
+    else
+      r.error("responder", "expected true or false");
   }
   return p;
 }
@@ -37,11 +39,16 @@ namespace {
 
 const char* why_not_run(NatDiscovery d) {
   switch (d) {
-    case NatDiscovery::no_answer: return "unknown: no STUN answer";
-    case NatDiscovery::tcp: return "unknown: not tested over TCP (RFC 5780 tests need UDP)";
-    case NatDiscovery::disabled: return "unknown: not tested (nat_discovery is false)";
-    case NatDiscovery::no_other_address: return "unknown: server lacks RFC 5780";
-    case NatDiscovery::ran: break;
+    case NatDiscovery::no_answer:
+      return "unknown: no STUN answer";
+    case NatDiscovery::tcp:
+      return "unknown: not tested over TCP (RFC 5780 tests need UDP)";
+    case NatDiscovery::disabled:
+      return "unknown: not tested (nat_discovery is false)";
+    case NatDiscovery::no_other_address:
+      return "unknown: server lacks RFC 5780";
+    case NatDiscovery::ran:
+      break;
   }
   return "";
 }
@@ -94,11 +101,10 @@ Judgement judge_unanswered(const StunResult& r, const StunParams& p) {
   }
   j.summary = fmt::format("no STUN answer from {}: {}", p.target(), r.error);
   if (!r.junk.empty()) {
-    j.findings.push_back(
-        finding(Severity::critical, "stun.bad_response",
-                fmt::format("{} answered, but not with a valid STUN response: {}", p.target(), r.junk),
-                "Check that the port reaches a STUN server and that no middlebox rewrites the packets",
-                Operation::parse));
+    j.findings.push_back(finding(Severity::critical, "stun.bad_response",
+                                 fmt::format("{} answered, but not with a valid STUN response: {}", p.target(), r.junk),
+                                 "Check that the port reaches a STUN server and that no middlebox rewrites the packets",
+                                 Operation::parse));
   } else if (r.failed == Operation::connect) {
     j.findings.push_back(finding(Severity::critical, "stun.tcp_connect_failed",
                                  fmt::format("Cannot open TCP {} to {} ({}): {}", r.port, r.server, address, r.error),
@@ -156,8 +162,7 @@ void to_json(nlohmann::json& j, const StunResult& r) {
 
 Judgement judge(const StunResult& r, const StunParams& p) {
   if (r.unresolved) {
-    Finding f = *r.unresolved;
-    f.operation = Operation::resolve;
+    auto f = net::unresolved_finding("stun", *r.unresolved, "reach the STUN server " + p.target());
     return Judgement{f.message, {f}};
   }
   if (!r.answered) return judge_unanswered(r, p);
@@ -166,10 +171,10 @@ Judgement judge(const StunResult& r, const StunParams& p) {
   if (r.error_response) {
     auto text = error_text(*r.error_response);
     j.summary = fmt::format("{} answered with error {}", p.target(), text);
-    j.findings.push_back(finding(Severity::warning, "stun.error_response",
-                                 fmt::format("{} is reachable but refused the Binding request (error {})", p.target(), text),
-                                 "Check that this is the right STUN server and port for this deployment",
-                                 Operation::receive));
+    j.findings.push_back(
+        finding(Severity::warning, "stun.error_response",
+                fmt::format("{} is reachable but refused the Binding request (error {})", p.target(), text),
+                "Check that this is the right STUN server and port for this deployment", Operation::receive));
     return j;
   }
   auto mapped = r.mapped();
@@ -193,8 +198,7 @@ Judgement judge(const StunResult& r, const StunParams& p) {
   if (nat)
     j.findings.push_back(finding(Severity::info, "stun.nat",
                                  fmt::format("Traffic is translated (NAT): this machine's {} is seen as {} by {}",
-                                             r.local ? to_string(*r.local) : "address", to_string(*mapped),
-                                             p.target()),
+                                             r.local ? to_string(*r.local) : "address", to_string(*mapped), p.target()),
                                  ""));
   if (r.discovery == NatDiscovery::no_other_address)
     j.findings.push_back(finding(Severity::info, "stun.no_rfc5780",

@@ -59,9 +59,9 @@ asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
   r.port = p.port;
   r.transport = p.transport;
 
-  auto lookup = co_await net::resolve_target(ctx, "stun", p.host, "reach the STUN server " + p.target());
-  if (lookup.failure) {
-    r.unresolved = lookup.failure;
+  auto lookup = co_await net::resolve_target(ctx, p.host);
+  if (!lookup.resolved()) {
+    r.unresolved = std::move(lookup);
     co_return m;
   }
   auto address = lookup.addresses.front();
@@ -116,9 +116,12 @@ asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
   if (!r.answered || r.error_response || !r.mapped()) co_return m;
 
   // RFC 5780, when the server offers it and the caller wants it.
-  if (p.transport == "tcp") r.discovery = NatDiscovery::tcp;
-  else if (!p.nat_discovery) r.discovery = NatDiscovery::disabled;
-  else if (!r.other_address) r.discovery = NatDiscovery::no_other_address;
+  if (p.transport == "tcp")
+    r.discovery = NatDiscovery::tcp;
+  else if (!p.nat_discovery)
+    r.discovery = NatDiscovery::disabled;
+  else if (!r.other_address)
+    r.discovery = NatDiscovery::no_other_address;
   else {
     r.discovery = NatDiscovery::ran;
     auto deadline = Clock::now() + ctx.budget(Millis(60000));

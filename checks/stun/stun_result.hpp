@@ -12,6 +12,7 @@
 #include "checks/stun/stun_codec.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
+#include "probe/net/target.hpp"
 
 namespace callready::checks::stun {
 
@@ -45,8 +46,8 @@ struct StunResult {
   std::uint16_t port = 3478;
   std::string transport = "udp";
 
-  // The resolve step failed (the finding resolve_target made, as data).
-  std::optional<Finding> unresolved;
+  // The target did not resolve: what the resolver said.
+  std::optional<net::TargetAddresses> unresolved;
   std::optional<boost::asio::ip::address> address;
 
   // The first Binding exchange. When no answer came: the step that failed

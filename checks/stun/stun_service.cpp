@@ -4,6 +4,8 @@
 // Never an amplifier: nothing is sent for bytes that do not parse as a Binding
 // request, every source is rate-limited, and a reply is never larger than a
 // few dozen bytes more than the request that caused it.
+#include "checks/stun/stun_service.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,7 +20,6 @@
 #include <set>
 
 #include "checks/stun/stun_codec.hpp"
-#include "checks/stun/stun_service.hpp"
 #include "probe/clock.hpp"
 #include "probe/respond/rate_limiter.hpp"
 #include "probe/respond/tcp_session_guard.hpp"

@@ -295,8 +295,8 @@ TEST_CASE("callready respond: an unserved STUN port is a set-up error, the serve
   CHECK(unserved.error->message.find("does not serve stun on port " + std::to_string(port + 1)) != std::string::npos);
   for (const char* transport : {"udp", "tcp"}) {
     CAPTURE(transport);
-    auto served =
-        run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"transport", transport}}, std::chrono::seconds(5), settings);
+    auto served = run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"transport", transport}},
+                                 std::chrono::seconds(5), settings);
     CHECK(served.details["reachable"] == true);
     CHECK(served.details["software"] == "callready");
   }
@@ -306,7 +306,7 @@ TEST_CASE("responder false: a third-party server's silence stays a finding, what
   auto port = free_udp_block(1);
   ScanSettings settings;
   settings.responder = "127.0.0.1:" + std::to_string(free_port());
-  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"responder", false}}, std::chrono::milliseconds(1500),
-                          settings);
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"responder", false}},
+                          std::chrono::milliseconds(1500), settings);
   CHECK(has_finding(t, "stun.no_response", Severity::critical));
 }

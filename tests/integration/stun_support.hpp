@@ -94,8 +94,8 @@ struct StunServiceThread {
   explicit StunServiceThread(const respond::ResponderOptions& opts) {
     respond::ServiceHost host{io, opts, sessions, nullptr};
     auto it = opts.ports.find("stun");
-    service = checks::stun_service().start(host, it == opts.ports.end() ? std::vector<net::PortRange>{} : it->second,
-                                           error);
+    service =
+        checks::stun_service().start(host, it == opts.ports.end() ? std::vector<net::PortRange>{} : it->second, error);
     if (error.empty()) thread = std::thread([this] { io.run(); });
   }
   ~StunServiceThread() {

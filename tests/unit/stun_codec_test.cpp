@@ -1,11 +1,11 @@
 // The STUN codec against the RFC 5769 test vectors, and against malformed
 // input it must reject with a reason (run under ASan: -DASAN=ON).
+#include "checks/stun/stun_codec.hpp"
+
 #include <doctest/doctest.h>
 
 #include <random>
 #include <string>
-
-#include "checks/stun/stun_codec.hpp"
 
 namespace stun = callready::checks::stun;
 using stun::Bytes;

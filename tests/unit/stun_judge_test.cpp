@@ -72,21 +72,30 @@ TEST_CASE("pass: answered, no NAT, no ALG, plain RFC 5389 server: one info findi
   r.discovery = NatDiscovery::disabled;
   auto j = judge(r, p);
   CHECK(j.findings.empty());
-  CHECK(j.summary == "STUN answered from stun.example.net:5004/udp in 12.5 ms; mapped address 198.18.0.2:40000 (no NAT)");
+  CHECK(j.summary ==
+        "STUN answered from stun.example.net:5004/udp in 12.5 ms; mapped address 198.18.0.2:40000 (no NAT)");
 }
 
 TEST_CASE("stun.no_address: the resolve failure as data, operation resolve") {
   auto p = params();
   StunResult r;
   r.server = p.host;
-  r.unresolved = Finding{Severity::critical, "stun.no_address", "Cannot reach the STUN server: nxdomain",
-                         "Check DNS", "", Operation::none};
+  net::TargetAddresses unresolved;
+  unresolved.host = p.host;
+  unresolved.failure = net::DnsFailure::nxdomain;
+  r.unresolved = unresolved;
   auto j = judge(r, p);
   const auto& f = only(j);
   CHECK(f.code == "stun.no_address");
   CHECK(f.severity == Severity::critical);
   CHECK(f.operation == Operation::resolve);
-  CHECK(j.summary == "Cannot reach the STUN server: nxdomain");
+  CHECK(f.message.rfind(
+            "Cannot reach the STUN server stun.example.net:5004/udp: stun.example.net could not be resolved", 0) == 0);
+  CHECK(f.remediation.find("DNS") != std::string::npos);
+  CHECK(j.summary == f.message);
+  json d = r;
+  CHECK(d["reachable"] == false);
+  CHECK_FALSE(d.contains("address"));
 }
 
 TEST_CASE("stun.no_route: no route over UDP, operation connect") {
@@ -261,7 +270,8 @@ TEST_CASE("details: the contract keys, written from the result") {
   r.behaviour.mapping = {Behaviour::endpoint_independent, "", "a and b both saw c"};
   r.behaviour.filtering = {Behaviour::unknown, "the server did not honour CHANGE-REQUEST", ""};
   json d = r;
-  for (const char* key : {"server", "port", "transport", "reachable", "rtt_ms", "local_address", "mapped_address", "nat"})
+  for (const char* key :
+       {"server", "port", "transport", "reachable", "rtt_ms", "local_address", "mapped_address", "nat"})
     CHECK_MESSAGE(d.contains(key), key);
   CHECK(d["server"] == "stun.example.net");
   CHECK(d["port"] == 5004);

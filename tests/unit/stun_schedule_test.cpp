@@ -98,7 +98,8 @@ Run exchange_with(asio::io_context& io, const VirtualTime& vt, Endpoint to, Retr
 
 }  // namespace
 
-TEST_CASE("RFC 5389 schedule to a silent server: sends at 0, 500, 1500, 3500, 7500, 15500, 31500 ms, gives up at 39500") {
+TEST_CASE(
+    "RFC 5389 schedule to a silent server: sends at 0, 500, 1500, 3500, 7500, 15500, 31500 ms, gives up at 39500") {
   VirtualTime vt;
   asio::io_context io;
   Peer silent(io, vt, loopback());
