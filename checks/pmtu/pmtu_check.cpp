@@ -14,9 +14,10 @@ boost::asio::awaitable<Measured<PmtuResult>> measure_pmtu(PmtuParams p, CheckCon
   out.port = p.port;
   out.max_tested = p.max_mtu;
   out.thresholds = PmtuThresholds::of(p, false);
-  auto lookup = co_await net::resolve_target(ctx, "pmtu", p.host, "measure the path MTU", Severity::warning);
-  if (lookup.failure) {
-    out.unresolved = lookup.failure;
+  auto resolving = net::resolve_target(ctx, p.host);
+  auto lookup = co_await std::move(resolving);
+  if (!lookup.resolved()) {
+    out.unresolved = std::move(lookup);
     co_return m;
   }
   auto address = lookup.addresses.front();

@@ -68,8 +68,7 @@ void to_json(nlohmann::json& j, const PmtuResult& r) {
 Judgement judge_pmtu(const PmtuResult& r, const PmtuParams& p) {
   Judgement j;
   if (r.unresolved) {
-    Finding f = *r.unresolved;
-    f.operation = Operation::resolve;
+    auto f = net::unresolved_finding("pmtu", *r.unresolved, "measure the path MTU", Severity::warning);
     j.summary = f.message;
     j.findings.push_back(std::move(f));
     return j;

@@ -40,9 +40,10 @@ boost::asio::awaitable<Measured<UdpRangeResult>> measure_udp_range(UdpRangeParam
   out.source_ports_requested = !p.source_ports.empty();
   const std::string token = p.token.value_or(ctx.settings.token);
 
-  auto lookup = co_await net::resolve_target(ctx, "udp_range", p.host, "sweep UDP ports on " + p.host);
-  if (lookup.failure) {
-    out.unresolved = lookup.failure;
+  auto resolving = net::resolve_target(ctx, p.host);
+  auto lookup = co_await std::move(resolving);
+  if (!lookup.resolved()) {
+    out.unresolved = std::move(lookup);
     co_return m;
   }
   auto address = lookup.addresses.front();

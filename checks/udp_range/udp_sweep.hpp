@@ -20,11 +20,11 @@ struct SweepOptions {
   std::vector<std::uint16_t> ports;         // sorted, unique
   std::vector<std::uint16_t> source_ports;  // empty: one ephemeral port
   std::string token;
-  int max_pps = 200;                               // all sockets together
-  int attempts = 3;                                // at least this many rounds for a silent port
-  int max_attempts = 8;                            // more rounds only while the path shows loss
-  std::chrono::milliseconds reply_wait{500};       // after round 1; x2 after round 2, x4 after later ones
-  Clock::time_point deadline;                      // nothing is sent after it
+  int max_pps = 200;                          // all sockets together
+  int attempts = 3;                           // at least this many rounds for a silent port
+  int max_attempts = 8;                       // more rounds only while the path shows loss
+  std::chrono::milliseconds reply_wait{500};  // after round 1; x2 after round 2, x4 after later ones
+  Clock::time_point deadline;                 // nothing is sent after it
 };
 
 struct PortResult {
@@ -37,7 +37,7 @@ struct PortResult {
 
 struct SweepResult {
   std::optional<CheckError> error;  // could not run at all: no socket, or sending failed here (local)
-  std::vector<PortResult> ports;  // parallel to SweepOptions::ports
+  std::vector<PortResult> ports;    // parallel to SweepOptions::ports
   std::vector<std::uint16_t> source_ports_used, source_ports_unavailable;
   int rounds = 0;
   std::uint64_t probes_sent = 0;

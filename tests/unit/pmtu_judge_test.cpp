@@ -55,11 +55,12 @@ TEST_CASE("pmtu.no_address: the resolve failure, operation resolve") {
   PmtuResult r;
   r.host = "nowhere.example.test";
   r.port = 1;
-  r.unresolved = Finding{Severity::warning, "pmtu.no_address", "Cannot measure the path MTU: no address", "DNS", ""};
+  r.unresolved = net::TargetAddresses{"nowhere.example.test", {}, net::DnsFailure::nxdomain, ""};
   auto j = judge_pmtu(r, params());
   REQUIRE(codes(j) == std::vector<std::string>{"pmtu.no_address"});
   CHECK(j.findings[0].operation == Operation::resolve);
   CHECK(j.findings[0].severity == Severity::warning);
+  CHECK(j.summary.find("Cannot measure the path MTU: nowhere.example.test could not be resolved") == 0);
   json d = r;
   CHECK(d["path_mtu"].is_null());
   CHECK(d["icmp_seen"] == false);

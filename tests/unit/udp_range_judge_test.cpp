@@ -62,13 +62,13 @@ TEST_CASE("every port open: no finding, the summary counts them") {
 TEST_CASE("udp_range.no_address: the resolve failure, operation resolve") {
   UdpRangeResult r;
   r.host = "nowhere.example.test";
-  r.unresolved = Finding{Severity::critical, "udp_range.no_address",
-                         "Cannot sweep: nowhere.example.test could not be resolved", "Check DNS", ""};
+  r.unresolved = net::TargetAddresses{"nowhere.example.test", {}, net::DnsFailure::nxdomain, ""};
   auto j = judge_udp_range(r, params(span(1, 2)));
   const auto& f = only(j);
   CHECK(f.code == "udp_range.no_address");
   CHECK(f.severity == Severity::critical);
   CHECK(f.operation == Operation::resolve);
+  CHECK(f.message.find("nowhere.example.test could not be resolved (nxdomain") != std::string::npos);
   CHECK(j.summary == f.message);
   json d = r;
   CHECK(d == json{{"host", "nowhere.example.test"},
