@@ -4,6 +4,7 @@
 // the kind. A kind builds its View from the report's `details` alone, so
 // re-rendering a saved report draws exactly what the scan decided then.
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <variant>
@@ -84,5 +85,10 @@ struct View {
   // generic table, so a new key always renders.
   std::vector<std::string> shown_keys;
 };
+
+// How a details value reads in a cell: strings as they are, booleans as
+// yes/no, null as an em dash, a list of scalars joined by ", " ("(none)"
+// when empty), anything else as JSON.
+std::string text(const nlohmann::json& value);
 
 }  // namespace callready::view

@@ -7,21 +7,6 @@
 
 namespace callready::html {
 
-std::string scalar_text(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
-  if (v.is_null()) return "\u2014";
-  if (v.is_array()) {
-    if (v.empty()) return "(none)";
-    std::string out;
-    for (const auto& e : v) {
-      if (!out.empty()) out += ", ";
-      out += e.is_structured() ? e.dump() : scalar_text(e);
-    }
-    return out;
-  }
-  return v.dump();
-}
 
 namespace {
 
@@ -35,7 +20,7 @@ void flatten(const json& v, const std::string& key, Table& t) {
   } else if (v.is_array() && !is_scalar_list(v)) {
     for (std::size_t i = 0; i < v.size(); ++i) flatten(v[i], key + "[" + std::to_string(i) + "]", t);
   } else {
-    t.rows.push_back({{key, "mono"}, {scalar_text(v), v.is_boolean() ? "flag" : ""}});
+    t.rows.push_back({{key, "mono"}, {view::text(v), v.is_boolean() ? "flag" : ""}});
   }
 }
 

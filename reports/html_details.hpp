@@ -39,10 +39,6 @@ struct DetailView {
 
 DetailView detail_view(const CheckRecord& check, const view::View& view = {});
 
-// "yes"/"no" for bools, the string itself, numbers as JSON writes them, lists
-// of scalars joined by ", ", null as an em dash.
-std::string scalar_text(const json& value);
-
 // The generic view: nested objects become dotted keys, lists of objects get [i].
 Table key_value_table(const json& details, std::string caption);
 

@@ -16,12 +16,6 @@ using nlohmann::json;
 using view::Cell;
 using view::Tone;
 
-std::string text(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return "\u2014";
-  return v.dump();
-}
-
 bool listed(const json& list, const json& value) {
   return list.is_array() && std::find(list.begin(), list.end(), value) != list.end();
 }
@@ -33,9 +27,9 @@ std::optional<Cell> target_addresses(const json& targets, const std::string& nam
     if (!t.is_object() || t.value("target", "") != name) continue;
     const json& addrs = t.value("addresses", json::array());
     if (!addrs.is_array() || addrs.empty())
-      return Cell{t.contains("failure") ? "none (" + text(t["failure"]) + ")" : "none", Tone::bad};
+      return Cell{t.contains("failure") ? "none (" + view::text(t["failure"]) + ")" : "none", Tone::bad};
     std::vector<std::string> list;
-    for (const auto& a : addrs) list.push_back(text(a));
+    for (const auto& a : addrs) list.push_back(view::text(a));
     return Cell{fmt::format("{}", fmt::join(list, "\n")), Tone::plain, true, true};
   }
   return std::nullopt;
@@ -57,11 +51,11 @@ view::View dns_view(const json& d) {
     if (resolved) t.headers.push_back("Addresses");
     for (const auto& a : answers) {
       if (!a.is_object()) continue;
-      std::string target = text(a.value("target", json()));
+      std::string target = view::text(a.value("target", json()));
       bool unavailable = target.empty() || target == ".";
-      std::vector<Cell> row = {{text(a.value("priority", json()))},
-                               {text(a.value("weight", json()))},
-                               {text(a.value("port", json()))},
+      std::vector<Cell> row = {{view::text(a.value("priority", json()))},
+                               {view::text(a.value("weight", json()))},
+                               {view::text(a.value("port", json()))},
                                {target, unavailable ? Tone::bad : Tone::plain, true}};
       if (resolved) row.push_back(target_addresses(targets, target).value_or(Cell{"\u2014", Tone::muted}));
       t.rows.push_back(std::move(row));
@@ -69,7 +63,7 @@ view::View dns_view(const json& d) {
     v.shown_keys = {"answers", "targets"};
   } else {
     t.headers = {d.value("type", "") == "PTR" ? "Name" : "Address"};
-    for (const auto& a : answers) t.rows.push_back({{text(a), listed(outside, a) ? Tone::warn : Tone::plain, true}});
+    for (const auto& a : answers) t.rows.push_back({{view::text(a), listed(outside, a) ? Tone::warn : Tone::plain, true}});
     v.shown_keys = {"answers"};
   }
   v.blocks.push_back(std::move(t));

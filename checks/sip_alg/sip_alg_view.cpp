@@ -12,18 +12,10 @@ using view::Cell;
 using view::RowChange;
 using view::Tone;
 
-std::string text_of(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return "";
-  return v.dump();
-}
+// A field one side lacks is an empty cell, not a dash: the diff shows it added or removed.
+std::string text_of(const json& v) { return v.is_null() ? std::string() : view::text(v); }
 
-std::string list_text(const json& v) {
-  if (!v.is_array() || v.empty()) return "(none)";
-  std::string out;
-  for (const auto& e : v) out += (out.empty() ? "" : ", ") + text_of(e);
-  return out;
-}
+std::string list_text(const json& v) { return v.is_array() ? view::text(v) : "(none)"; }
 
 // Rows in message order ("fields"), then any field only one side has.
 std::vector<std::string> field_order(const json& d, const json& sent, const json& received) {

@@ -13,19 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string text_of(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
-  if (v.is_null()) return "\u2014";
-  if (v.is_array()) {
-    if (v.empty()) return "(none)";
-    std::vector<std::string> parts;
-    for (const auto& e : v) parts.push_back(e.is_structured() ? e.dump() : text_of(e));
-    return fmt::format("{}", fmt::join(parts, ", "));
-  }
-  return v.dump();
-}
-
 bool has(const json& list, const std::string& name) {
   return list.is_array() && std::find(list.begin(), list.end(), json(name)) != list.end();
 }
@@ -35,8 +22,8 @@ view::Matrix suite_matrix(const json& versions, const json& policy) {
   bool judged = policy.is_object();
   m.caption = "Cipher suites accepted per TLS version";
   if (judged)
-    m.caption += fmt::format(", judged by policy {}{}", text_of(policy.value("name", json())),
-                             policy.value("source", "").empty() ? "" : " (" + text_of(policy["source"]) + ")");
+    m.caption += fmt::format(", judged by policy {}{}", view::text(policy.value("name", json())),
+                             policy.value("source", "").empty() ? "" : " (" + view::text(policy["source"]) + ")");
   std::vector<std::string> keys;
   for (const auto& [k, _] : versions.items()) keys.push_back(k);
   std::sort(keys.begin(), keys.end());  // tls1.0 < tls1.1 < tls1.2 < tls1.3
@@ -65,7 +52,7 @@ view::Matrix suite_matrix(const json& versions, const json& policy) {
 }
 
 view::Cell flag(const json& v) {
-  if (!v.is_boolean()) return {text_of(v), view::Tone::muted};
+  if (!v.is_boolean()) return {view::text(v), view::Tone::muted};
   return {v.get<bool>() ? "yes" : "no", v.get<bool>() ? view::Tone::good : view::Tone::bad};
 }
 
@@ -75,7 +62,7 @@ view::Table certificate_table(const json& cert) {
   for (const auto& [k, v] : cert.items()) {
     if (k == "chain") continue;
     bool verdict = k == "hostname_match" || k == "chain_complete" || k == "trusted" || k == "expected_issuer_seen";
-    view::Cell value = verdict ? flag(v) : view::Cell{text_of(v)};
+    view::Cell value = verdict ? flag(v) : view::Cell{view::text(v)};
     value.mono = k == "subject" || k == "issuer" || k == "san" || k == "spki_sha256";
     t.rows.push_back({view::Cell{k, view::Tone::plain, true}, value});
   }
@@ -88,12 +75,12 @@ view::Table chain_table(const json& chain) {
   t.headers = {"#", "Subject", "Issuer", "Expires", "Key"};
   for (std::size_t i = 0; i < chain.size(); ++i) {
     const json& c = chain[i].is_object() ? chain[i] : json::object();
-    std::string key = text_of(c.value("key_type", json()));
-    if (c.contains("key_bits")) key += " " + text_of(c["key_bits"]);
+    std::string key = view::text(c.value("key_type", json()));
+    if (c.contains("key_bits")) key += " " + view::text(c["key_bits"]);
     t.rows.push_back({view::Cell{std::to_string(i)},
-                      view::Cell{text_of(c.value("subject", json())), view::Tone::plain, true},
-                      view::Cell{text_of(c.value("issuer", json())), view::Tone::plain, true},
-                      view::Cell{text_of(c.value("not_after", json()))}, view::Cell{key}});
+                      view::Cell{view::text(c.value("subject", json())), view::Tone::plain, true},
+                      view::Cell{view::text(c.value("issuer", json())), view::Tone::plain, true},
+                      view::Cell{view::text(c.value("not_after", json()))}, view::Cell{key}});
   }
   return t;
 }
