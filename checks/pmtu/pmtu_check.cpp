@@ -1,8 +1,7 @@
 #include "checks/pmtu/pmtu_check.hpp"
 
+#include "checks/common/responder_step.hpp"
 #include "probe/net/host_port.hpp"
-#include "probe/net/responder_control.hpp"
-#include "probe/net/target.hpp"
 
 namespace callready::checks {
 namespace {
@@ -14,20 +13,18 @@ boost::asio::awaitable<Measured<PmtuResult>> measure_pmtu(PmtuParams p, CheckCon
   out.port = p.port;
   out.max_tested = p.max_mtu;
   out.thresholds = PmtuThresholds::of(p, false);
-  auto resolving = net::resolve_target(ctx, p.host);
-  auto lookup = co_await std::move(resolving);
-  if (!lookup.resolved()) {
-    out.unresolved = std::move(lookup);
+  auto asking = resolve_and_ask(ctx, p.host, p.control_port);  // named: GCC 12 and co_await arguments
+  auto step = co_await std::move(asking);
+  if (!step.resolved()) {
+    out.unresolved = std::move(step.lookup);
     co_return m;
   }
-  auto address = lookup.addresses.front();
+  auto address = step.address();
   out.address = address.to_string();
   out.thresholds = PmtuThresholds::of(p, address.is_v6());
-
   // Silence from a responder that is not there, rejects our token or does not
   // serve this port would look like a path that carries nothing: a set-up error.
-  auto info = co_await ctx.responder.ask(address, p.control_port, std::nullopt, ctx.budget(Millis(3000)));
-  if (auto setup = net::setup_error(info, "udp_echo", p.port)) {
+  if (auto setup = net::setup_error(step.info, "udp_echo", p.port)) {
     m.error = std::move(setup);
     co_return m;
   }

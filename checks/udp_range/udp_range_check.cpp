@@ -5,11 +5,10 @@
 
 #include <algorithm>
 
+#include "checks/common/responder_step.hpp"
 #include "checks/udp_range/udp_sweep.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/port_ranges.hpp"
-#include "probe/net/responder_control.hpp"
-#include "probe/net/target.hpp"
 
 namespace callready::checks {
 
@@ -40,19 +39,18 @@ boost::asio::awaitable<Measured<UdpRangeResult>> measure_udp_range(UdpRangeParam
   out.source_ports_requested = !p.source_ports.empty();
   const std::string token = p.token.value_or(ctx.settings.token);
 
-  auto resolving = net::resolve_target(ctx, p.host);
-  auto lookup = co_await std::move(resolving);
-  if (!lookup.resolved()) {
-    out.unresolved = std::move(lookup);
-    co_return m;
-  }
-  auto address = lookup.addresses.front();
-  out.address = address.to_string();
-
   // Which ports does the responder serve, and does it take our token? A wrong
   // token, a responder that is not running or a narrower --udp-ports is a
   // set-up error (or untested ports), never a firewall.
-  auto info = co_await ctx.responder.ask(address, p.control_port, p.token, ctx.budget(Millis(3000)));
+  auto asking = resolve_and_ask(ctx, p.host, p.control_port, p.token);  // named: GCC 12 and co_await arguments
+  auto step = co_await std::move(asking);
+  if (!step.resolved()) {
+    out.unresolved = std::move(step.lookup);
+    co_return m;
+  }
+  auto address = step.address();
+  out.address = address.to_string();
+  const auto& info = step.info;
   out.control = info.ok() ? "ok" : info.error;
   if (auto setup = net::setup_error(info, "udp_echo")) {
     m.error = std::move(setup);
