@@ -1,5 +1,5 @@
 #pragma once
-// Path MTU search with DF set (IP_PMTUDISC_PROBE through net::EchoSocket):
+// Path MTU search with DF set (IP_PMTUDISC_PROBE through EchoSocket):
 // the largest IP packet that crosses the path, exact to the byte. The ICMP
 // hint first (send the largest size; a Fragmentation Needed / Packet Too Big
 // names the next-hop MTU, which is then confirmed), a binary search with
