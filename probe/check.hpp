@@ -162,36 +162,4 @@ CheckKind make_check_kind(std::string name, Millis default_timeout, KindFunction
   return k;
 }
 
-// Transitional: a kind whose run still measures and judges in one coroutine.
-// Every kind moves to KindFunctions; this goes when the last one has.
-template <class Params>
-CheckKind make_check_kind(std::string name, Millis default_timeout,
-                          boost::asio::awaitable<CheckOutcome> (*run)(Params, CheckContext&)) {
-  CheckKind k;
-  k.name = std::move(name);
-  k.default_timeout = default_timeout;
-  k.validate = [](const nlohmann::json& j) {
-    ParamReader r(j);
-    (void)Params::parse(r);
-    r.finish();
-    return r.errors();
-  };
-  k.target = [](const nlohmann::json& j) {
-    ParamReader r(j);
-    return Params::parse(r).target();
-  };
-  k.run = [run](const nlohmann::json& j, CheckContext& ctx) -> boost::asio::awaitable<CheckOutcome> {
-    std::optional<Params> p;
-    if (auto bad = parse_params(j, p)) {
-      CheckOutcome failed;
-      failed.summary = bad->message;
-      failed.error = std::move(bad);
-      co_return failed;
-    }
-    auto running = run(std::move(*p), ctx);
-    co_return co_await std::move(running);
-  };
-  return k;
-}
-
 }  // namespace callready

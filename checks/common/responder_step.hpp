@@ -10,12 +10,12 @@
 
 #include "probe/check.hpp"
 #include "probe/net/responder_control.hpp"
-#include "probe/net/target.hpp"
+#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks {
 
 struct ResponderStep {
-  net::TargetAddresses lookup;
+  checks::TargetAddresses lookup;
   net::ResponderInfo info;  // asked only when the host resolved
   bool resolved() const { return lookup.resolved(); }
   const boost::asio::ip::address& address() const { return lookup.addresses.front(); }

@@ -7,7 +7,7 @@
 
 #include "checks/pmtu/pmtu_search.hpp"
 #include "probe/check.hpp"
-#include "probe/net/target.hpp"
+#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks {
 
@@ -42,7 +42,7 @@ void to_json(nlohmann::json& j, const PmtuThresholds& t);
 struct PmtuResult {
   std::string host;
   std::uint16_t port = 0;
-  std::optional<net::TargetAddresses> unresolved;  // the lookup, when the host did not resolve
+  std::optional<checks::TargetAddresses> unresolved;  // the lookup, when the host did not resolve
   std::optional<std::string> address;
   PmtuThresholds thresholds;
   int max_tested = 1500;

@@ -14,7 +14,7 @@
 #include "probe/net/async.hpp"
 #include "probe/net/resolver.hpp"
 #include "probe/net/responder_control.hpp"
-#include "probe/net/target.hpp"
+#include "checks/common/responder_step.hpp"
 
 namespace callready::checks {
 namespace sip_alg {
@@ -26,18 +26,17 @@ boost::asio::awaitable<Measured<Result>> measure(Params p, CheckContext& ctx) {
   r.host = p.host;
   r.port = p.port;
   r.transport = p.transport;
-  auto lookup = co_await net::resolve_target(ctx, p.host);
-  if (!lookup.resolved()) {
-    r.unresolved = std::move(lookup);
-    co_return m;
-  }
-  auto remote = lookup.addresses.front();
-  r.address = remote.to_string();
-
   // A responder that is not running, rejects our token or does not serve this
   // port would look exactly like a path that drops SIP: ask it first.
-  auto info = co_await ctx.responder.ask(remote, std::nullopt, std::nullopt, ctx.budget(Millis(3000)));
-  if (auto setup = net::setup_error(info, "sip", p.port)) {
+  auto asking = resolve_and_ask(ctx, p.host);  // named: GCC 12 and co_await arguments
+  auto step = co_await std::move(asking);
+  if (!step.resolved()) {
+    r.unresolved = std::move(step.lookup);
+    co_return m;
+  }
+  auto remote = step.address();
+  r.address = remote.to_string();
+  if (auto setup = net::setup_error(step.info, "sip", p.port)) {
     m.error = std::move(setup);
     co_return m;
   }

@@ -12,7 +12,7 @@
 #include "checks/sip_alg/sip_alg_probe.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
-#include "probe/net/target.hpp"
+#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks::sip_alg {
 
@@ -76,7 +76,7 @@ struct Result {
   std::uint16_t port = 5060;
   std::string transport;
   std::string address;                             // the responder's address, once resolved
-  std::optional<net::TargetAddresses> unresolved;  // the host did not resolve, and why
+  std::optional<checks::TargetAddresses> unresolved;  // the host did not resolve, and why
   std::vector<Exchange> exchanges;                 // in the order sent: per transport, per source port, per method
 };
 

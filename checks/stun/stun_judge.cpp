@@ -162,7 +162,7 @@ void to_json(nlohmann::json& j, const StunResult& r) {
 
 Judgement judge(const StunResult& r, const StunParams& p) {
   if (r.unresolved) {
-    auto f = net::unresolved_finding("stun", *r.unresolved, "reach the STUN server " + p.target());
+    auto f = checks::unresolved_finding("stun", *r.unresolved, "reach the STUN server " + p.target());
     return Judgement{f.message, {f}};
   }
   if (!r.answered) return judge_unanswered(r, p);

@@ -8,7 +8,7 @@
 #include "checks/stun/stun_result.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/responder_control.hpp"
-#include "probe/net/target.hpp"
+#include "checks/common/resolve_step.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::udp;
@@ -59,7 +59,7 @@ asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
   r.port = p.port;
   r.transport = p.transport;
 
-  auto lookup = co_await net::resolve_target(ctx, p.host);
+  auto lookup = co_await checks::resolve_target(ctx, p.host);
   if (!lookup.resolved()) {
     r.unresolved = std::move(lookup);
     co_return m;

@@ -12,7 +12,7 @@
 #include "checks/stun/stun_codec.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
-#include "probe/net/target.hpp"
+#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks::stun {
 
@@ -47,7 +47,7 @@ struct StunResult {
   std::string transport = "udp";
 
   // The target did not resolve: what the resolver said.
-  std::optional<net::TargetAddresses> unresolved;
+  std::optional<checks::TargetAddresses> unresolved;
   std::optional<boost::asio::ip::address> address;
 
   // The first Binding exchange. When no answer came: the step that failed

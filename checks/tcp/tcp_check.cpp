@@ -53,7 +53,7 @@ asio::awaitable<Measured<TcpResult>> measure_tcp(TcpParams p, CheckContext& ctx)
   Measured<TcpResult> m;
   m.result.host = p.host;
   m.result.port = p.port;
-  auto resolving = net::resolve_target(ctx, p.host);
+  auto resolving = checks::resolve_target(ctx, p.host);
   m.result.resolved = co_await std::move(resolving);
   if (!m.result.resolved.resolved()) co_return m;
 

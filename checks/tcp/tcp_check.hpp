@@ -10,7 +10,7 @@
 
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
-#include "probe/net/target.hpp"
+#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks {
 
@@ -39,7 +39,7 @@ struct TcpAttempt {
 struct TcpResult {
   std::string host;
   std::uint16_t port = 0;
-  net::TargetAddresses resolved;
+  checks::TargetAddresses resolved;
   std::vector<TcpAttempt> attempts;  // one per address, in the resolver's order (IPv4 first)
 
   const TcpAttempt* fastest_connected() const;

@@ -65,7 +65,7 @@ std::string explain(const TcpAttempt& a, const std::string& where) {
 Judgement judge_tcp(const TcpResult& r, const TcpParams& p) {
   Judgement j;
   if (!r.resolved.resolved() || r.attempts.empty()) {
-    j.findings.push_back(net::unresolved_finding("tcp", r.resolved, "connect to " + p.target()));
+    j.findings.push_back(checks::unresolved_finding("tcp", r.resolved, "connect to " + p.target()));
     j.summary = j.findings.back().message;
     return j;
   }

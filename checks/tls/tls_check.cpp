@@ -6,7 +6,7 @@
 
 #include "probe/net/host_port.hpp"
 #include "probe/net/resolver.hpp"
-#include "probe/net/target.hpp"
+#include "checks/common/resolve_step.hpp"
 
 namespace asio = boost::asio;
 
@@ -66,7 +66,7 @@ asio::awaitable<Measured<TlsResult>> measure_tls(TlsParams p, CheckContext& ctx)
   r.policy = p.policy;
 
   // Resolve, then use the first address that takes a TCP connection.
-  r.target = co_await net::resolve_target(ctx, p.host);
+  r.target = co_await checks::resolve_target(ctx, p.host);
   if (!r.target.resolved()) co_return m;
   Connection conn;
   tcp::endpoint ep;

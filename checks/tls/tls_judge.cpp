@@ -88,7 +88,7 @@ Judgement judge_tls(const TlsResult& r, const TlsParams& p) {
     j.findings.push_back(std::move(f));
     return j;
   };
-  if (!r.target.resolved()) return stop(net::unresolved_finding("tls", r.target, "test TLS on " + r.where));
+  if (!r.target.resolved()) return stop(checks::unresolved_finding("tls", r.target, "test TLS on " + r.where));
   if (!r.handshake)
     return stop(
         failed(make_finding(Severity::critical,

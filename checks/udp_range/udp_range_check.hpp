@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "probe/check.hpp"
-#include "probe/net/target.hpp"
+#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks {
 
@@ -36,7 +36,7 @@ struct RejectedPort {
 
 struct UdpRangeResult {
   std::string host;
-  std::optional<net::TargetAddresses> unresolved;  // the lookup, when the host did not resolve
+  std::optional<checks::TargetAddresses> unresolved;  // the lookup, when the host did not resolve
   std::optional<std::string> address;
   std::string control;                                // "ok", or what the control exchange said
   std::vector<std::uint16_t> not_served;              // requested, but the responder does not serve them: not probed

@@ -63,7 +63,7 @@ void to_json(nlohmann::json& j, const UdpRangeResult& r) {
 Judgement judge_udp_range(const UdpRangeResult& r, const UdpRangeParams& p) {
   Judgement j;
   if (r.unresolved) {
-    auto f = net::unresolved_finding("udp_range", *r.unresolved, "sweep UDP ports on " + p.host);
+    auto f = checks::unresolved_finding("udp_range", *r.unresolved, "sweep UDP ports on " + p.host);
     j.summary = f.message;
     j.findings.push_back(std::move(f));
     return j;

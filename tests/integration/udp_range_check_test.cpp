@@ -114,7 +114,7 @@ TEST_CASE("the responder missing, refusing the token, or serving none of the por
   }
 }
 
-TEST_CASE("silence is blocked after every attempt; ICMP from the target itself is closed_at_responder") {
+TEST_CASE("silence is blocked after every attempt and ICMP from the target itself is closed_at_responder") {
   // Six silent sockets (bound, never read) and four ports with nothing bound,
   // all claimed by the control port.
   unsigned first = free_udp_block(10);

@@ -78,7 +78,7 @@ std::pair<T, Millis> run_virtual(asio::io_context& io, const VirtualTime& vt, as
 
 }  // namespace
 
-TEST_CASE("udp_range: paced first round, then retries after 1x, 2x, 4x reply_wait; silence is blocked") {
+TEST_CASE("udp_range: paced first round, then retries after 1x, 2x, 4x reply_wait, and silence is blocked") {
   VirtualTime vt;
   asio::io_context io;
   std::vector<std::unique_ptr<SilentPeer>> peers;

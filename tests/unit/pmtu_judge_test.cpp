@@ -55,7 +55,7 @@ TEST_CASE("pmtu.no_address: the resolve failure, operation resolve") {
   PmtuResult r;
   r.host = "nowhere.example.test";
   r.port = 1;
-  r.unresolved = net::TargetAddresses{"nowhere.example.test", {}, net::DnsFailure::nxdomain, ""};
+  r.unresolved = checks::TargetAddresses{"nowhere.example.test", {}, net::DnsFailure::nxdomain, ""};
   auto j = judge_pmtu(r, params());
   REQUIRE(codes(j) == std::vector<std::string>{"pmtu.no_address"});
   CHECK(j.findings[0].operation == Operation::resolve);

@@ -95,7 +95,7 @@ TEST_CASE("answered without the mirror: nothing to compare, and the summary says
 TEST_CASE("sip_alg.no_address: the responder's name did not resolve") {
   Result r;
   r.host = "responder.example.test";
-  r.unresolved = net::TargetAddresses{"responder.example.test", {}, net::DnsFailure::nxdomain, ""};
+  r.unresolved = checks::TargetAddresses{"responder.example.test", {}, net::DnsFailure::nxdomain, ""};
   auto j = judge(r, params());
   REQUIRE(codes(j) == std::vector<std::string>{"sip_alg.no_address"});
   CHECK(j.findings[0].operation == Operation::resolve);

@@ -80,7 +80,7 @@ TEST_CASE("stun.no_address: the resolve failure as data, operation resolve") {
   auto p = params();
   StunResult r;
   r.server = p.host;
-  net::TargetAddresses unresolved;
+  checks::TargetAddresses unresolved;
   unresolved.host = p.host;
   unresolved.failure = net::DnsFailure::nxdomain;
   r.unresolved = unresolved;

@@ -62,7 +62,7 @@ TEST_CASE("every port open: no finding, the summary counts them") {
 TEST_CASE("udp_range.no_address: the resolve failure, operation resolve") {
   UdpRangeResult r;
   r.host = "nowhere.example.test";
-  r.unresolved = net::TargetAddresses{"nowhere.example.test", {}, net::DnsFailure::nxdomain, ""};
+  r.unresolved = checks::TargetAddresses{"nowhere.example.test", {}, net::DnsFailure::nxdomain, ""};
   auto j = judge_udp_range(r, params(span(1, 2)));
   const auto& f = only(j);
   CHECK(f.code == "udp_range.no_address");
@@ -130,7 +130,7 @@ TEST_CASE("udp_range.closed_at_responder: ICMP port unreachable from the target 
   CHECK(f.message.find("UDP 3-4") != std::string::npos);
 }
 
-TEST_CASE("udp_range.not_served: untested, a warning about the set-up, operation control; never blocked") {
+TEST_CASE("udp_range.not_served: untested, a warning about the set-up, operation control, never blocked") {
   auto r = swept(span(9000, 9009));
   r.open = r.swept;
   r.not_served = span(9010, 9019);

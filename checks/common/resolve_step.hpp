@@ -14,13 +14,13 @@
 #include "probe/check.hpp"
 #include "probe/net/resolver.hpp"
 
-namespace callready::net {
+namespace callready::checks {
 
 // What resolving a check's target gave.
 struct TargetAddresses {
   std::string host;
   std::vector<boost::asio::ip::address> addresses;  // IPv4 first; empty when it did not resolve
-  DnsFailure failure = DnsFailure::none;            // why not, when it did not
+  net::DnsFailure failure = net::DnsFailure::none;            // why not, when it did not
   std::string message;                              // the resolver's words, if any
 
   bool resolved() const { return !addresses.empty(); }
@@ -34,15 +34,4 @@ boost::asio::awaitable<TargetAddresses> resolve_target(CheckContext& ctx, const 
 Finding unresolved_finding(const std::string& kind, const TargetAddresses& target, const std::string& purpose,
                            Severity severity = Severity::critical);
 
-// Transitional (kinds not yet split into measure and judge): resolves and
-// builds the finding at once. Goes when the last caller has moved to the
-// two functions above.
-struct ResolvedTarget {
-  std::vector<boost::asio::ip::address> addresses;  // IPv4 first; empty on failure
-  std::optional<Finding> failure;
-};
-boost::asio::awaitable<ResolvedTarget> resolve_target(CheckContext& ctx, const std::string& kind,
-                                                      const std::string& host, const std::string& purpose,
-                                                      Severity severity = Severity::critical);
-
-}  // namespace callready::net
+}  // namespace callready::checks

@@ -1,8 +1,8 @@
-#include "probe/net/target.hpp"
+#include "checks/common/resolve_step.hpp"
 
 #include <fmt/format.h>
 
-namespace callready::net {
+namespace callready::checks {
 
 boost::asio::awaitable<TargetAddresses> resolve_target(CheckContext& ctx, const std::string& host) {
   auto lookup = co_await ctx.resolver.lookup_host(host, ctx.budget(Millis(4000)));
@@ -11,7 +11,7 @@ boost::asio::awaitable<TargetAddresses> resolve_target(CheckContext& ctx, const 
   t.addresses = std::move(lookup.addresses);
   if (t.addresses.empty()) {
     // A lookup without addresses always failed somehow, even if the resolver said "none".
-    t.failure = lookup.failure == DnsFailure::none ? DnsFailure::no_data : lookup.failure;
+    t.failure = lookup.failure == net::DnsFailure::none ? net::DnsFailure::no_data : lookup.failure;
     t.message = std::move(lookup.message);
   }
   co_return t;
@@ -32,14 +32,4 @@ Finding unresolved_finding(const std::string& kind, const TargetAddresses& targe
   return f;
 }
 
-boost::asio::awaitable<ResolvedTarget> resolve_target(CheckContext& ctx, const std::string& kind,
-                                                      const std::string& host, const std::string& purpose,
-                                                      Severity severity) {
-  auto t = co_await resolve_target(ctx, host);
-  ResolvedTarget out;
-  out.addresses = t.addresses;
-  if (!t.resolved()) out.failure = unresolved_finding(kind, t, purpose, severity);
-  co_return out;
-}
-
-}  // namespace callready::net
+}  // namespace callready::checks
