@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "probe/engine.hpp"
-#include "probe/profile.hpp"
 #include "probe/net/host_port.hpp"
+#include "probe/profile.hpp"
 #include "probe/progress.hpp"
 #include "probe/registry.hpp"
 #include "probe/respond/responder.hpp"
@@ -144,8 +144,10 @@ int run_scan(const ScanArgs& a) {
       status = kExitUnknown;
     }
   }
-  if (a.format == "json") fmt::print("{}", render_json(report));
-  else if (!a.quiet || a.format == "text") fmt::print("{}", render_text(report, {color_wanted(stdout)}));
+  if (a.format == "json")
+    fmt::print("{}", render_json(report));
+  else if (!a.quiet || a.format == "text")
+    fmt::print("{}", render_text(report, {color_wanted(stdout)}));
   return status;
 }
 
@@ -203,7 +205,6 @@ int run_respond(respond::ResponderOptions opts, const std::map<std::string, std:
   return respond::run_responder(opts, service_registry());
 }
 
-
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -232,8 +233,7 @@ int run_cli(int argc, char** argv) {
   auto* resp = app.add_subcommand("respond", "Run the far end that cooperative checks talk to");
   resp->add_option("--listen", ro.listen, "Control TCP address:port")->default_str("0.0.0.0:7447");
   resp->add_option("--bind", ro.bind_address, "Address the served ports bind to")->default_str("0.0.0.0");
-  for (const auto& service : service_registry())
-    resp->add_option(service.flag, port_flags[service.name], service.help);
+  for (const auto& service : service_registry()) resp->add_option(service.flag, port_flags[service.name], service.help);
   resp->add_option("--alt-address", ro.alt_address, "Second IP for RFC 5780 NAT discovery");
   resp->add_option("--token", ro.token, "Shared secret probes must carry");
   resp->add_option("--max-pps", ro.max_pps, "Packets per second per source")->default_str("2000");

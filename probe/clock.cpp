@@ -12,7 +12,7 @@ namespace {
 // a reader on another thread (a GLib loop, a helper) well-defined.
 std::atomic<bool> virtual_active{false};
 std::atomic<Clock::rep> virtual_now{1'000'000'000'000};  // 1000 s: far from zero
-std::atomic<Clock::rep> next_due{0};                       // 0: nothing noted
+std::atomic<Clock::rep> next_due{0};                     // 0: nothing noted
 
 // Bounds a runaway virtual run: a test that waits longer than this for a
 // scan to end has a bug, not a slow network.

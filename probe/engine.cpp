@@ -114,11 +114,11 @@ class Engine {
     slot->timer.async_wait([this, slot](boost::system::error_code ec) {
       if (!ec && !slot->done) cancel(slot, ErrorReason::timeout);
     });
-    asio::co_spawn(io_, pc.kind->run(pc.params, slot->ctx),
-                   asio::bind_cancellation_slot(slot->cancel.slot(),
-                                                [this, slot](std::exception_ptr e, CheckOutcome outcome) {
-                                                  finish(slot, e, std::move(outcome));
-                                                }));
+    asio::co_spawn(
+        io_, pc.kind->run(pc.params, slot->ctx),
+        asio::bind_cancellation_slot(slot->cancel.slot(), [this, slot](std::exception_ptr e, CheckOutcome outcome) {
+          finish(slot, e, std::move(outcome));
+        }));
   }
 
   void cancel(const std::shared_ptr<Slot>& slot, ErrorReason reason) {

@@ -7,23 +7,28 @@ namespace {
 template <class E>
 using Names = std::pair<E, const char*>;
 
-constexpr Names<Status> kStatusNames[] = {
-    {Status::pass, "pass"}, {Status::warn, "warn"}, {Status::fail, "fail"},
-    {Status::error, "error"}, {Status::skipped, "skipped"}};
+constexpr Names<Status> kStatusNames[] = {{Status::pass, "pass"},
+                                          {Status::warn, "warn"},
+                                          {Status::fail, "fail"},
+                                          {Status::error, "error"},
+                                          {Status::skipped, "skipped"}};
 constexpr Names<Severity> kSeverityNames[] = {
     {Severity::info, "info"}, {Severity::warning, "warning"}, {Severity::critical, "critical"}};
-constexpr Names<Verdict> kVerdictNames[] = {
-    {Verdict::ready, "ready"}, {Verdict::degraded, "degraded"}, {Verdict::not_ready, "not_ready"},
-    {Verdict::unknown, "unknown"}};
-constexpr Names<ErrorReason> kReasonNames[] = {
-    {ErrorReason::internal, "internal"},       {ErrorReason::timeout, "timeout"},
-    {ErrorReason::interrupted, "interrupted"}, {ErrorReason::bad_params, "bad_params"},
-    {ErrorReason::setup, "setup"},             {ErrorReason::local, "local"},
-    {ErrorReason::dependency, "dependency"}};
+constexpr Names<Verdict> kVerdictNames[] = {{Verdict::ready, "ready"},
+                                            {Verdict::degraded, "degraded"},
+                                            {Verdict::not_ready, "not_ready"},
+                                            {Verdict::unknown, "unknown"}};
+constexpr Names<ErrorReason> kReasonNames[] = {{ErrorReason::internal, "internal"},
+                                               {ErrorReason::timeout, "timeout"},
+                                               {ErrorReason::interrupted, "interrupted"},
+                                               {ErrorReason::bad_params, "bad_params"},
+                                               {ErrorReason::setup, "setup"},
+                                               {ErrorReason::local, "local"},
+                                               {ErrorReason::dependency, "dependency"}};
 constexpr Names<Operation> kOperationNames[] = {
-    {Operation::none, "none"},       {Operation::resolve, "resolve"}, {Operation::bind, "bind"},
+    {Operation::none, "none"},       {Operation::resolve, "resolve"},     {Operation::bind, "bind"},
     {Operation::connect, "connect"}, {Operation::handshake, "handshake"}, {Operation::send, "send"},
-    {Operation::receive, "receive"}, {Operation::control, "control"}, {Operation::parse, "parse"}};
+    {Operation::receive, "receive"}, {Operation::control, "control"},     {Operation::parse, "parse"}};
 
 template <class E, std::size_t N>
 const char* name_of(const Names<E> (&table)[N], E value) {
@@ -69,8 +74,11 @@ void get_opt(const json& j, const char* key, T& out) {
 }  // namespace
 
 void to_json(json& j, const Finding& f) {
-  j = json{{"severity", f.severity}, {"code", f.code},           {"message", f.message},
-           {"remediation", f.remediation}, {"requirement", f.requirement}};
+  j = json{{"severity", f.severity},
+           {"code", f.code},
+           {"message", f.message},
+           {"remediation", f.remediation},
+           {"requirement", f.requirement}};
   if (f.operation != Operation::none) j["operation"] = f.operation;
 }
 void from_json(const json& j, Finding& f) {

@@ -2,8 +2,8 @@
 // The data model every stage shares: profile -> plan -> results -> scored
 // report -> renderers. Checks produce CheckOutcome; the engine turns it into a
 // CheckRecord; scoring fills status, scores and the verdict.
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,10 +60,10 @@ struct Requirement {
 // ("dns.nxdomain"), `message` is for people.
 struct Finding {
   Severity severity = Severity::info;
-  std::string code;
-  std::string message;
-  std::string remediation;
-  std::string requirement;  // filled from the rule when the record is built: "text [source]"
+  std::string code{};
+  std::string message{};
+  std::string remediation{};
+  std::string requirement{};              // filled from the rule when the record is built: "text [source]"
   Operation operation = Operation::none;  // the step that failed, when one did
 };
 

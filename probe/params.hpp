@@ -26,8 +26,7 @@ class ParamReader {
   std::optional<std::string> opt_string(const std::string& key);
   std::string string_or(const std::string& key, std::string fallback);
   // One of `allowed`; `fallback` when absent (required when fallback is empty).
-  std::string choice(const std::string& key, std::initializer_list<const char*> allowed,
-                     std::string fallback = {});
+  std::string choice(const std::string& key, std::initializer_list<const char*> allowed, std::string fallback = {});
 
   // Integers also accept a decimal string, because `${var}` substitution yields strings.
   long long integer(const std::string& key, long long min, long long max);

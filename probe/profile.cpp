@@ -108,17 +108,22 @@ std::optional<ProfileVariable> parse_variable(const std::string& name, const jso
   }
   auto scalar = [&](const json& d) -> bool {
     if (d.is_null()) return true;
-    if (d.is_string()) var.default_value = d.get<std::string>();
-    else if (d.is_number_integer() || d.is_boolean()) var.default_value = d.dump();
-    else return false;
+    if (d.is_string())
+      var.default_value = d.get<std::string>();
+    else if (d.is_number_integer() || d.is_boolean())
+      var.default_value = d.dump();
+    else
+      return false;
     return true;
   };
   if (v.is_object()) {
     check_keys(v, {"default", "description"}, path, errors);
     if (v.contains("default") && !scalar(v["default"])) errors.add(path + ".default", "expected a string or null");
     if (v.contains("description")) {
-      if (!v["description"].is_string()) errors.add(path + ".description", "expected a string");
-      else var.description = v["description"].get<std::string>();
+      if (!v["description"].is_string())
+        errors.add(path + ".description", "expected a string");
+      else
+        var.description = v["description"].get<std::string>();
     }
   } else if (!scalar(v)) {
     errors.add(path, "expected a default value (string or null) or {\"default\", \"description\"}");
@@ -126,8 +131,8 @@ std::optional<ProfileVariable> parse_variable(const std::string& name, const jso
   return var;
 }
 
-void validate_params(const CheckKind& kind, const json& params, const std::string& path,
-                     Errors& errors, const std::string& suffix = {}) {
+void validate_params(const CheckKind& kind, const json& params, const std::string& path, Errors& errors,
+                     const std::string& suffix = {}) {
   for (const auto& e : kind.validate(params))
     errors.add(path + (e.path.empty() ? "" : "." + e.path), e.message + suffix);
   if (params.contains(kTimeoutParam)) {
@@ -180,15 +185,20 @@ ProfileLoad load_profile_text(std::string_view text, const std::string& origin) 
   Profile p;
   p.origin = origin;
   check_keys(doc, {"name", "description", "variables", "data", "checks"}, "", errors);
-  if (!non_empty_string(doc.value("name", json()))) errors.add("name", "required: a non-empty string");
-  else p.name = doc["name"].get<std::string>();
+  if (!non_empty_string(doc.value("name", json())))
+    errors.add("name", "required: a non-empty string");
+  else
+    p.name = doc["name"].get<std::string>();
   if (doc.contains("description")) {
-    if (!doc["description"].is_string()) errors.add("description", "expected a string");
-    else p.description = doc["description"].get<std::string>();
+    if (!doc["description"].is_string())
+      errors.add("description", "expected a string");
+    else
+      p.description = doc["description"].get<std::string>();
   }
   std::set<std::string> declared;
   if (doc.contains("variables")) {
-    if (!doc["variables"].is_object()) errors.add("variables", "expected an object of name -> default");
+    if (!doc["variables"].is_object())
+      errors.add("variables", "expected an object of name -> default");
     else
       for (const auto& [name, v] : doc["variables"].items())
         if (auto var = parse_variable(name, v, errors)) {
@@ -233,17 +243,24 @@ ProfileLoad load_profile_text(std::string_view text, const std::string& origin) 
         errors.add(path + ".kind", fmt::format("unknown check kind \"{}\" (known: {})", rule.kind, known));
       }
     }
-    if (!non_empty_string(c.value("category", json()))) errors.add(path + ".category", "required: a non-empty string");
-    else rule.category = c["category"].get<std::string>();
+    if (!non_empty_string(c.value("category", json())))
+      errors.add(path + ".category", "required: a non-empty string");
+    else
+      rule.category = c["category"].get<std::string>();
     for (auto [key, field] : {std::pair{"description", &rule.description}, std::pair{"remediation", &rule.remediation}})
       if (c.contains(key)) {
-        if (!c[key].is_string()) errors.add(path + "." + key, "expected a string");
-        else *field = c[key].get<std::string>();
+        if (!c[key].is_string())
+          errors.add(path + "." + key, "expected a string");
+        else
+          *field = c[key].get<std::string>();
       }
     if (c.contains("severity")) {
-      if (c["severity"] == "critical") rule.severity = Severity::critical;
-      else if (c["severity"] == "warning") rule.severity = Severity::warning;
-      else errors.add(path + ".severity", "expected \"warning\" or \"critical\"");
+      if (c["severity"] == "critical")
+        rule.severity = Severity::critical;
+      else if (c["severity"] == "warning")
+        rule.severity = Severity::warning;
+      else
+        errors.add(path + ".severity", "expected \"warning\" or \"critical\"");
     }
     if (c.contains("requirement")) {
       const auto& r = c["requirement"];
@@ -251,10 +268,14 @@ ProfileLoad load_profile_text(std::string_view text, const std::string& origin) 
         errors.add(path + ".requirement", "expected {\"text\", \"source\"}");
       } else {
         check_keys(r, {"text", "source"}, path + ".requirement", errors);
-        if (!non_empty_string(r.value("text", json()))) errors.add(path + ".requirement.text", "required");
-        else rule.requirement.text = r["text"].get<std::string>();
-        if (!non_empty_string(r.value("source", json()))) errors.add(path + ".requirement.source", "required");
-        else rule.requirement.source = r["source"].get<std::string>();
+        if (!non_empty_string(r.value("text", json())))
+          errors.add(path + ".requirement.text", "required");
+        else
+          rule.requirement.text = r["text"].get<std::string>();
+        if (!non_empty_string(r.value("source", json())))
+          errors.add(path + ".requirement.source", "required");
+        else
+          rule.requirement.source = r["source"].get<std::string>();
       }
     }
     json params = c.value("params", json::object());
@@ -269,14 +290,17 @@ ProfileLoad load_profile_text(std::string_view text, const std::string& origin) 
     std::map<std::string, std::string> defaults;
     for (const auto& name : used) {
       if (!declared.count(name)) {
-        errors.add(path + ".params", fmt::format("uses ${{{}}} but the profile declares no variable \"{}\"", name, name));
+        errors.add(path + ".params",
+                   fmt::format("uses ${{{}}} but the profile declares no variable \"{}\"", name, name));
         all_defaults = false;
         continue;
       }
       for (const auto& v : p.variables)
         if (v.name == name) {
-          if (v.default_value) defaults[name] = *v.default_value;
-          else all_defaults = false;
+          if (v.default_value)
+            defaults[name] = *v.default_value;
+          else
+            all_defaults = false;
         }
     }
     // Params are validated now when every variable they use has a default;
@@ -311,9 +335,9 @@ ProfileLoad load_profile(const std::string& name_or_path) {
   if (!in) {
     std::string names;
     for (const auto& b : list_builtin_profiles()) names += (names.empty() ? "" : ", ") + b.name;
-    return {std::nullopt,
-            {fmt::format("{}: no built-in profile of that name (built-in: {}) and no readable file", name_or_path,
-                         names)}};
+    return {
+        std::nullopt,
+        {fmt::format("{}: no built-in profile of that name (built-in: {}) and no readable file", name_or_path, names)}};
   }
   std::stringstream ss;
   ss << in.rdbuf();
@@ -336,9 +360,12 @@ PlanBuild build_plan(const Profile& profile, const PlanOptions& options) {
     }
   }
   for (const auto& v : profile.variables) {
-    if (auto s = options.sets.find(v.name); s != options.sets.end()) plan.variables[v.name] = s->second;
-    else if (v.name == "responder" && !options.responder.empty()) plan.variables[v.name] = options.responder;
-    else if (v.default_value) plan.variables[v.name] = *v.default_value;
+    if (auto s = options.sets.find(v.name); s != options.sets.end())
+      plan.variables[v.name] = s->second;
+    else if (v.name == "responder" && !options.responder.empty())
+      plan.variables[v.name] = options.responder;
+    else if (v.default_value)
+      plan.variables[v.name] = *v.default_value;
   }
   auto selected = [](const ProfileRule& r, const std::vector<std::string>& list) {
     return std::find(list.begin(), list.end(), r.id) != list.end() ||
@@ -407,8 +434,11 @@ json plan_to_json(const Plan& plan, const Profile& profile) {
   for (const auto& c : plan.checks) {
     json params = c.skip_reason ? c.rule.params : c.params;
     params[kTimeoutParam] = c.timeout.count();
-    json j = {{"id", c.rule.id},         {"kind", c.rule.kind},         {"category", c.rule.category},
-              {"params", params},        {"severity", c.rule.severity}};
+    json j = {{"id", c.rule.id},
+              {"kind", c.rule.kind},
+              {"category", c.rule.category},
+              {"params", params},
+              {"severity", c.rule.severity}};
     if (!c.rule.requirement.text.empty())
       j["requirement"] = {{"text", c.rule.requirement.text}, {"source", c.rule.requirement.source}};
     if (!c.rule.description.empty()) j["description"] = c.rule.description;

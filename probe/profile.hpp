@@ -63,10 +63,10 @@ const json& data_catalog();
 struct PlannedCheck {
   ProfileRule rule;
   const CheckKind* kind = nullptr;
-  json params;                              // substituted, what runs
+  json params;  // substituted, what runs
   std::string target;
   Millis timeout{0};
-  std::optional<std::string> skip_reason;   // set: reported as skipped, not run
+  std::optional<std::string> skip_reason;  // set: reported as skipped, not run
 };
 
 struct Plan {

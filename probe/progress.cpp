@@ -1,10 +1,10 @@
 #include "probe/progress.hpp"
 
-#include "probe/scoring.hpp"
-
 #include <fmt/format.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "probe/scoring.hpp"
 
 namespace callready {
 

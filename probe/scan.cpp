@@ -1,12 +1,11 @@
 #include "probe/scan.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <unistd.h>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 #include "probe/scoring.hpp"
 

@@ -74,9 +74,12 @@ int check_weight(const CheckRecord& record) {
 
 double check_credit(Status status) {
   switch (status) {
-    case Status::pass: return 1.0;
-    case Status::warn: return 0.5;
-    default: return 0.0;
+    case Status::pass:
+      return 1.0;
+    case Status::warn:
+      return 0.5;
+    default:
+      return 0.0;
   }
 }
 
@@ -91,19 +94,30 @@ Score score_checks(const std::vector<const CheckRecord*>& checks) {
     earned += w * check_credit(c->status);
     bool critical = c->severity == Severity::critical;
     switch (c->status) {
-      case Status::fail: (critical ? critical_fail : degraded) = true; break;
-      case Status::error: (critical ? critical_error : degraded) = true; break;
-      case Status::warn: degraded = true; break;
-      default: break;
+      case Status::fail:
+        (critical ? critical_fail : degraded) = true;
+        break;
+      case Status::error:
+        (critical ? critical_error : degraded) = true;
+        break;
+      case Status::warn:
+        degraded = true;
+        break;
+      default:
+        break;
     }
   }
   Score s;
   if (total == 0) return s;  // nothing ran: unknown, score 0
   s.score = static_cast<int>(std::lround(100.0 * earned / total));
-  if (critical_fail) s.verdict = Verdict::not_ready;
-  else if (critical_error) s.verdict = Verdict::unknown;
-  else if (degraded) s.verdict = Verdict::degraded;
-  else s.verdict = Verdict::ready;
+  if (critical_fail)
+    s.verdict = Verdict::not_ready;
+  else if (critical_error)
+    s.verdict = Verdict::unknown;
+  else if (degraded)
+    s.verdict = Verdict::degraded;
+  else
+    s.verdict = Verdict::ready;
   return s;
 }
 
@@ -128,10 +142,14 @@ void score_report(Report& report) {
 
 int exit_code_for(Verdict verdict) {
   switch (verdict) {
-    case Verdict::ready: return 0;
-    case Verdict::degraded: return 1;
-    case Verdict::not_ready: return 2;
-    case Verdict::unknown: return 3;
+    case Verdict::ready:
+      return 0;
+    case Verdict::degraded:
+      return 1;
+    case Verdict::not_ready:
+      return 2;
+    case Verdict::unknown:
+      return 3;
   }
   return 3;
 }

@@ -7,7 +7,6 @@
 
 namespace callready::html {
 
-
 namespace {
 
 bool is_scalar_list(const json& v) {

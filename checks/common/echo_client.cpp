@@ -80,9 +80,8 @@ std::optional<CheckError> EchoSocket::open(const udp& protocol, const EchoSocket
     socket_.bind(*options.local, ec);
     if (ec) {
       socket_.close();
-      return net::local_error(Operation::bind, "UDP " + net::format_host_port(options.local->address(),
-                                                                              options.local->port()),
-                              ec);
+      return net::local_error(Operation::bind,
+                              "UDP " + net::format_host_port(options.local->address(), options.local->port()), ec);
     }
   }
   return std::nullopt;

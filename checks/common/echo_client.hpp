@@ -36,7 +36,7 @@ struct IcmpError {
 
 struct EchoEvent {
   enum class Kind { reply, icmp } kind = Kind::reply;
-  echo::Reply reply;              // kind == reply
+  echo::Reply reply;                    // kind == reply
   boost::asio::ip::udp::endpoint from;  // kind == reply: who sent it
   std::uint8_t tos = 0;                 // kind == reply: TOS/TCLASS the reply arrived with
   IcmpError icmp;                       // kind == icmp

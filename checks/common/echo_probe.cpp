@@ -4,9 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <boost/endian/conversion.hpp>
-
 #include <algorithm>
+#include <boost/endian/conversion.hpp>
 #include <chrono>
 #include <cstring>
 

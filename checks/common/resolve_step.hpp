@@ -20,7 +20,7 @@ namespace callready::checks {
 struct TargetAddresses {
   std::string host;
   std::vector<boost::asio::ip::address> addresses;  // IPv4 first; empty when it did not resolve
-  net::DnsFailure failure = net::DnsFailure::none;            // why not, when it did not
+  net::DnsFailure failure = net::DnsFailure::none;  // why not, when it did not
   std::string message;                              // the resolver's words, if any
 
   bool resolved() const { return !addresses.empty(); }

@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
+#include "checks/common/resolve_step.hpp"
 #include "probe/check.hpp"
 #include "probe/net/responder_control.hpp"
-#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks {
 

@@ -3,11 +3,11 @@
 #include <ares.h>
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
+#include <fmt/format.h>
 #include <netdb.h>
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
-#include <fmt/format.h>
 
 namespace callready::checks::dns {
 
@@ -133,13 +133,20 @@ std::string reverse_name(const std::string& name_or_ip) {
 
 std::string rcode_name(int rcode) {
   switch (rcode) {
-    case 0: return "NOERROR";
-    case 1: return "FORMERR";
-    case 2: return "SERVFAIL";
-    case 3: return "NXDOMAIN";
-    case 4: return "NOTIMP";
-    case 5: return "REFUSED";
-    default: return rcode < 0 ? "" : fmt::format("RCODE{}", rcode);
+    case 0:
+      return "NOERROR";
+    case 1:
+      return "FORMERR";
+    case 2:
+      return "SERVFAIL";
+    case 3:
+      return "NXDOMAIN";
+    case 4:
+      return "NOTIMP";
+    case 5:
+      return "REFUSED";
+    default:
+      return rcode < 0 ? "" : fmt::format("RCODE{}", rcode);
   }
 }
 

@@ -18,9 +18,9 @@ struct SrvRecord {
 struct DnsAnswers {
   std::vector<std::string> addresses;  // A / AAAA
   std::vector<SrvRecord> srv;
-  std::vector<std::string> names;      // PTR
+  std::vector<std::string> names;  // PTR
   std::optional<std::uint32_t> min_ttl;
-  std::string error;                   // set when the message did not parse
+  std::string error;  // set when the message did not parse
 };
 
 // type: the RR type asked for (ns_t_a, ns_t_aaaa, ns_t_srv, ns_t_ptr).

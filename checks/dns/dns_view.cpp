@@ -63,7 +63,8 @@ view::View dns_view(const json& d) {
     v.shown_keys = {"answers", "targets"};
   } else {
     t.headers = {d.value("type", "") == "PTR" ? "Name" : "Address"};
-    for (const auto& a : answers) t.rows.push_back({{view::text(a), listed(outside, a) ? Tone::warn : Tone::plain, true}});
+    for (const auto& a : answers)
+      t.rows.push_back({{view::text(a), listed(outside, a) ? Tone::warn : Tone::plain, true}});
     v.shown_keys = {"answers"};
   }
   v.blocks.push_back(std::move(t));

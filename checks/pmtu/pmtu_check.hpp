@@ -5,9 +5,9 @@
 #include <optional>
 #include <string>
 
+#include "checks/common/resolve_step.hpp"
 #include "checks/pmtu/pmtu_search.hpp"
 #include "probe/check.hpp"
-#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks {
 

@@ -89,9 +89,8 @@ asio::awaitable<ProbeResult> Searcher::probe_once(int size, milliseconds timeout
     r.outcome = Outcome::local_too_big;
     deadline = std::min(deadline, sent_at + milliseconds(20));
   } else if (ec && net::classify(ec) == net::NetFailure::local) {  // a local firewall, no buffers
-    res_.error = net::local_error(Operation::send, "UDP to " + net::format_host_port(opt_.target.address(),
-                                                                                    opt_.target.port()),
-                                  ec);
+    res_.error = net::local_error(Operation::send,
+                                  "UDP to " + net::format_host_port(opt_.target.address(), opt_.target.port()), ec);
     co_return r;
   } else if (ec) {
     co_return r;  // counts as lost

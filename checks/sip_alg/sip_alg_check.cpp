@@ -9,12 +9,12 @@
 // neither rewrite nor be detected there.
 #include "checks/sip_alg/sip_alg_check.hpp"
 
+#include "checks/common/responder_step.hpp"
 #include "checks/sip_alg/sip_alg_exchange.hpp"
 #include "checks/sip_alg/sip_alg_result.hpp"
 #include "probe/net/async.hpp"
 #include "probe/net/resolver.hpp"
 #include "probe/net/responder_control.hpp"
-#include "checks/common/responder_step.hpp"
 
 namespace callready::checks {
 namespace sip_alg {

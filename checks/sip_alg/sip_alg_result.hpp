@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "checks/common/resolve_step.hpp"
 #include "checks/sip_alg/sip_alg_probe.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
-#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks::sip_alg {
 
@@ -75,9 +75,9 @@ struct Result {
   std::string host;
   std::uint16_t port = 5060;
   std::string transport;
-  std::string address;                             // the responder's address, once resolved
+  std::string address;                                // the responder's address, once resolved
   std::optional<checks::TargetAddresses> unresolved;  // the host did not resolve, and why
-  std::vector<Exchange> exchanges;                 // in the order sent: per transport, per source port, per method
+  std::vector<Exchange> exchanges;                    // in the order sent: per transport, per source port, per method
 };
 
 // What the judge and the details both read from a result.

@@ -1,5 +1,7 @@
 #include "checks/sip_alg/sip_codec.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <array>
 #include <boost/beast/zlib/deflate_stream.hpp>
@@ -8,7 +10,6 @@
 #include <charconv>
 #include <climits>
 #include <memory>
-#include <openssl/evp.h>
 
 namespace callready::checks::sip {
 namespace {

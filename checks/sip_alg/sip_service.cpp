@@ -1,7 +1,6 @@
-// The responder's SIP mirror: UDP and TCP on every port of --sip-ports. Each request is answered like a stateless proxy/registrar
-// would (200 OK; 488 Not Acceptable Here for INVITE, which ends the
-// transaction without a dialog; nothing for ACK) with Via ;received=;rport=
-// filled in, and the request exactly as it arrived in the body
+// The responder's SIP mirror: UDP and TCP on every port of --sip-ports. Each request is answered like a stateless
+// proxy/registrar would (200 OK; 488 Not Acceptable Here for INVITE, which ends the transaction without a dialog;
+// nothing for ACK) with Via ;received=;rport= filled in, and the request exactly as it arrived in the body
 // (sip_codec.hpp: Content-Type application/x-callready-mirror, deflate+base64,
 // so ALGs find no address to rewrite in it).
 //
@@ -35,6 +34,8 @@ namespace callready::checks {
 namespace {
 
 namespace asio = boost::asio;
+using asio::ip::tcp;
+using asio::ip::udp;
 using respond::RateLimiter;
 using respond::ResponderLog;
 using respond::ResponderOptions;
@@ -42,8 +43,6 @@ using respond::RunningService;
 using respond::ServiceHost;
 using respond::ServiceKind;
 using respond::TcpSessionGuard;
-using asio::ip::tcp;
-using asio::ip::udp;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr int kRequestsPerSecond = 50;
 constexpr std::size_t kMaxTcpConnections = 256;

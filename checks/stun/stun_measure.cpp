@@ -4,11 +4,11 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "checks/common/resolve_step.hpp"
 #include "checks/stun/stun_client.hpp"
 #include "checks/stun/stun_result.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/responder_control.hpp"
-#include "checks/common/resolve_step.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::udp;

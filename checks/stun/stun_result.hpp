@@ -8,11 +8,11 @@
 #include <optional>
 #include <string>
 
+#include "checks/common/resolve_step.hpp"
 #include "checks/stun/nat_behavior.hpp"
 #include "checks/stun/stun_codec.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
-#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks::stun {
 

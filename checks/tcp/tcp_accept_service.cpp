@@ -29,7 +29,8 @@ class TcpAcceptService : public respond::RunningService {
         if (!ec) a->set_option(tcp::acceptor::reuse_address(true), ec);
         if (!ec) a->bind(where, ec);
         if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) return "bind TCP " + net::format_host_port(address, static_cast<std::uint16_t>(port)) + ": " + ec.message();
+        if (ec)
+          return "bind TCP " + net::format_host_port(address, static_cast<std::uint16_t>(port)) + ": " + ec.message();
         accept(*a, static_cast<std::uint16_t>(port));
         acceptors_.push_back(std::move(a));
       }
@@ -68,8 +69,8 @@ respond::ServiceKind tcp_accept_service() {
   k.flag = "--tcp-ports";
   k.help = "TCP ports to accept and close (reachability targets)";
   k.sockets_per_port = 2;
-  k.start = [](respond::ServiceHost& host, const std::vector<net::PortRange>& ports, std::string& error)
-      -> std::unique_ptr<respond::RunningService> {
+  k.start = [](respond::ServiceHost& host, const std::vector<net::PortRange>& ports,
+               std::string& error) -> std::unique_ptr<respond::RunningService> {
     auto service = std::make_unique<TcpAcceptService>(host);
     error = service->start(ports);
     if (!error.empty()) return nullptr;

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "checks/common/resolve_step.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
-#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks {
 

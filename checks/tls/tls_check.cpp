@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
+#include "checks/common/resolve_step.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/resolver.hpp"
-#include "checks/common/resolve_step.hpp"
 
 namespace asio = boost::asio;
 

@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "checks/common/resolve_step.hpp"
 #include "checks/tls/certs.hpp"
 #include "checks/tls/policy.hpp"
 #include "checks/tls/scan.hpp"
 #include "checks/tls/suites.hpp"
 #include "checks/tls/wire.hpp"
 #include "probe/check.hpp"
-#include "checks/common/resolve_step.hpp"
 
 namespace callready::checks {
 
@@ -55,7 +55,7 @@ struct TlsResult {
   bool sni_sent = true;
   std::string where;  // host:port, then the address:port that took the connection
 
-  checks::TargetAddresses target;              // what resolving the host gave
+  checks::TargetAddresses target;           // what resolving the host gave
   std::string address;                      // the one connected to (or the first tried)
   Failure connect_failure = Failure::none;  // none once a connection was made
   std::vector<std::string> connect_errors;  // "address:port: why", one per address tried

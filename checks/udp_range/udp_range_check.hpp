@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "probe/check.hpp"
 #include "checks/common/resolve_step.hpp"
+#include "probe/check.hpp"
 
 namespace callready::checks {
 

@@ -7,7 +7,6 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include "probe/clock.hpp"
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
@@ -16,6 +15,8 @@
 #include <optional>
 #include <variant>
 #include <vector>
+
+#include "probe/clock.hpp"
 
 namespace callready::net {
 

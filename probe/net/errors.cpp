@@ -7,14 +7,22 @@ namespace callready::net {
 
 const char* to_string(NetFailure f) {
   switch (f) {
-    case NetFailure::refused: return "refused";
-    case NetFailure::timeout: return "timeout";
-    case NetFailure::unreachable: return "unreachable";
-    case NetFailure::reset: return "reset";
-    case NetFailure::closed: return "closed";
-    case NetFailure::aborted: return "aborted";
-    case NetFailure::local: return "local";
-    case NetFailure::other: break;
+    case NetFailure::refused:
+      return "refused";
+    case NetFailure::timeout:
+      return "timeout";
+    case NetFailure::unreachable:
+      return "unreachable";
+    case NetFailure::reset:
+      return "reset";
+    case NetFailure::closed:
+      return "closed";
+    case NetFailure::aborted:
+      return "aborted";
+    case NetFailure::local:
+      return "local";
+    case NetFailure::other:
+      break;
   }
   return "other";
 }
@@ -26,15 +34,19 @@ NetFailure classify(const boost::system::error_code& ec) {
   if (ec.category() != boost::system::system_category() && ec.category() != boost::system::generic_category())
     return NetFailure::other;
   switch (ec.value()) {
-    case ECONNREFUSED: return NetFailure::refused;
-    case ETIMEDOUT: return NetFailure::timeout;
+    case ECONNREFUSED:
+      return NetFailure::refused;
+    case ETIMEDOUT:
+      return NetFailure::timeout;
     case EHOSTUNREACH:
     case ENETUNREACH:
     case ENETDOWN:
-    case EHOSTDOWN: return NetFailure::unreachable;
+    case EHOSTDOWN:
+      return NetFailure::unreachable;
     case ECONNRESET:
     case ECONNABORTED:
-    case EPIPE: return NetFailure::reset;
+    case EPIPE:
+      return NetFailure::reset;
     case EADDRINUSE:
     case EADDRNOTAVAIL:
     case EMFILE:
@@ -44,13 +56,16 @@ NetFailure classify(const boost::system::error_code& ec) {
     case EACCES:
     case EPERM:
     case EAFNOSUPPORT:
-    case EPROTONOSUPPORT: return NetFailure::local;
-    default: return NetFailure::other;
+    case EPROTONOSUPPORT:
+      return NetFailure::local;
+    default:
+      return NetFailure::other;
   }
 }
 
 CheckError local_error(Operation operation, const std::string& what, const boost::system::error_code& ec) {
-  return CheckError{ErrorReason::local, operation, std::string(to_string(operation)) + " " + what + ": " + ec.message()};
+  return CheckError{ErrorReason::local, operation,
+                    std::string(to_string(operation)) + " " + what + ": " + ec.message()};
 }
 
 }  // namespace callready::net

@@ -11,7 +11,7 @@
 namespace callready::net {
 
 struct HostPort {
-  std::string host;                    // without brackets
+  std::string host;                   // without brackets
   std::optional<std::uint16_t> port;  // absent when the text has none
 };
 

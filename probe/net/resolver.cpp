@@ -7,13 +7,14 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include "probe/clock.hpp"
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+
+#include "probe/clock.hpp"
 
 namespace asio = boost::asio;
 
@@ -21,16 +22,26 @@ namespace callready::net {
 
 const char* to_string(DnsFailure f) {
   switch (f) {
-    case DnsFailure::none: return "none";
-    case DnsFailure::no_data: return "no_data";
-    case DnsFailure::nxdomain: return "nxdomain";
-    case DnsFailure::servfail: return "servfail";
-    case DnsFailure::refused: return "refused";
-    case DnsFailure::timeout: return "timeout";
-    case DnsFailure::unreachable: return "unreachable";
-    case DnsFailure::bad_response: return "bad_response";
-    case DnsFailure::bad_name: return "bad_name";
-    case DnsFailure::other: return "other";
+    case DnsFailure::none:
+      return "none";
+    case DnsFailure::no_data:
+      return "no_data";
+    case DnsFailure::nxdomain:
+      return "nxdomain";
+    case DnsFailure::servfail:
+      return "servfail";
+    case DnsFailure::refused:
+      return "refused";
+    case DnsFailure::timeout:
+      return "timeout";
+    case DnsFailure::unreachable:
+      return "unreachable";
+    case DnsFailure::bad_response:
+      return "bad_response";
+    case DnsFailure::bad_name:
+      return "bad_name";
+    case DnsFailure::other:
+      return "other";
   }
   return "other";
 }
@@ -69,28 +80,44 @@ std::once_flag ares_init_once;
 
 DnsFailure failure_from_status(int status) {
   switch (status) {
-    case ARES_SUCCESS: return DnsFailure::none;
-    case ARES_ENODATA: return DnsFailure::no_data;
-    case ARES_ENOTFOUND: return DnsFailure::nxdomain;
-    case ARES_ESERVFAIL: return DnsFailure::servfail;
-    case ARES_EREFUSED: return DnsFailure::refused;
-    case ARES_ETIMEOUT: return DnsFailure::timeout;
-    case ARES_ECONNREFUSED: return DnsFailure::unreachable;
-    case ARES_EBADNAME: return DnsFailure::bad_name;
+    case ARES_SUCCESS:
+      return DnsFailure::none;
+    case ARES_ENODATA:
+      return DnsFailure::no_data;
+    case ARES_ENOTFOUND:
+      return DnsFailure::nxdomain;
+    case ARES_ESERVFAIL:
+      return DnsFailure::servfail;
+    case ARES_EREFUSED:
+      return DnsFailure::refused;
+    case ARES_ETIMEOUT:
+      return DnsFailure::timeout;
+    case ARES_ECONNREFUSED:
+      return DnsFailure::unreachable;
+    case ARES_EBADNAME:
+      return DnsFailure::bad_name;
     case ARES_EBADRESP:
-    case ARES_EFORMERR: return DnsFailure::bad_response;
-    default: return DnsFailure::other;
+    case ARES_EFORMERR:
+      return DnsFailure::bad_response;
+    default:
+      return DnsFailure::other;
   }
 }
 
 DnsFailure failure_from_rcode(int rcode) {
   switch (rcode) {
-    case ns_r_noerror: return DnsFailure::none;
-    case ns_r_nxdomain: return DnsFailure::nxdomain;
-    case ns_r_servfail: return DnsFailure::servfail;
-    case ns_r_refused: return DnsFailure::refused;
-    case ns_r_formerr: return DnsFailure::bad_response;
-    default: return DnsFailure::other;
+    case ns_r_noerror:
+      return DnsFailure::none;
+    case ns_r_nxdomain:
+      return DnsFailure::nxdomain;
+    case ns_r_servfail:
+      return DnsFailure::servfail;
+    case ns_r_refused:
+      return DnsFailure::refused;
+    case ns_r_formerr:
+      return DnsFailure::bad_response;
+    default:
+      return DnsFailure::other;
   }
 }
 
@@ -298,7 +325,8 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
   }
 
   static void on_send_done(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
-    std::unique_ptr<std::shared_ptr<Pending<DnsResponse>>> holder(static_cast<std::shared_ptr<Pending<DnsResponse>>*>(arg));
+    std::unique_ptr<std::shared_ptr<Pending<DnsResponse>>> holder(
+        static_cast<std::shared_ptr<Pending<DnsResponse>>*>(arg));
     auto& p = **holder;
     if (p.done) return;
     DnsResponse r;
@@ -315,7 +343,8 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
   }
 
   static void on_addrinfo_done(void* arg, int status, int /*timeouts*/, ares_addrinfo* ai) {
-    std::unique_ptr<std::shared_ptr<Pending<HostLookup>>> holder(static_cast<std::shared_ptr<Pending<HostLookup>>*>(arg));
+    std::unique_ptr<std::shared_ptr<Pending<HostLookup>>> holder(
+        static_cast<std::shared_ptr<Pending<HostLookup>>*>(arg));
     auto& p = **holder;
     HostLookup r;
     if (status == ARES_SUCCESS && ai) {
@@ -353,7 +382,6 @@ Resolver::Resolver(asio::any_io_executor ex, std::optional<DnsServer> server)
 }
 
 Resolver::~Resolver() = default;
-
 
 asio::awaitable<DnsResponse> Resolver::query(std::string name, int type, std::chrono::milliseconds timeout) {
   unsigned char* buf = nullptr;

@@ -16,15 +16,15 @@ namespace callready::net {
 
 // How a query went, beyond "here is the answer". Each maps to a plain-language finding.
 enum class DnsFailure {
-  none,         // rcode NOERROR with records
-  no_data,      // NOERROR, name exists, no records of that type
-  nxdomain,     // the name does not exist
-  servfail,     // the server failed to answer (SERVFAIL)
-  refused,      // the server refused the query (REFUSED)
-  timeout,      // no answer within the time given
-  unreachable,  // no server could be contacted (ICMP refused, network down)
-  bad_response, // an answer that did not parse
-  bad_name,     // the name is not a valid DNS name
+  none,          // rcode NOERROR with records
+  no_data,       // NOERROR, name exists, no records of that type
+  nxdomain,      // the name does not exist
+  servfail,      // the server failed to answer (SERVFAIL)
+  refused,       // the server refused the query (REFUSED)
+  timeout,       // no answer within the time given
+  unreachable,   // no server could be contacted (ICMP refused, network down)
+  bad_response,  // an answer that did not parse
+  bad_name,      // the name is not a valid DNS name
   other,
 };
 const char* to_string(DnsFailure);
@@ -38,11 +38,11 @@ std::optional<DnsServer> parse_dns_server(const std::string& text);
 
 struct DnsResponse {
   DnsFailure failure = DnsFailure::other;
-  int rcode = -1;                        // from the header when an answer arrived
-  std::vector<unsigned char> message;    // the raw answer
+  int rcode = -1;                      // from the header when an answer arrived
+  std::vector<unsigned char> message;  // the raw answer
   std::chrono::microseconds rtt{0};
-  std::string server;                    // which server was asked, for reports
-  std::string error;                     // c-ares' words when no answer arrived
+  std::string server;  // which server was asked, for reports
+  std::string error;   // c-ares' words when no answer arrived
 };
 
 struct HostLookup {

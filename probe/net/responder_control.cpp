@@ -3,20 +3,18 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
-#include "probe/clock.hpp"
 #include <boost/asio/streambuf.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <algorithm>
 #include <istream>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/this_coro.hpp>
 
 #include "probe/clock.hpp"
 #include "probe/net/host_port.hpp"
@@ -120,8 +118,8 @@ asio::awaitable<ResponderInfo> exchange(tcp::socket& s, tcp::endpoint control, s
   } catch (const boost::system::system_error& e) {
     ResponderInfo info;
     info.failure = ResponderInfo::Failure::protocol;
-    info.error = "control: read/write " + format_host_port(control.address(), control.port()) + ": " +
-                 e.code().message();
+    info.error =
+        "control: read/write " + format_host_port(control.address(), control.port()) + ": " + e.code().message();
     co_return info;
   }
 }
@@ -141,8 +139,8 @@ asio::awaitable<ResponderInfo> query_responder(asio::any_io_executor ex, tcp::en
                  std::to_string(timeout.count()) + " ms";
   } catch (const boost::system::system_error& e) {
     info.failure = ResponderInfo::Failure::connect;
-    info.error = "control: connect/read " + format_host_port(control.address(), control.port()) + ": " +
-                 e.code().message();
+    info.error =
+        "control: connect/read " + format_host_port(control.address(), control.port()) + ": " + e.code().message();
   }
   co_return info;
 }
@@ -161,7 +159,8 @@ bool ResponderInfo::serves(const std::string& service, std::uint16_t port) const
 std::optional<CheckError> setup_error(const ResponderInfo& info, const std::string& service,
                                       std::optional<std::uint16_t> port) {
   switch (info.failure) {
-    case ResponderInfo::Failure::none: break;
+    case ResponderInfo::Failure::none:
+      break;
     case ResponderInfo::Failure::unauthorized:
       return CheckError{ErrorReason::setup, Operation::control,
                         info.error + ": the responder rejected the token; set the same --token on both ends"};

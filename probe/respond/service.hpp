@@ -46,7 +46,7 @@ class RunningService {
  public:
   virtual ~RunningService() = default;
   virtual void stop() {}
-  virtual void housekeeping(Clock::time_point) {}  // once a second
+  virtual void housekeeping(Clock::time_point) {}     // once a second
   virtual std::string summary() const { return {}; }  // for the shutdown log line
 };
 

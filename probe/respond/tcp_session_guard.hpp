@@ -3,9 +3,10 @@
 // against the service's limit while it lives, and close it when it sits idle
 // (so idle connections cannot pile up). The STUN and SIP services share it.
 #include <boost/asio/ip/tcp.hpp>
-#include "probe/clock.hpp"
 #include <chrono>
 #include <memory>
+
+#include "probe/clock.hpp"
 
 namespace callready::respond {
 

@@ -27,7 +27,7 @@ namespace {
 udp::endpoint loopback(unsigned short port) { return {asio::ip::make_address("127.0.0.1"), port}; }
 
 checks::EchoExchange probe(unsigned short port, std::string token, std::size_t size = 200, bool minimal = false,
-                        int tos = -1, std::chrono::milliseconds timeout = 1000ms) {
+                           int tos = -1, std::chrono::milliseconds timeout = 1000ms) {
   asio::io_context io;
   checks::echo::Request req;
   RAND_bytes(reinterpret_cast<unsigned char*>(&req.session), sizeof req.session);

@@ -4,6 +4,7 @@
 // free ports, run a coroutine to completion.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,7 +17,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
-#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -121,12 +121,15 @@ class FakeControl {
       if (ec) co_return;
       std::string greeting = R"({"service":"callready-respond","version":1,"nonce":"00"})"
                              "\n";
-      co_await boost::asio::async_write(s, boost::asio::buffer(greeting), boost::asio::as_tuple(boost::asio::use_awaitable));
+      co_await boost::asio::async_write(s, boost::asio::buffer(greeting),
+                                        boost::asio::as_tuple(boost::asio::use_awaitable));
       boost::asio::streambuf hello;
       co_await boost::asio::async_read_until(s, hello, '\n', boost::asio::as_tuple(boost::asio::use_awaitable));
       std::string answer =
-          nlohmann::json{{"ok", true}, {"version", 1}, {"token_required", false}, {"services", services_}}.dump() + "\n";
-      co_await boost::asio::async_write(s, boost::asio::buffer(answer), boost::asio::as_tuple(boost::asio::use_awaitable));
+          nlohmann::json{{"ok", true}, {"version", 1}, {"token_required", false}, {"services", services_}}.dump() +
+          "\n";
+      co_await boost::asio::async_write(s, boost::asio::buffer(answer),
+                                        boost::asio::as_tuple(boost::asio::use_awaitable));
     }
   }
   nlohmann::json services_;

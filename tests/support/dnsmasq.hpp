@@ -20,10 +20,17 @@ struct Dnsmasq {
   explicit Dnsmasq(const std::vector<std::string>& records) {
     for (int attempt = 0; attempt < 5; ++attempt) {
       port = free_port(true);
-      std::vector<std::string> argv = {"dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-                                       "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1",
-                                       "--port=" + std::to_string(port), "--pid-file=" + dir.file("pid"),
-                                       "--log-facility=" + dir.file("log"), "--user=root"};
+      std::vector<std::string> argv = {"dnsmasq",
+                                       "--keep-in-foreground",
+                                       "--conf-file=/dev/null",
+                                       "--no-resolv",
+                                       "--no-hosts",
+                                       "--bind-interfaces",
+                                       "--listen-address=127.0.0.1",
+                                       "--port=" + std::to_string(port),
+                                       "--pid-file=" + dir.file("pid"),
+                                       "--log-facility=" + dir.file("log"),
+                                       "--user=root"};
       argv.insert(argv.end(), records.begin(), records.end());
       proc.emplace(argv, dir.file("stderr"));
       bool exited = false;

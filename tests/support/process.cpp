@@ -127,8 +127,7 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds li
   return r;
 }
 
-bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds limit,
-                std::chrono::milliseconds poll) {
+bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds limit, std::chrono::milliseconds poll) {
   auto end = std::chrono::steady_clock::now() + limit;
   for (;;) {
     if (ready()) return true;
@@ -175,7 +174,10 @@ bool dns_answers(const Address& a) {
   static unsigned short next_id = static_cast<unsigned short>(getpid());
   unsigned short id = ++next_id;
   std::string q = {static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-  q.append("\5ready\7invalid\0" "\0\1\0\1", 19);  // QNAME, QTYPE A, QCLASS IN
+  q.append(
+      "\5ready\7invalid\0"
+      "\0\1\0\1",
+      19);  // QNAME, QTYPE A, QCLASS IN
   int fd = socket(a.family, SOCK_DGRAM, 0);
   timeval tv{0, 200000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

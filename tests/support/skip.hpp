@@ -11,8 +11,8 @@ namespace callready::test {
 void mark_skipped(const std::string& reason);
 }
 
-#define CALLREADY_SKIP(reason)                    \
-  do {                                            \
-    ::callready::test::mark_skipped(reason);      \
-    return;                                       \
+#define CALLREADY_SKIP(reason)               \
+  do {                                       \
+    ::callready::test::mark_skipped(reason); \
+    return;                                  \
   } while (false)

@@ -1,12 +1,12 @@
 // The program's one clock: real steady time, or virtual time a test drives.
+#include "probe/clock.hpp"
+
 #include <doctest/doctest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <vector>
-
-#include "probe/clock.hpp"
 
 using namespace callready;
 namespace asio = boost::asio;

@@ -1,9 +1,8 @@
 // SRV ordering (RFC 2782), reverse names, rcodes, and answers parsed from raw messages.
-#include <doctest/doctest.h>
+#include "checks/dns/dns_records.hpp"
 
 #include <arpa/nameser.h>
-
-#include "checks/dns/dns_records.hpp"
+#include <doctest/doctest.h>
 
 using namespace callready::checks::dns;
 
@@ -29,8 +28,9 @@ std::vector<unsigned char> encode_name(const std::string& name) {
 }
 std::vector<unsigned char> response(const std::string& name, std::uint16_t qtype, const std::vector<Rr>& answers,
                                     int rcode = 0) {
-  std::vector<unsigned char> m = {0x12, 0x34, 0x81, static_cast<unsigned char>(0x80 | rcode), 0, 1, 0,
-                                  static_cast<unsigned char>(answers.size()), 0, 0, 0, 0};
+  std::vector<unsigned char> m = {0x12, 0x34, 0x81, static_cast<unsigned char>(0x80 | rcode),
+                                  0,    1,    0,    static_cast<unsigned char>(answers.size()),
+                                  0,    0,    0,    0};
   auto qn = encode_name(name);
   m.insert(m.end(), qn.begin(), qn.end());
   m.insert(m.end(), {static_cast<unsigned char>(qtype >> 8), static_cast<unsigned char>(qtype), 0, 1});
@@ -43,7 +43,8 @@ std::vector<unsigned char> response(const std::string& name, std::uint16_t qtype
   }
   return m;
 }
-std::vector<unsigned char> srv_rdata(std::uint16_t prio, std::uint16_t weight, std::uint16_t port, const std::string& target) {
+std::vector<unsigned char> srv_rdata(std::uint16_t prio, std::uint16_t weight, std::uint16_t port,
+                                     const std::string& target) {
   std::vector<unsigned char> r = {static_cast<unsigned char>(prio >> 8),   static_cast<unsigned char>(prio),
                                   static_cast<unsigned char>(weight >> 8), static_cast<unsigned char>(weight),
                                   static_cast<unsigned char>(port >> 8),   static_cast<unsigned char>(port)};
@@ -73,8 +74,7 @@ TEST_CASE("SRV records come out in the order a client tries them") {
 
 TEST_CASE("reverse names for PTR") {
   CHECK(reverse_name("203.0.113.10") == "10.113.0.203.in-addr.arpa");
-  CHECK(reverse_name("2001:db8::1") ==
-        "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+  CHECK(reverse_name("2001:db8::1") == "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
   CHECK(reverse_name("sbc.example.test") == "sbc.example.test");
 }
 

@@ -1,13 +1,14 @@
 // The engine owns deadlines: timeouts, abandoned checks, exceptions,
 // concurrency. Every case runs in virtual time (probe/clock.hpp): the clock
 // jumps to the next due timer, so timings are exact and cost nothing.
+#include "probe/engine.hpp"
+
 #include <doctest/doctest.h>
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "probe/clock.hpp"
-#include "probe/engine.hpp"
 #include "probe/registry.hpp"
 #include "probe/scan.hpp"
 #include "probe/scoring.hpp"

@@ -1,7 +1,7 @@
 // The one HOST[:PORT] reader and writer.
-#include <doctest/doctest.h>
-
 #include "probe/net/host_port.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace callready::net;
 

@@ -38,6 +38,5 @@ TEST_CASE("names are the words findings and JSON use") {
   CHECK(std::string(to_string(NetFailure::refused)) == "refused");
   CHECK(std::string(to_string(NetFailure::unreachable)) == "unreachable");
   CHECK(classify(boost::system::error_code(1, boost::system::generic_category())) == NetFailure::local);  // EPERM
-  CHECK(classify(boost::asio::error::make_error_code(boost::asio::error::misc_errors::not_found)) ==
-        NetFailure::other);
+  CHECK(classify(boost::asio::error::make_error_code(boost::asio::error::misc_errors::not_found)) == NetFailure::other);
 }

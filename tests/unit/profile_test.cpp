@@ -1,10 +1,11 @@
 // Profile loading: one fixture per invalid case, substitution, --set, $data, selection.
+#include "probe/profile.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <map>
 
-#include "probe/profile.hpp"
 #include "tests/support/process.hpp"
 
 using namespace callready;
@@ -144,7 +145,8 @@ TEST_CASE("variables, $data and selection build the plan") {
     o.sets = {{"domian", "x"}};
     auto built = build_plan(p, o);
     REQUIRE_FALSE(built.plan);
-    CHECK(joined(built.errors).find("--set domian: profile \"t\" has no variable \"domian\" (it has: domain, host, port)") !=
+    CHECK(joined(built.errors)
+              .find("--set domian: profile \"t\" has no variable \"domian\" (it has: domain, host, port)") !=
           std::string::npos);
   }
   SUBCASE("--only and --skip select by id or kind") {

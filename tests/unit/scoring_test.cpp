@@ -1,7 +1,7 @@
 // The scoring model: findings -> status -> scores -> verdict -> exit code.
-#include <doctest/doctest.h>
-
 #include "probe/scoring.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace callready;
 

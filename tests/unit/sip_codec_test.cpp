@@ -1,10 +1,10 @@
 // The SIP codec: parse/serialize round trips, RFC 3261 folding and compact
 // forms, framing on streams, and malformed input that must be rejected.
+#include "checks/sip_alg/sip_codec.hpp"
+
 #include <doctest/doctest.h>
 
 #include <random>
-
-#include "checks/sip_alg/sip_codec.hpp"
 
 using namespace callready::checks::sip;
 
