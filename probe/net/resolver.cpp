@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "probe/clock.hpp"
+#include "probe/net/host_port.hpp"
 
 namespace asio = boost::asio;
 
@@ -47,31 +48,12 @@ const char* to_string(DnsFailure f) {
 }
 
 std::optional<DnsServer> parse_dns_server(const std::string& text) {
-  std::string host = text;
-  std::string port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string::npos) return std::nullopt;
-    host = text.substr(1, close - 1);
-    if (close + 1 < text.size()) {
-      if (text[close + 1] != ':') return std::nullopt;
-      port = text.substr(close + 2);
-    }
-  } else if (std::count(text.begin(), text.end(), ':') == 1) {
-    host = text.substr(0, text.find(':'));
-    port = text.substr(text.find(':') + 1);
-  }
+  auto hp = parse_host_port(text);
+  if (!hp) return std::nullopt;
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
+  auto addr = asio::ip::make_address(hp->host, ec);
   if (ec) return std::nullopt;
-  DnsServer s{addr, 53};
-  if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-    int p = std::stoi(port);
-    if (p < 1 || p > 65535) return std::nullopt;
-    s.port = static_cast<unsigned short>(p);
-  }
-  return s;
+  return DnsServer{addr, hp->port.value_or(53)};
 }
 
 namespace {
@@ -121,11 +103,7 @@ DnsFailure failure_from_rcode(int rcode) {
   }
 }
 
-std::string endpoint_text(const DnsServer& s) {
-  auto a = s.address.to_string();
-  if (s.address.is_v6()) a = "[" + a + "]";
-  return a + ":" + std::to_string(s.port);
-}
+std::string endpoint_text(const DnsServer& s) { return format_host_port(s.address, s.port); }
 
 }  // namespace
 

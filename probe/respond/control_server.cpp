@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "probe/net/host_port.hpp"
 #include "probe/net/port_ranges.hpp"
 #include "probe/net/responder_control.hpp"
 
@@ -25,30 +26,15 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
 tcp::endpoint parse_listen(const std::string& text) {
-  std::string host = "0.0.0.0", port = text;
-  if (!text.empty() && text[0] == '[') {
-    auto close = text.find(']');
-    if (close == std::string::npos) throw std::invalid_argument("bad listen address \"" + text + "\"");
-    host = text.substr(1, close - 1);
-    port = close + 1 < text.size() && text[close + 1] == ':' ? text.substr(close + 2) : "";
-  } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
-    if (colon > 0) host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  } else if (text.find('.') != std::string::npos) {
-    host = text;
-    port = "";
-  }
-  unsigned short number = net::kDefaultControlPort;
-  if (!port.empty()) {
-    auto ranges = net::parse_port_ranges(port);
-    if (ranges.size() != 1 || ranges[0].first != ranges[0].last)
-      throw std::invalid_argument("bad listen port \"" + port + "\"");
-    number = ranges[0].first;
-  }
+  // ":PORT" and "PORT" keep the default address; "ADDR" the default port.
+  bool port_only = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  std::string spelled = text.starts_with(':') ? "0.0.0.0" + text : port_only ? "0.0.0.0:" + text : text;
+  auto hp = net::parse_host_port(spelled);
+  if (!hp) throw std::invalid_argument("bad listen address \"" + text + "\" (expected ADDR[:PORT])");
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) throw std::invalid_argument("bad listen address \"" + host + "\"");
-  return {address, number};
+  auto address = asio::ip::make_address(hp->host, ec);
+  if (ec) throw std::invalid_argument("bad listen address \"" + hp->host + "\"");
+  return {address, hp->port.value_or(net::kDefaultControlPort)};
 }
 
 namespace {
@@ -107,7 +93,7 @@ asio::awaitable<void> session(tcp::socket socket, const ResponderOptions& opts, 
                               .count()}};
   }
   log(answer["ok"].get<bool>() ? "debug" : "warn",
-      "control: " + peer.address().to_string() + ":" + std::to_string(peer.port()) +
+      "control: " + net::format_host_port(peer.address(), peer.port()) +
           (answer["ok"].get<bool>() ? " hello" : " refused: " + answer["error"].get<std::string>()));
   out = answer.dump() + "\n";
   co_await asio::async_write(socket, asio::buffer(out), asio::use_awaitable);
@@ -139,8 +125,7 @@ std::string ControlServer::start() {
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_.bind(where, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return "control port " + where.address().to_string() + ":" + std::to_string(where.port()) + ": " + ec.message();
+  if (ec) return "control port " + net::format_host_port(where.address(), where.port()) + ": " + ec.message();
   asio::co_spawn(
       io_,
       [this]() -> asio::awaitable<void> {

@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include "probe/net/resolver.hpp"
+#include "probe/respond/control_server.hpp"
+
 using namespace callready::net;
 
 TEST_CASE("host, host:port, [v6], [v6]:port and a bare IPv6 literal") {
@@ -44,4 +47,27 @@ TEST_CASE("writing brackets IPv6 only when a port follows") {
     REQUIRE(hp);
     CHECK(format_host_port(hp->host, hp->port) == text);
   }
+}
+
+TEST_CASE("--dns-server and --listen read through the same parser") {
+  auto dns = callready::net::parse_dns_server("203.0.113.53");
+  REQUIRE(dns);
+  CHECK(dns->port == 53);
+  auto dns6 = callready::net::parse_dns_server("[2001:db8::53]:5353");
+  REQUIRE(dns6);
+  CHECK(dns6->address.to_string() == "2001:db8::53");
+  CHECK(dns6->port == 5353);
+  for (const char* bad : {"", "dns.example.com", "203.0.113.53:0", "203.0.113.53:x", "[2001:db8::53"})
+    CHECK_MESSAGE(!callready::net::parse_dns_server(bad), bad);
+
+  using callready::respond::parse_listen;
+  CHECK(parse_listen("127.0.0.1:7447") ==
+        boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 7447));
+  CHECK(parse_listen("[::]:7448").address().to_string() == "::");
+  CHECK(parse_listen("[::]:7448").port() == 7448);
+  CHECK(parse_listen(":9000").port() == 9000);
+  CHECK(parse_listen("9000").address().to_string() == "0.0.0.0");
+  CHECK(parse_listen("198.51.100.7").port() == 7447);
+  for (const char* bad : {"", "responder.example.com:7447", "1.2.3.4:0", "[::1", "1.2.3.4:99999"})
+    CHECK_THROWS_AS(parse_listen(bad), std::invalid_argument);
 }
