@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "probe/net/port_ranges.hpp"
+
 namespace callready::view {
 
 // good/bad/warn: judged by the check; muted: not tested or not applicable.
@@ -34,8 +36,8 @@ struct Table {
 
 enum class PortState { open, blocked, rejected, untested };
 
-struct PortSpan {
-  std::uint16_t first = 0, last = 0;
+// A range of ports (the one port-range type) in one state.
+struct PortSpan : net::PortRange {
   PortState state = PortState::untested;
 };
 
