@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <boost/crc.hpp>
 #include <cstring>
 
 #include "probe/net/host_port.hpp"
@@ -356,19 +357,11 @@ bool verify_message_integrity(const Message& m, ByteView key) {
   return mac.size() == 20 && CRYPTO_memcmp(mac.data(), m.raw.data() + at + 4, 20) == 0;
 }
 
+// CRC-32 of ISO 3309 / ITU-T V.42 (RFC 5389 FINGERPRINT), from Boost.CRC.
 std::uint32_t crc32(ByteView data) {
-  static const auto table = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (auto b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+  boost::crc_32_type crc;
+  crc.process_bytes(data.data(), data.size());
+  return crc.checksum();
 }
 
 TransactionId random_transaction_id() {
