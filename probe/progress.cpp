@@ -16,7 +16,7 @@ void ProgressLine::check_started(const PlannedCheck& c) {
 void ProgressLine::check_finished(const PlannedCheck& c, const CheckRun& run) {
   running_.erase(c.rule.id);
   ++done_;
-  auto status = make_record(c, run).status;
+  auto status = status_of(run);
   if (status == Status::fail || status == Status::error) ++failed_;
   draw(done_ == total_);
 }

@@ -10,6 +10,7 @@ CheckRecord make_record(const PlannedCheck& planned, CheckRun run) {
   CheckRecord r;
   const auto& rule = planned.rule;
   auto& outcome = run.outcome;
+  r.status = status_of(run);  // before the findings move into the record
   r.id = rule.id;
   r.kind = rule.kind;
   r.category = rule.category;
@@ -31,17 +32,18 @@ CheckRecord make_record(const PlannedCheck& planned, CheckRun run) {
     bool unresolved = f.operation == Operation::resolve;
     if (!rule.remediation.empty() && f.severity != Severity::info && !unresolved) f.remediation = rule.remediation;
   }
-  if (run.skipped) {
-    r.status = Status::skipped;
-  } else if (outcome.error) {
-    r.status = Status::error;
+  if (!run.skipped && outcome.error) {
     r.error = std::move(outcome.error);
     if (r.summary.empty()) r.summary = r.error->message;
-  } else {
-    r.status = status_from_findings(r.findings);
   }
   cap_finding_severity(r);
   return r;
+}
+
+Status status_of(const CheckRun& run) {
+  if (run.skipped) return Status::skipped;
+  if (run.outcome.error) return Status::error;
+  return status_from_findings(run.outcome.findings);
 }
 
 std::vector<CheckRecord> make_records(const Plan& plan, EngineRun run) {

@@ -13,6 +13,8 @@ namespace callready {
 // findings (or error/skipped), the rule's requirement and remediation
 // attached, finding severity capped by the rule.
 CheckRecord make_record(const PlannedCheck& planned, CheckRun run);
+// The status make_record gives, without building the record (progress display).
+Status status_of(const CheckRun& run);
 std::vector<CheckRecord> make_records(const Plan& plan, EngineRun run);
 
 // pass / warn / fail from the findings a check reported (error and skipped are

@@ -189,8 +189,7 @@ asio::awaitable<ResponderInfo> ResponderLink::ask(asio::ip::address address, std
                                                   std::optional<std::string> token, std::chrono::milliseconds timeout) {
   tcp::endpoint control(address, control_port.value_or(default_control_));
   std::string secret = token.value_or(token_);
-  std::string key = format_host_port(address, control.port()) + " " + control_proof(secret, "key");
-  auto& entry = entries_[key];
+  auto& entry = entries_[{format_host_port(address, control.port()), secret}];
   if (!entry) {
     entry = std::make_shared<Entry>(ex_);
     asio::co_spawn(

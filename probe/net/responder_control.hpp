@@ -82,7 +82,7 @@ class ResponderLink {
   boost::asio::any_io_executor ex_;
   std::uint16_t default_control_;
   std::string token_;
-  std::map<std::string, std::shared_ptr<Entry>> entries_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Entry>> entries_;  // (control, token)
 };
 
 }  // namespace callready::net
