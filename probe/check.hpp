@@ -15,6 +15,7 @@
 #include <string>
 
 #include "probe/clock.hpp"
+#include "probe/metrics.hpp"
 #include "probe/model.hpp"
 #include "probe/params.hpp"
 #include "probe/view.hpp"
@@ -85,6 +86,8 @@ struct CheckKind {
   std::function<boost::asio::awaitable<CheckOutcome>(const nlohmann::json&, CheckContext&)> run;
   // What the HTML report draws from this kind's details; empty: a generic table.
   std::function<view::View(const nlohmann::json& details)> view;
+  // What monitoring systems read from this kind's details; empty: none.
+  std::function<metrics::Samples(const nlohmann::json& details)> metrics;
 };
 
 // The kind's functions. Params provides `static Params parse(ParamReader&)`
@@ -96,6 +99,7 @@ struct KindFunctions {
   boost::asio::awaitable<Measured<Result>> (*measure)(Params, CheckContext&);
   Judgement (*judge)(const Result&, const Params&);
   view::View (*view)(const nlohmann::json& details) = nullptr;
+  metrics::Samples (*metrics)(const nlohmann::json& details) = nullptr;
 };
 
 template <class Result>
@@ -159,6 +163,7 @@ CheckKind make_check_kind(std::string name, Millis default_timeout, KindFunction
     co_return outcome_of(m, *p, fns.judge);
   };
   if (fns.view) k.view = fns.view;
+  if (fns.metrics) k.metrics = fns.metrics;
   return k;
 }
 

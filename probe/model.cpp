@@ -80,6 +80,7 @@ void to_json(json& j, const Finding& f) {
            {"remediation", f.remediation},
            {"requirement", f.requirement}};
   if (f.operation != Operation::none) j["operation"] = f.operation;
+  if (f.inconclusive) j["inconclusive"] = true;
 }
 void from_json(const json& j, Finding& f) {
   get_opt(j, "severity", f.severity);
@@ -88,6 +89,14 @@ void from_json(const json& j, Finding& f) {
   get_opt(j, "remediation", f.remediation);
   get_opt(j, "requirement", f.requirement);
   get_opt(j, "operation", f.operation);
+  get_opt(j, "inconclusive", f.inconclusive);
+}
+
+void to_json(json& j, const RootCause& c) { j = json{{"code", c.code}, {"message", c.message}, {"checks", c.checks}}; }
+void from_json(const json& j, RootCause& c) {
+  get_opt(j, "code", c.code);
+  get_opt(j, "message", c.message);
+  get_opt(j, "checks", c.checks);
 }
 
 void to_json(json& j, const CheckRecord& c) {
@@ -150,6 +159,7 @@ void to_json(json& j, const Report& r) {
            {"categories", categories},
            {"checks", r.checks}};
   if (r.incomplete) j["incomplete_reason"] = r.incomplete_reason;
+  if (!r.root_causes.empty()) j["root_causes"] = r.root_causes;
 }
 
 void from_json(const json& j, Report& r) {
@@ -185,6 +195,7 @@ void from_json(const json& j, Report& r) {
       r.categories.push_back(cs);
     }
   }
+  get_opt(j, "root_causes", r.root_causes);
   get_opt(j, "checks", r.checks);
 }
 

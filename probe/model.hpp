@@ -65,6 +65,9 @@ struct Finding {
   std::string remediation{};
   std::string requirement{};              // filled from the rule when the record is built: "text [source]"
   Operation operation = Operation::none;  // the step that failed, when one did
+  // The check could not tell whether the requirement holds (e.g. the far end
+  // refused): the rule's remediation does not apply, the finding keeps its own.
+  bool inconclusive = false;
 };
 
 // Why a check could not say anything about the network (sslyze's split:
@@ -130,6 +133,14 @@ struct ReportSite {
   std::string public_address;  // when a check learned it (STUN)
 };
 
+// One cause named once, with the checks it affected (a resolver that cannot
+// be reached, a responder that is not running, an unreachable host).
+struct RootCause {
+  std::string code;                 // the finding code or error that is the cause, e.g. "dns.unreachable"
+  std::string message;              // for people: what is wrong here
+  std::vector<std::string> checks;  // ids of the checks it affected
+};
+
 struct Report {
   std::string schema = "callready.report/v1";
   std::string tool_name = "callready";
@@ -144,11 +155,14 @@ struct Report {
   bool incomplete = false;
   std::string incomplete_reason;
   std::vector<CategoryScore> categories;
+  std::vector<RootCause> root_causes;
   std::vector<CheckRecord> checks;
 };
 
 void to_json(json&, const Finding&);
 void from_json(const json&, Finding&);
+void to_json(json&, const RootCause&);
+void from_json(const json&, RootCause&);
 void to_json(json&, const CheckRecord&);
 void from_json(const json&, CheckRecord&);
 void to_json(json&, const Report&);

@@ -54,4 +54,10 @@ view::View check_view(const CheckRecord& record) {
   return kind->view(record.details);
 }
 
+metrics::Samples check_metrics(const CheckRecord& record) {
+  const auto* kind = find_check_kind(record.kind);
+  if (!kind || !kind->metrics || !record.details.is_object()) return {};
+  return kind->metrics(record.details);
+}
+
 }  // namespace callready

@@ -21,4 +21,8 @@ const std::vector<respond::ServiceKind>& service_registry();
 // (empty for a kind without one, or a kind this build does not know).
 view::View check_view(const CheckRecord& record);
 
+// What monitoring systems read of a check: its kind's samples (empty for a
+// kind without any, or a kind this build does not know).
+metrics::Samples check_metrics(const CheckRecord& record);
+
 }  // namespace callready
