@@ -15,6 +15,7 @@ TEST_PKGS=(
   openssl ca-certificates time iproute2 iptables nftables conntrack socat
   dnsutils iputils-tracepath iputils-ping iperf3 sslscan tcpdump coturn
   dnsmasq-base nmap python3 python3-html5lib chromium clang-format
+  nginx-light bind9 prometheus libmonitoring-plugin-perl
 )
 
 want=("${BUILD_PKGS[@]}")
