@@ -111,8 +111,10 @@ void to_json(json& j, const CheckRecord& c) {
            {"details", c.details},
            {"severity", c.severity},
            {"requirement", {{"text", c.requirement.text}, {"source", c.requirement.source}}}};
-  if (c.error)
+  if (c.error) {
     j["error"] = {{"reason", c.error->reason}, {"operation", c.error->operation}, {"message", c.error->message}};
+    if (c.error->cause) j["error"]["cause"] = c.error->cause->code;
+  }
 }
 void from_json(const json& j, CheckRecord& c) {
   get_opt(j, "id", c.id);
@@ -134,6 +136,7 @@ void from_json(const json& j, CheckRecord& c) {
     get_opt(*it, "reason", e.reason);
     get_opt(*it, "operation", e.operation);
     get_opt(*it, "message", e.message);
+    if (auto cause = it->find("cause"); cause != it->end() && cause->is_string()) e.cause = Cause{*cause, {}};
     c.error = e;
   }
 }

@@ -56,6 +56,14 @@ struct Requirement {
   std::string source;  // seed file name + section heading
 };
 
+// A step a check depends on that failed first (its target's name did not
+// resolve): one cause, worded the same for every check it stopped, so the
+// report names it once in `root_causes`.
+struct Cause {
+  std::string code;     // e.g. "dns.unreachable", "dns.nxdomain"
+  std::string message;  // for people: what is wrong here
+};
+
 // One observation about the network. `code` is stable for machines
 // ("dns.nxdomain"), `message` is for people.
 struct Finding {
@@ -68,6 +76,9 @@ struct Finding {
   // The check could not tell whether the requirement holds (e.g. the far end
   // refused): the rule's remediation does not apply, the finding keeps its own.
   bool inconclusive = false;
+  // Set by a step the check depends on (resolving its target): scoring makes
+  // the check an error with reason `dependency` and names the cause once.
+  std::optional<Cause> cause{};
 };
 
 // Why a check could not say anything about the network (sslyze's split:
@@ -76,6 +87,7 @@ struct CheckError {
   ErrorReason reason = ErrorReason::internal;
   Operation operation = Operation::none;
   std::string message;
+  std::optional<Cause> cause{};  // with reason `dependency`: the step that failed first (JSON: its code)
 };
 
 // What a check returns. It never decides its status or score.
