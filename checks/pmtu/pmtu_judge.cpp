@@ -21,6 +21,13 @@ nlohmann::json tested_json(const pmtu::SearchResult& s) {
   return tested;
 }
 
+// The ICMP message that tells a sender with DF set to shrink its packets: its
+// name differs per family (RFC 792/1191 for IPv4, RFC 4443/8201 for IPv6).
+std::string too_big_icmp_name(const std::optional<std::string>& address) {
+  bool v6 = address && address->find(':') != std::string::npos;
+  return v6 ? "ICMPv6 Packet Too Big" : "ICMP Fragmentation Needed";
+}
+
 template <class T>
 nlohmann::json or_null(const std::optional<T>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
@@ -93,12 +100,13 @@ Judgement judge_pmtu(const PmtuResult& r, const PmtuParams& p) {
     return j;
   }
   int mtu = *s.path_mtu;
+  std::string too_big = too_big_icmp_name(r.address);
   if (s.black_hole)
     j.findings.push_back(
         {Severity::critical, "pmtu.black_hole",
-         fmt::format("IP packets larger than {} bytes with DF set vanish on the way to {} and no ICMP Fragmentation "
-                     "Needed comes back (a PMTU black hole): large signalling and media packets will be lost silently",
-                     mtu, p.host),
+         fmt::format("IP packets larger than {} bytes with DF set vanish on the way to {} and no {} comes back (a PMTU "
+                     "black hole): large signalling and media packets will be lost silently",
+                     mtu, p.host, too_big),
          fmt::format("Allow ICMP type 3 code 4 (Fragmentation Needed) and ICMPv6 type 2 (Packet Too Big) through every "
                      "firewall and router toward {}: senders that set DF rely on it when packets must shrink",
                      p.host),
@@ -127,7 +135,7 @@ Judgement judge_pmtu(const PmtuResult& r, const PmtuParams& p) {
          fmt::format("Use SIP over TCP or TLS, or raise the path MTU to {} bytes", t.warning_below), ""});
   std::string how = s.method == "responder" ? "" : " (reduced mode: arrivals shown by ICMP port unreachable)";
   j.summary = fmt::format("path MTU {} bytes{}{}{}{}", mtu, s.upper_bound_reached ? " (the largest size tried)" : "",
-                          s.icmp_seen ? ", ICMP Fragmentation Needed seen" : "",
+                          s.icmp_seen ? fmt::format(", {} seen", too_big) : "",
                           s.black_hole ? ", larger packets vanish without ICMP (black hole)" : "", how);
   return j;
 }

@@ -107,6 +107,23 @@ TEST_CASE("pmtu.below_recommended: warning, a measurement (no operation)") {
   CHECK(j.summary == "path MTU 1400 bytes, ICMP Fragmentation Needed seen");
 }
 
+TEST_CASE("IPv6: the summary and the black-hole finding name ICMPv6 Packet Too Big, not Fragmentation Needed") {
+  auto r = measured(1400, false, 1400);
+  r.host = "2001:db8:2::10";
+  r.address = "2001:db8:2::10";
+  auto p = params();
+  p.host = "2001:db8:2::10";
+  auto j = judge_pmtu(r, p);
+  CHECK(j.summary == "path MTU 1400 bytes, ICMPv6 Packet Too Big seen");
+  CHECK(j.summary.find("Fragmentation Needed") == std::string::npos);
+  r.search->black_hole = true;
+  r.search->icmp_seen = false;
+  j = judge_pmtu(r, p);
+  REQUIRE(codes(j).front() == "pmtu.black_hole");
+  CHECK(j.findings[0].message.find("no ICMPv6 Packet Too Big comes back") != std::string::npos);
+  CHECK(j.findings[0].message.find("Fragmentation Needed") == std::string::npos);
+}
+
 TEST_CASE("pmtu.below_minimum: critical, and it replaces below_recommended") {
   auto j = judge_pmtu(measured(1280), params());
   REQUIRE(codes(j) == std::vector<std::string>{"pmtu.below_minimum", "pmtu.sip_fragmentation"});
