@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <cmath>
 
+#include "checks/common/icmp_error_queue.hpp"
 #include "probe/net/async.hpp"
 
 namespace asio = boost::asio;
@@ -51,6 +52,46 @@ void fail(Exchange& ex, Operation op, const boost::system::error_code& ec) {
     ex.error = fmt::format("{}: {}", to_string(op), ec.message());
 }
 
+bool is_icmp_failure(const boost::system::error_code& ec) {
+  auto kind = net::classify(ec);
+  return kind == net::NetFailure::refused || kind == net::NetFailure::unreachable;
+}
+
+// Drains the socket's error queue; the first ICMP error for a datagram sent
+// to `server` (errors for other destinations belong to earlier exchanges on
+// the same socket).
+std::optional<IcmpError> icmp_error_for(udp::socket& sock, const Endpoint& server) {
+  std::optional<IcmpError> found;
+  for (int i = 0; i < 64; ++i) {  // bounded: the kernel caps the queue anyway
+    auto q = read_icmp_error(sock.native_handle());
+    if (!q.consumed) break;
+    if (!found && q.icmp && q.icmp->destination == server) found = q.icmp;
+  }
+  return found;
+}
+
+void fail_icmp(Exchange& ex, const IcmpError& icmp) {
+  ex.failed = Operation::receive;
+  ex.failure = net::classify(boost::system::error_code(icmp.error, boost::system::system_category()));
+  ex.error = icmp.describe();
+  ex.icmp = icmp;
+}
+
+// One send; a pending ICMP error fails a send without sending it, so after
+// reading the error the datagram is sent again (at most twice more).
+boost::system::error_code send_request(udp::socket& sock, const Bytes& request, const Endpoint& server, Exchange& ex) {
+  boost::system::error_code ec;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    sock.send_to(asio::buffer(request), server, 0, ec);
+    if (!ec || !is_icmp_failure(ec)) return ec;
+    if (auto icmp = icmp_error_for(sock, server)) {
+      fail_icmp(ex, *icmp);
+      return ec;
+    }
+  }
+  return ec;
+}
+
 }  // namespace
 
 Bytes binding_request(const TransactionId& id, const RequestOptions& opts) {
@@ -65,6 +106,7 @@ asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, Reque
   Exchange ex;
   boost::system::error_code ec;
   ex.local = sock.local_endpoint(ec);
+  enable_icmp_errors(sock);
   auto id = random_transaction_id();
   auto request = binding_request(id, opts);
   Timer window(co_await asio::this_coro::executor);
@@ -74,9 +116,9 @@ asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, Reque
   auto send_at = start;  // the schedule, so that late wake-ups do not shift it
   auto rto = plan.rto;
   for (int i = 0; i < plan.max_sends && send_at < give_up; ++i) {
-    sock.send_to(asio::buffer(request), server, 0, ec);
+    ec = send_request(sock, request, server, ex);
     if (ec) {
-      fail(ex, Operation::send, ec);
+      if (!ex.icmp) fail(ex, Operation::send, ec);
       ex.elapsed = Clock::now() - start;
       co_return ex;
     }
@@ -98,10 +140,16 @@ asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, Reque
       }
       auto [rec, n] = std::get<0>(r);
       if (rec) {
-        auto kind = net::classify(rec);
-        // An ICMP error queued on the socket: the far end may still answer a
-        // retransmission, so the plan runs on.
-        if (kind == net::NetFailure::refused || kind == net::NetFailure::unreachable) continue;
+        if (is_icmp_failure(rec)) {
+          // The ICMP error woke the receive; its details are on the error
+          // queue. One for this server ends the wait; others are stale.
+          if (auto icmp = icmp_error_for(sock, server)) {
+            fail_icmp(ex, *icmp);
+            ex.elapsed = Clock::now() - start;
+            co_return ex;
+          }
+          continue;
+        }
         fail(ex, Operation::receive, rec);
         ex.elapsed = Clock::now() - start;
         co_return ex;

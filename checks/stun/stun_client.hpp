@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "checks/common/echo_client.hpp"
 #include "checks/stun/stun_codec.hpp"
 #include "probe/clock.hpp"
 #include "probe/model.hpp"
@@ -49,12 +50,19 @@ struct Exchange {
   std::optional<net::NetFailure> failure;
   std::string error;
   std::string junk;  // something arrived that was not our response: why
+  // UDP: the ICMP error for a request to `server` that ended the wait (port
+  // unreachable from the server itself: a closed port; from another address:
+  // a REJECT on the path).
+  std::optional<IcmpError> icmp;
 };
 
 Bytes binding_request(const TransactionId& id, const RequestOptions& opts);
 
 // `sock` must be open (and bound); responses from any source are accepted, so
-// RFC 5780 CHANGE-REQUEST answers from the alternate address count.
+// RFC 5780 CHANGE-REQUEST answers from the alternate address count. ICMP
+// errors are turned on for the socket: the first one for a request to
+// `server` ends the exchange at once (a closed port answers within one RTT;
+// waiting out the schedule would only make it look like a silent drop).
 boost::asio::awaitable<Exchange> udp_exchange(boost::asio::ip::udp::socket& sock, Endpoint server, RequestOptions opts,
                                               Retransmission plan);
 

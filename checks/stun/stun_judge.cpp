@@ -88,6 +88,36 @@ Finding finding(Severity severity, std::string code, std::string message, std::s
   return f;
 }
 
+// An ICMP error ended the wait: from the server itself a closed port (the
+// host is there and said nothing listens: no firewall to open), otherwise a
+// device on the path that rejects the port.
+Judgement judge_icmp(const StunResult& r, const StunParams& p) {
+  Judgement j;
+  std::string address = r.address ? r.address->to_string() : r.server;
+  std::string host = address == r.server ? r.server : fmt::format("{} ({})", r.server, address);
+  if (r.closed_port()) {
+    j.summary =
+        fmt::format("closed port: {} answered that nothing listens on UDP {} ({})", host, r.port, r.icmp->describe());
+    j.findings.push_back(finding(
+        Severity::critical, "stun.port_closed",
+        fmt::format("Closed port: {} answered the Binding request on UDP {} with ICMP port unreachable: the host is "
+                    "reachable, but nothing listens on that port (not a firewall drop)",
+                    host, r.port),
+        fmt::format("Check that the STUN server runs on {} and listens on UDP {}, and that this is the right address "
+                    "and port for this deployment; the firewall is not what stops it",
+                    host, r.port),
+        Operation::receive));
+    return j;
+  }
+  j.summary = fmt::format("UDP {} to {} rejected on the path ({})", r.port, host, r.icmp->describe());
+  j.findings.push_back(finding(Severity::critical, "stun.rejected",
+                               fmt::format("UDP {} to {} was refused by a device on the path ({}): a firewall or "
+                                           "router rejects this port",
+                                           r.port, host, r.icmp->describe()),
+                               open_rule(r), Operation::receive));
+  return j;
+}
+
 // No answer at all: the first exchange failed at `r.failed`.
 Judgement judge_unanswered(const StunResult& r, const StunParams& p) {
   Judgement j;
@@ -99,6 +129,7 @@ Judgement judge_unanswered(const StunResult& r, const StunParams& p) {
                                  "Check the default route / gateway of this network", Operation::connect));
     return j;
   }
+  if (r.icmp) return judge_icmp(r, p);
   j.summary = fmt::format("no STUN answer from {}: {}", p.target(), r.error);
   if (!r.junk.empty()) {
     j.findings.push_back(finding(Severity::critical, "stun.bad_response",
@@ -129,6 +160,10 @@ std::string StunResult::filtering_text() const {
   return discovery == NatDiscovery::ran ? behaviour.filtering.text() : why_not_run(discovery);
 }
 
+bool StunResult::closed_port() const {
+  return icmp && icmp->port_unreachable() && icmp->offender && address && *icmp->offender == *address;
+}
+
 std::optional<std::string> StunResult::public_address() const {
   auto m = mapped();
   if (!m) return std::nullopt;
@@ -152,6 +187,10 @@ void to_json(nlohmann::json& j, const StunResult& r) {
       {"filtering_behavior", r.filtering_text()},
   };
   if (r.address) j["address"] = r.address->to_string();
+  if (r.transport == "udp") {
+    j["icmp"] = r.icmp ? nlohmann::json(r.icmp->describe()) : nlohmann::json(nullptr);
+    j["closed_port"] = r.closed_port();
+  }
   if (r.requests_sent) j["requests_sent"] = *r.requests_sent;
   if (r.error_response) j["error_response"] = error_text(*r.error_response);
   if (r.discovery == NatDiscovery::ran) {

@@ -34,6 +34,7 @@ void take_exchange(StunResult& r, const Exchange& ex) {
     r.failure = ex.failure;
     r.error = ex.error;
     r.junk = ex.junk;
+    r.icmp = ex.icmp;
     return;
   }
   const auto& resp = ex.response;

@@ -58,6 +58,10 @@ struct StunResult {
   std::optional<net::NetFailure> failure;
   std::string error;
   std::string junk;  // bytes arrived that were not our response: why
+  // UDP: the ICMP error that ended the wait. Port unreachable from the
+  // server's own address is a closed port (the host is there, nothing
+  // listens); from another address it is a firewall's REJECT.
+  std::optional<IcmpError> icmp;
   std::optional<int> requests_sent;
   bool answered = false;  // a STUN response arrived (success or error)
   std::optional<double> rtt_ms;
@@ -80,6 +84,8 @@ struct StunResult {
   std::string filtering_text() const;  // details' filtering_behavior
   // The site's public address as the server saw it.
   std::optional<std::string> public_address() const;
+  // The server itself answered ICMP port unreachable: nothing listens there.
+  bool closed_port() const;
 };
 
 void to_json(nlohmann::json& j, const StunResult& r);

@@ -184,3 +184,22 @@ TEST_CASE("filtering: answers from another port but not another IP is address-de
   CHECK(d["filtering_behavior"] == "address-dependent");
   CHECK(d["filtering_evidence"].get<std::string>().find("127.0.0.1:" + std::to_string(port + 1)) != std::string::npos);
 }
+
+TEST_CASE("RFC 5780 mapping test II to a closed alternate address ends at the ICMP error, not after its schedule") {
+  unsigned short port = 0;
+  FakeServer server(rfc5780_script(port), FakeServer::Change::filtered);
+  port = server.port();
+  auto started = std::chrono::steady_clock::now();
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::seconds(20));
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  const auto& d = t.details;
+  INFO(d.dump());
+  // Nothing listens on 127.0.0.2:port: the kernel says so at once.
+  auto mapping = d["mapping_behavior"].get<std::string>();
+  CHECK(mapping.rfind("unknown: test II to 127.0.0.2:" + std::to_string(port), 0) == 0);
+  CHECK(mapping.find("(ICMP port unreachable from 127.0.0.2)") != std::string::npos);
+  // The filtering tests still wait out their silence (3.5 s); test II of the
+  // mapping no longer adds its 5.5 s schedule.
+  CHECK(d["filtering_behavior"] == "address-and-port-dependent");
+  CHECK(elapsed < std::chrono::milliseconds(3500 + 1000));
+}

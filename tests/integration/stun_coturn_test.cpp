@@ -66,7 +66,8 @@ TEST_CASE("nat_discovery false skips the RFC 5780 tests") {
 }
 
 TEST_CASE("silence: retransmits per RFC 5389 until the deadline, then a critical finding naming UDP and the port") {
-  auto port = free_udp_block(1);  // nothing listens there
+  RawUdp silent;  // bound and never read: no answer and no ICMP error
+  auto port = silent.port();
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::milliseconds(3000));
   const auto& d = t.details;
   CHECK(d["reachable"] == false);
@@ -80,6 +81,37 @@ TEST_CASE("silence: retransmits per RFC 5389 until the deadline, then a critical
       CHECK(f.message.find("UDP port " + std::to_string(port)) != std::string::npos);
       CHECK(f.operation == Operation::receive);
     }
+  CHECK(d["icmp"].is_null());
+  CHECK(d["closed_port"] == false);
+}
+
+TEST_CASE("a closed UDP port: the first ICMP port unreachable ends the check within one RTT + 50 ms") {
+  if (!have_program("turnserver")) CALLREADY_SKIP("coturn not installed (scripts/install-deps.sh)");
+  // The open case first, against coturn: its RTT is this path's.
+  Coturn coturn(false);
+  auto open = run_stun_check({{"host", "127.0.0.1"}, {"port", coturn.port}}, std::chrono::seconds(10));
+  REQUIRE(open.details["reachable"] == true);
+  double rtt_ms = open.details["rtt_ms"].get<double>();
+  auto port = free_udp_block(1);  // nothing listens there: the kernel answers ICMP port unreachable
+  auto started = std::chrono::steady_clock::now();
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::seconds(20));
+  double elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  const auto& d = t.details;
+  INFO(d.dump());
+  MESSAGE("closed port answered in " << elapsed_ms << " ms; coturn's RTT " << rtt_ms << " ms");
+  CHECK(elapsed_ms <= rtt_ms + 50);  // before: the whole schedule (18 s of the 20 s budget)
+  CHECK(d["reachable"] == false);
+  CHECK(d["requests_sent"] == 1);
+  CHECK(d["closed_port"] == true);
+  CHECK(d["icmp"] == "ICMP port unreachable from 127.0.0.1");
+  REQUIRE(t.findings.size() == 1);
+  const auto& f = t.findings.front();
+  CHECK(f.code == "stun.port_closed");
+  CHECK(f.severity == Severity::critical);
+  CHECK(f.operation == Operation::receive);
+  CHECK(f.message.find("nothing listens on that port") != std::string::npos);
+  CHECK(f.remediation.find("Allow outbound") == std::string::npos);  // no firewall advice
+  CHECK(t.summary.rfind("closed port: 127.0.0.1 answered that nothing listens on UDP " + std::to_string(port), 0) == 0);
 }
 
 TEST_CASE("TCP to a closed port: connect refused is a critical finding naming TCP and the port") {

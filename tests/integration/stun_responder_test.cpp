@@ -303,7 +303,8 @@ TEST_CASE("callready respond: an unserved STUN port is a set-up error, the serve
 }
 
 TEST_CASE("responder false: a third-party server's silence stays a finding, whatever --responder says") {
-  auto port = free_udp_block(1);
+  RawUdp silent;  // bound and never read: silence, not a closed port
+  auto port = silent.port();
   ScanSettings settings;
   settings.responder = "127.0.0.1:" + std::to_string(free_port());
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"responder", false}},

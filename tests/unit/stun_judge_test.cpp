@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <cerrno>
 
 #include "checks/stun/stun_check.hpp"
 #include "checks/stun/stun_result.hpp"
@@ -128,6 +129,70 @@ TEST_CASE("stun.no_response: silence over UDP, operation receive, names UDP and 
   CHECK(f.remediation.find("(203.0.113.10)") != std::string::npos);
   CHECK(j.summary == "no STUN answer from stun.example.net:5004/udp: no answer to 3 request(s) within 2700 ms");
   no_webex(j);
+}
+
+namespace {
+checks::IcmpError port_unreachable_from(const char* offender) {
+  checks::IcmpError e;
+  e.destination = ep("203.0.113.10", 5004);
+  e.error = ECONNREFUSED;
+  e.origin = 2;  // SO_EE_ORIGIN_ICMP
+  e.type = 3;
+  e.code = 3;
+  e.offender = boost::asio::ip::make_address(offender);
+  return e;
+}
+
+StunResult refused_by(const StunParams& p, const char* offender) {
+  auto r = asked(p);
+  r.requests_sent = 1;
+  r.failed = Operation::receive;
+  r.failure = net::NetFailure::refused;
+  r.icmp = port_unreachable_from(offender);
+  r.error = r.icmp->describe();
+  return r;
+}
+}  // namespace
+
+TEST_CASE("stun.port_closed: the server itself answered port unreachable, a closed port and not a firewall drop") {
+  auto p = params();
+  auto r = refused_by(p, "203.0.113.10");
+  CHECK(r.closed_port());
+  auto j = judge(r, p);
+  const auto& f = only(j);
+  CHECK(f.code == "stun.port_closed");
+  CHECK(f.severity == Severity::critical);
+  CHECK(f.operation == Operation::receive);
+  CHECK(f.message.rfind("Closed port: stun.example.net (203.0.113.10) answered", 0) == 0);
+  CHECK(f.message.find("nothing listens on that port") != std::string::npos);
+  CHECK(f.remediation.find("Allow outbound") == std::string::npos);  // not "open the firewall"
+  CHECK(f.remediation.find("listens on UDP 5004") != std::string::npos);
+  CHECK(j.summary ==
+        "closed port: stun.example.net (203.0.113.10) answered that nothing listens on UDP 5004 (ICMP port "
+        "unreachable from 203.0.113.10)");
+  json d = r;
+  CHECK(d["closed_port"] == true);
+  CHECK(d["icmp"] == "ICMP port unreachable from 203.0.113.10");
+  CHECK(d["reachable"] == false);
+  no_webex(j);
+}
+
+TEST_CASE("stun.rejected: port unreachable from a router on the path is a firewall's REJECT") {
+  auto p = params();
+  auto r = refused_by(p, "198.18.0.1");
+  CHECK_FALSE(r.closed_port());
+  auto j = judge(r, p);
+  const auto& f = only(j);
+  CHECK(f.code == "stun.rejected");
+  CHECK(f.severity == Severity::critical);
+  CHECK(f.operation == Operation::receive);
+  CHECK(f.message.find("(ICMP port unreachable from 198.18.0.1)") != std::string::npos);
+  CHECK(f.remediation.find("Allow outbound UDP 5004") != std::string::npos);
+  CHECK(j.summary ==
+        "UDP 5004 to stun.example.net (203.0.113.10) rejected on the path (ICMP port unreachable from "
+        "198.18.0.1)");
+  json d = r;
+  CHECK(d["closed_port"] == false);
 }
 
 TEST_CASE("stun.no_response: a send that failed names operation send") {

@@ -115,6 +115,29 @@ TEST_CASE(
   CHECK(run.ex.error == "no answer to 7 request(s) within 39500 ms");
 }
 
+TEST_CASE("a closed port: the first ICMP port unreachable ends the exchange at 0 ms after one request") {
+  VirtualTime vt;
+  asio::io_context io;
+  Endpoint closed;
+  {
+    udp::socket probe(io, loopback());  // a port that was free a moment ago; nothing listens once closed
+    closed = probe.local_endpoint();
+  }
+  auto run = exchange_with(io, vt, closed, Retransmission{}, {});
+  CHECK(run.ex.sent_at == ms({0}));
+  CHECK(run.finished == Millis(0));  // not 39500: the schedule is not waited out
+  CHECK_FALSE(run.ex.answered);
+  CHECK(run.ex.failed == Operation::receive);
+  REQUIRE(run.ex.failure);
+  CHECK(*run.ex.failure == net::NetFailure::refused);
+  REQUIRE(run.ex.icmp);
+  CHECK(run.ex.icmp->port_unreachable());
+  CHECK(run.ex.icmp->destination == closed);
+  REQUIRE(run.ex.icmp->offender);
+  CHECK(run.ex.icmp->offender->to_string() == "127.0.0.1");
+  CHECK(run.ex.error == "ICMP port unreachable from 127.0.0.1");
+}
+
 TEST_CASE("the budget cuts the schedule: 2700 ms allows the sends at 0, 500 and 1500 ms, and ends at 2700") {
   VirtualTime vt;
   asio::io_context io;
