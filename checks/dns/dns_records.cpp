@@ -8,11 +8,11 @@
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
+#include <vector>
 
 namespace callready::checks::dns {
 
 namespace {
-constexpr int kMaxAddrs = 64;
 
 // Skips one (possibly compressed) name; false when it runs past the end.
 bool skip_name(const std::vector<unsigned char>& m, std::size_t& pos) {
@@ -54,10 +54,13 @@ DnsAnswers parse_answers(const std::vector<unsigned char>& message, int type) {
   const unsigned char* buf = message.data();
   int len = static_cast<int>(message.size());
   int rc = ARES_SUCCESS;
+  // c-ares fills at most as many addresses as it is given room for: room for
+  // every answer record (ANCOUNT), so that none is cut.
+  int room = message.size() >= 12 ? std::max(1, static_cast<int>(u16(message, 6))) : 1;
   if (type == ns_t_a) {
-    ares_addrttl ttls[kMaxAddrs];
-    int n = kMaxAddrs;
-    rc = ares_parse_a_reply(buf, len, nullptr, ttls, &n);
+    std::vector<ares_addrttl> ttls(static_cast<std::size_t>(room));
+    int n = room;
+    rc = ares_parse_a_reply(buf, len, nullptr, ttls.data(), &n);
     if (rc == ARES_SUCCESS)
       for (int i = 0; i < n; ++i) {
         char s[INET_ADDRSTRLEN];
@@ -65,9 +68,9 @@ DnsAnswers parse_answers(const std::vector<unsigned char>& message, int type) {
         out.addresses.emplace_back(s);
       }
   } else if (type == ns_t_aaaa) {
-    ares_addr6ttl ttls[kMaxAddrs];
-    int n = kMaxAddrs;
-    rc = ares_parse_aaaa_reply(buf, len, nullptr, ttls, &n);
+    std::vector<ares_addr6ttl> ttls(static_cast<std::size_t>(room));
+    int n = room;
+    rc = ares_parse_aaaa_reply(buf, len, nullptr, ttls.data(), &n);
     if (rc == ARES_SUCCESS)
       for (int i = 0; i < n; ++i) {
         char s[INET6_ADDRSTRLEN];

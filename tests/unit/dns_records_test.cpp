@@ -109,6 +109,24 @@ TEST_CASE("answers and the smallest TTL are read from a raw message") {
   CHECK(p.names == std::vector<std::string>{"sbc1.example.test"});
 }
 
+TEST_CASE("every A and AAAA record is read, not the first 64") {
+  std::vector<Rr> a, aaaa;
+  for (unsigned char i = 1; i <= 70; ++i) {
+    a.push_back({ns_t_a, 300, {198, 51, 100, i}});
+    std::vector<unsigned char> v6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, i};
+    aaaa.push_back({ns_t_aaaa, 300, v6});
+  }
+  auto four = parse_answers(response("many.example.test", ns_t_a, a), ns_t_a);
+  CHECK(four.error.empty());
+  REQUIRE(four.addresses.size() == 70);
+  CHECK(four.addresses.front() == "198.51.100.1");
+  CHECK(four.addresses.back() == "198.51.100.70");
+  auto six = parse_answers(response("many.example.test", ns_t_aaaa, aaaa), ns_t_aaaa);
+  CHECK(six.error.empty());
+  REQUIRE(six.addresses.size() == 70);
+  CHECK(six.addresses.back() == "2001:db8::46");
+}
+
 TEST_CASE("truncated or garbage messages are rejected, never read past the end") {
   auto a = response("sbc.example.test", ns_t_a, {{ns_t_a, 300, {203, 0, 113, 10}}});
   for (std::size_t cut = 0; cut < a.size(); ++cut) {
