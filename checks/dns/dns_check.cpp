@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "checks/dns/dns_transport.hpp"
+
 namespace callready::checks {
 
 namespace dns {
@@ -66,6 +68,42 @@ boost::asio::awaitable<std::vector<SrvTarget>> resolve_srv_targets(const std::ve
   co_return out;
 }
 
+// c-ares sends no EDNS, so a UDP answer is at most 512 bytes (RFC 1035
+// §4.2.1): a larger one came over TCP, after a truncated UDP answer.
+constexpr std::size_t kUdpAnswerLimit = 512;
+
+// c-ares had no answer. When the server answers over UDP with TC set, the
+// retry over TCP is what failed: ask once over each transport to say so.
+boost::asio::awaitable<void> diagnose_no_answer(DnsResult& res, int type, CheckContext& ctx) {
+  auto server = first_server(res.server);
+  if (!server) co_return;
+  auto question = make_question(res.query_name, type);
+  if (question.empty()) co_return;
+  // Short: a server that truncates answers at once; a silent one should not
+  // make the failure much slower than it already was.
+  auto udp_limit = ctx.budget(Millis(1000));
+  auto over_udp = co_await ask_over_udp(*server, question, udp_limit);
+  if (!over_udp.answered || !over_udp.truncated) co_return;
+  res.truncated = true;
+  res.transport = "tcp";
+  auto tcp_limit = ctx.budget(Millis(2000));
+  auto over_tcp = co_await ask_over_tcp(*server, question, tcp_limit);
+  if (over_tcp.answered) {  // it works now: keep this answer
+    res.failure = failure_of_rcode(over_tcp.rcode);
+    res.rcode = over_tcp.rcode;
+    res.error.clear();
+    auto answers = parse_answers(over_tcp.message, type);
+    res.ttl = answers.min_ttl;
+    res.addresses = std::move(answers.addresses);
+    res.srv = order_srv(std::move(answers.srv));
+    res.names = std::move(answers.names);
+    if (res.failure == DnsFailure::none) res.parse_error = answers.error;
+    co_return;
+  }
+  res.tcp_failed = over_tcp.failed;
+  res.tcp_error = over_tcp.error;
+}
+
 boost::asio::awaitable<Measured<DnsResult>> measure_dns(DnsParams p, CheckContext& ctx) {
   Measured<DnsResult> m;
   auto& res = m.result;
@@ -82,6 +120,12 @@ boost::asio::awaitable<Measured<DnsResult>> measure_dns(DnsParams p, CheckContex
   res.error = r.error;
   if (r.failure != DnsFailure::timeout) res.rtt_ms = std::round(r.rtt.count() / 100.0) / 10.0;
 
+  if (r.failure == DnsFailure::timeout || r.failure == DnsFailure::unreachable) {
+    co_await diagnose_no_answer(res, type_code(p.type), ctx);
+  } else if (r.message.size() > kUdpAnswerLimit) {
+    res.transport = "tcp";
+    res.truncated = true;
+  }
   if (!r.message.empty()) {
     auto answers = parse_answers(r.message, type_code(p.type));
     res.ttl = answers.min_ttl;

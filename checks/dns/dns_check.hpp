@@ -56,6 +56,12 @@ struct DnsResult {
   std::vector<std::string> names;                 // PTR
   std::optional<std::vector<SrvTarget>> targets;  // when SRV targets were resolved
   std::vector<std::string> outside_subnets;       // addresses outside expect_in_subnets
+  // The transport of the last attempt: udp, or tcp after a truncated UDP
+  // answer (TC set). When the TCP retry failed: its step and its error.
+  std::string transport = "udp";
+  bool truncated = false;
+  Operation tcp_failed = Operation::none;
+  std::string tcp_error;
 
   std::size_t answer_count() const { return addresses.size() + srv.size() + names.size(); }
 };

@@ -36,6 +36,9 @@ void to_json(nlohmann::json& j, const DnsResult& r) {
     }
   }
   if (!r.outside_subnets.empty()) j["outside_subnets"] = r.outside_subnets;
+  j["transport"] = r.transport;
+  j["truncated"] = r.truncated;
+  if (!r.tcp_error.empty()) j["tcp_error"] = r.tcp_error;
 }
 
 std::vector<std::string> addresses_outside(const std::vector<std::string>& addresses,
@@ -53,8 +56,25 @@ std::vector<std::string> addresses_outside(const std::vector<std::string>& addre
 
 namespace {
 
+// The server answered over UDP, but truncated (TC), and the retry over TCP
+// failed: UDP 53 works, so saying "no answer" would send a technician to
+// the wrong port.
+Finding truncated_finding(const DnsResult& r) {
+  return Finding{
+      .severity = Severity::critical,
+      .code = "dns.truncated_tcp_failed",
+      .message = fmt::format("The DNS server {} answered {} {} over UDP, but the answer was truncated (TC set: too "
+                             "large for UDP) and the retry over TCP failed ({})",
+                             r.server, r.query_name, r.type, r.tcp_error),
+      .remediation = fmt::format("Allow DNS over TCP 53 to {} (answers larger than 512 bytes need it, RFC 7766); UDP "
+                                 "53 works",
+                                 r.server),
+      .operation = r.tcp_failed == Operation::none ? Operation::connect : r.tcp_failed};
+}
+
 // The query itself brought no usable answer: why, in plain language.
 Finding failure_finding(const DnsResult& r) {
+  if (r.truncated && !r.tcp_error.empty()) return truncated_finding(r);
   const auto& q = r.query_name;
   const auto& srv = r.server;
   std::string code = fmt::format("dns.{}", net::to_string(r.failure));

@@ -6,10 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "probe/engine.hpp"
-#include "probe/profile.hpp"
-#include "probe/registry.hpp"
-#include "probe/scoring.hpp"
+#include "tests/integration/dns_support.hpp"
 #include "tests/support/dnsmasq.hpp"
 
 using namespace callready;
@@ -33,22 +30,10 @@ Dnsmasq zone() {
 }
 
 std::vector<CheckRecord> scan(const std::string& checks_json, const std::string& server) {
-  std::string text = R"({"name":"dns-test","checks":)" + checks_json + "}";
-  REQUIRE(find_check_kind("dns"));
-  auto load = load_profile_text(text, "dns-test");
-  REQUIRE_MESSAGE(load.profile, (load.errors.empty() ? "" : load.errors[0]));
-  auto plan = build_plan(*load.profile, {});
-  REQUIRE(plan.plan);
-  EngineOptions o;
-  o.handle_sigint = false;
-  o.dns_server = net::parse_dns_server(server);
-  REQUIRE(o.dns_server);
-  return make_records(*plan.plan, run_plan(*plan.plan, o));
+  return scan_dns(checks_json, server);
 }
 
-std::string check(const std::string& id, const std::string& params) {
-  return R"({"id":")" + id + R"(","kind":"dns","category":"dns","params":)" + params + "}";
-}
+std::string check(const std::string& id, const std::string& params) { return dns_check(id, params); }
 
 bool has_code(const CheckRecord& r, const std::string& code) {
   for (const auto& f : r.findings)

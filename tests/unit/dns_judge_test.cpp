@@ -103,6 +103,31 @@ TEST_CASE("dns judge: each failed query is one critical finding of operation res
   }
 }
 
+TEST_CASE("dns.truncated_tcp_failed: a truncated UDP answer whose TCP retry failed is said so, not no answer") {
+  auto r = failed(DnsFailure::timeout);
+  r.truncated = true;
+  r.transport = "tcp";
+  r.tcp_failed = Operation::connect;
+  r.tcp_error = "connect: Connection refused";
+  auto j = judge_dns(r, params("sbc.example.test", "A"));
+  REQUIRE(j.findings.size() == 1);
+  const auto& f = j.findings.front();
+  CHECK(f.code == "dns.truncated_tcp_failed");
+  CHECK(f.severity == Severity::critical);
+  CHECK(f.operation == Operation::connect);
+  CHECK_FALSE(f.inconclusive);
+  CHECK(f.message ==
+        "The DNS server 127.0.0.1:53 answered sbc.example.test A over UDP, but the answer was truncated (TC set: too "
+        "large for UDP) and the retry over TCP failed (connect: Connection refused)");
+  CHECK(f.message.find("No answer") == std::string::npos);
+  CHECK(f.remediation.find("TCP 53") != std::string::npos);
+  CHECK(j.summary == f.message);
+  nlohmann::json d = r;
+  CHECK(d["transport"] == "tcp");
+  CHECK(d["truncated"] == true);
+  CHECK(d["tcp_error"] == "connect: Connection refused");
+}
+
 TEST_CASE("dns judge: no records when none are required is no finding") {
   auto p = params("sbc.example.test", "AAAA");
   p.min_answers = 0;
@@ -221,6 +246,10 @@ TEST_CASE("dns details: the contract keys, SRV answers in the order given") {
   CHECK(d["answers"][1]["target"] == "sbc2.example.test");
   CHECK(d["targets"][0]["addresses"] == nlohmann::json::array({"203.0.113.10"}));
   CHECK(d["targets"][1]["failure"] == "nxdomain");
+
+  CHECK(d["transport"] == "udp");
+  CHECK(d["truncated"] == false);
+  CHECK_FALSE(d.contains("tcp_error"));
 
   nlohmann::json timeout = failed(DnsFailure::timeout);
   CHECK(timeout["rtt_ms"].is_null());
