@@ -193,6 +193,17 @@ int run_report(const std::string& in, const std::vector<std::string>& outputs) {
   return 0;
 }
 
+// --token-file: the secret stays off the command line (any user can read
+// argv in ps). The file's first line is the token; a line end is not part of it.
+std::optional<std::string> read_token_file(const std::string& path) {
+  std::ifstream f(path);
+  std::string token;
+  if (!f || !std::getline(f, token)) return std::nullopt;
+  if (!token.empty() && token.back() == '\r') token.pop_back();
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
 int run_respond(respond::ResponderOptions opts, const std::map<std::string, std::string>& port_flags) {
   for (const auto& [service, text] : port_flags) {
     if (text.empty()) continue;
@@ -218,7 +229,10 @@ int run_cli(int argc, char** argv) {
   scan->add_option("--set", sa.sets, "Fill a profile variable, KEY=VALUE (repeatable)");
   scan->add_option("--dns-server", sa.dns_server, "Resolve through this server, IP[:PORT]");
   scan->add_option("--responder", sa.responder, "The responder's control port, HOST[:PORT]");
-  scan->add_option("--token", sa.token, "Shared secret the responder demands");
+  auto* scan_token = scan->add_option("--token", sa.token, "Shared secret the responder demands");
+  std::string scan_token_file;
+  scan->add_option("--token-file", scan_token_file, "Read the shared secret from this file's first line")
+      ->excludes(scan_token);
   scan->add_option("--only", sa.only, "Run only these checks (ids or kinds, comma-separated)")->delimiter(',');
   scan->add_option("--skip", sa.skip, "Skip these checks (ids or kinds, comma-separated)")->delimiter(',');
   scan->add_option("--timeout", sa.timeout_s, "Overall deadline in seconds")->default_str("60");
@@ -235,7 +249,10 @@ int run_cli(int argc, char** argv) {
   resp->add_option("--bind", ro.bind_address, "Address the served ports bind to")->default_str("0.0.0.0");
   for (const auto& service : service_registry()) resp->add_option(service.flag, port_flags[service.name], service.help);
   resp->add_option("--alt-address", ro.alt_address, "Second IP for RFC 5780 NAT discovery");
-  resp->add_option("--token", ro.token, "Shared secret probes must carry");
+  auto* resp_token = resp->add_option("--token", ro.token, "Shared secret probes must carry");
+  std::string resp_token_file;
+  resp->add_option("--token-file", resp_token_file, "Read the shared secret from this file's first line")
+      ->excludes(resp_token);
   resp->add_option("--max-pps", ro.max_pps, "Packets per second per source")->default_str("2000");
   const std::map<std::string, respond::LogLevel> levels = {{"error", respond::LogLevel::error},
                                                            {"warn", respond::LogLevel::warn},
@@ -263,6 +280,12 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUnknown;
+  }
+  for (auto [file, token] : {std::pair{&scan_token_file, &sa.token}, std::pair{&resp_token_file, &ro.token}}) {
+    if (file->empty()) continue;
+    auto read = read_token_file(*file);
+    if (!read) return usage_error(fmt::format("--token-file {}: cannot read a token from its first line", *file));
+    *token = *read;
   }
   if (scan->parsed()) return run_scan(sa);
   if (resp->parsed()) return run_respond(ro, port_flags);
