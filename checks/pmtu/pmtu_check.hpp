@@ -53,12 +53,14 @@ struct PmtuResult {
 // black_hole, thresholds {warning_below, critical_below, sip_message_bytes,
 // sip_fragmentation_below}; after a search also address, probes_sent, method,
 // max_tested, upper_bound_reached, icmp_mtu, route_mtu, local_mtu, tested
-// [{size, result, mtu}], rtt_ms, and `undetermined` when no path MTU.
+// [{size, result, mtu}], rtt_ms, `undetermined` when no path MTU, and
+// `rejected_by` (the ICMP error) when the path rejected the probes.
 void to_json(nlohmann::json& j, const PmtuResult& r);
 
 // Findings (code, severity, operation):
 //   pmtu.no_address         warning   resolve
 //   pmtu.no_responder       warning   receive  (no echo reply: the path MTU is not established)
+//   pmtu.rejected           warning   receive  (an ICMP error from the path answered the first probes)
 //   pmtu.black_hole         critical  receive  (larger packets vanish without ICMP)
 //   pmtu.below_minimum      critical  none     (path_mtu < critical_below)
 //   pmtu.below_recommended  warning   none     (path_mtu < warning_below)

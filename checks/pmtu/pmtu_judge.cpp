@@ -63,6 +63,7 @@ void to_json(nlohmann::json& j, const PmtuResult& r) {
   j["route_mtu"] = or_null(s.route_mtu);
   if (s.local_mtu) j["local_mtu"] = *s.local_mtu;
   j["tested"] = tested_json(s);
+  if (s.rejected_by) j["rejected_by"] = *s.rejected_by;
   if (s.path_mtu) {
     j["path_mtu"] = *s.path_mtu;
     j["rtt_ms"] = std::round(s.rtt_ms * 100) / 100;
@@ -86,6 +87,17 @@ Judgement judge_pmtu(const PmtuResult& r, const PmtuParams& p) {
   }
   const auto& s = *r.search;
   const auto& t = r.thresholds;
+  if (s.rejected_by) {
+    j.summary = fmt::format("path MTU to {} not measured: UDP {} rejected on the path ({})", p.target(), p.port,
+                            *s.rejected_by);
+    j.findings.push_back({Severity::warning, "pmtu.rejected",
+                          fmt::format("UDP {} to {} was refused by a device on the path ({}): a firewall or router "
+                                      "rejects it, so the path MTU could not be measured",
+                                      p.port, p.host, *s.rejected_by),
+                          fmt::format("Allow UDP {} to {} (and its replies) on the firewall", p.port, p.host), "",
+                          Operation::receive});
+    return j;
+  }
   if (!s.path_mtu) {
     j.summary = s.icmp_mtu ? fmt::format("path MTU not confirmed; ICMP reports a next-hop MTU of {}", *s.icmp_mtu)
                            : fmt::format("path MTU to {} not established (no echo reply)", p.target());

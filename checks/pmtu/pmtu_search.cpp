@@ -22,13 +22,14 @@ namespace asio = boost::asio;
 using asio::ip::udp;
 using std::chrono::milliseconds;
 
-enum class Outcome { arrived, too_big, lost, local_too_big };
+enum class Outcome { arrived, too_big, lost, local_too_big, rejected };
 
 struct ProbeResult {
   Outcome outcome = Outcome::lost;
   int mtu = 0;
   bool by_port_unreachable = false;  // arrival shown by ICMP port unreachable from the target
   double rtt_ms = 0;
+  std::string rejected_by;  // Outcome::rejected: the ICMP error, described
 };
 
 // IP_MTU of a connected socket: the route's MTU (interface, or a cached PMTU).
@@ -59,7 +60,7 @@ class Searcher {
   asio::awaitable<ProbeResult> probe(int size, milliseconds timeout, int tries);
   asio::awaitable<ProbeResult> probe_once(int size, milliseconds timeout);
   void record(int size, const ProbeResult& p) {
-    static const char* names[] = {"arrived", "too_big", "lost", "local_too_big"};
+    static const char* names[] = {"arrived", "too_big", "lost", "local_too_big", "rejected"};
     res_.tested.push_back({size, names[static_cast<int>(p.outcome)], p.mtu});
   }
   // Out of time, or this machine cannot send: stop searching.
@@ -116,6 +117,11 @@ asio::awaitable<ProbeResult> Searcher::probe_once(int size, milliseconds timeout
       r.rtt_ms = std::chrono::duration<double, std::milli>(ev->at - sent_at).count();
       co_return r;
     }
+    if (icmp.destination_unreachable()) {  // a REJECT on the path: no point waiting for the timeout
+      r.outcome = Outcome::rejected;
+      r.rejected_by = icmp.describe();
+      co_return r;
+    }
   }
   co_return r;
 }
@@ -124,7 +130,7 @@ asio::awaitable<ProbeResult> Searcher::probe(int size, milliseconds timeout, int
   ProbeResult r;
   for (int i = 0; i < tries && !out_of_time(); ++i) {
     r = co_await probe_once(size, timeout);
-    if (r.outcome != Outcome::lost) break;
+    if (r.outcome != Outcome::lost) break;  // a rejection is an answer too: no retry
   }
   record(size, r);
   co_return r;
@@ -153,6 +159,11 @@ asio::awaitable<void> Searcher::run() {
     first = co_await probe(baseline, opt_.timeout.value_or(milliseconds(1000)), 3);
   }
   if (res_.error) co_return;
+  if (first.outcome == Outcome::rejected) {  // nothing gets through to measure
+    res_.method = "none";
+    res_.rejected_by = first.rejected_by;
+    co_return;
+  }
   if (first.outcome != Outcome::arrived) {
     // Reduced mode: nothing confirms arrivals; an ICMP hint is all there is to learn.
     res_.method = "icmp_hint_only";
@@ -183,6 +194,7 @@ asio::awaitable<void> Searcher::run() {
         good = std::max(good, size);
         break;
       case Outcome::lost:
+      case Outcome::rejected:
         bad = size;
         bad_by_icmp = false;
         break;

@@ -32,7 +32,7 @@ struct SearchOptions {
 
 struct Tested {
   int size = 0;        // IP packet bytes
-  std::string result;  // arrived | too_big | lost | local_too_big
+  std::string result;  // arrived | too_big | lost | local_too_big | rejected
   int mtu = 0;         // the MTU an ICMP / local error named
 };
 
@@ -49,6 +49,10 @@ struct SearchResult {
   std::optional<int> local_mtu;  // an interface MTU below max_mtu (local EMSGSIZE)
   double rtt_ms = 0;             // of the first arrival
   std::vector<Tested> tested;
+  // A device on the path answered the first probes with an ICMP error
+  // (port unreachable from a router, administratively prohibited, ...):
+  // what it said. The search stops there rather than wait out silence.
+  std::optional<std::string> rejected_by;
   std::optional<CheckError> error;  // this machine could not open the socket or send (local)
 };
 

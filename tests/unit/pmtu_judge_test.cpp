@@ -89,6 +89,27 @@ TEST_CASE("pmtu.no_responder: no echo reply, the path MTU not established, opera
   }
 }
 
+TEST_CASE("pmtu.rejected: an ICMP error from the path ends the search, warning, operation receive") {
+  auto r = measured(std::nullopt);
+  r.search->method = "none";
+  r.search->tested = {{576, "rejected", 0}};
+  r.search->rejected_by = "ICMP port unreachable from 198.18.0.1";
+  auto j = judge_pmtu(r, params());
+  REQUIRE(codes(j) == std::vector<std::string>{"pmtu.rejected"});
+  CHECK(j.findings[0].severity == Severity::warning);
+  CHECK(j.findings[0].operation == Operation::receive);
+  CHECK(j.findings[0].message ==
+        "UDP 20400 to 203.0.113.10 was refused by a device on the path (ICMP port unreachable from 198.18.0.1): a "
+        "firewall or router rejects it, so the path MTU could not be measured");
+  CHECK(j.findings[0].remediation == "Allow UDP 20400 to 203.0.113.10 (and its replies) on the firewall");
+  CHECK(j.summary ==
+        "path MTU to 203.0.113.10:20400 not measured: UDP 20400 rejected on the path (ICMP port "
+        "unreachable from 198.18.0.1)");
+  json d = r;
+  CHECK(d["rejected_by"] == "ICMP port unreachable from 198.18.0.1");
+  CHECK(d["tested"][0]["result"] == "rejected");
+}
+
 TEST_CASE("pmtu.black_hole: larger packets vanish without ICMP, critical, operation receive") {
   auto j = judge_pmtu(measured(1400, true), params());
   REQUIRE(codes(j) == std::vector<std::string>{"pmtu.black_hole", "pmtu.below_recommended"});
