@@ -122,7 +122,11 @@ std::vector<std::string_view> split_params(std::string_view value) {
   int angle = 0;
   std::size_t start = 0;
   for (std::size_t i = 0; i <= value.size(); ++i) {
-    char c = i < value.size() ? value[i] : ';';
+    if (i == value.size()) {  // the end closes what is open: an unclosed " or < is one last part
+      parts.push_back(value.substr(start));
+      break;
+    }
+    char c = value[i];
     if (quoted) {
       if (c == '\\' && i + 1 < value.size())
         ++i;
@@ -133,7 +137,7 @@ std::vector<std::string_view> split_params(std::string_view value) {
     if (c == '"') quoted = true;
     if (c == '<') ++angle;
     if (c == '>' && angle > 0) --angle;
-    if (angle == 0 && (c == ';' || c == ',' || i == value.size())) {
+    if (angle == 0 && (c == ';' || c == ',')) {
       parts.push_back(value.substr(start, i - start));
       start = i + 1;
       if (c == ',') break;
@@ -276,7 +280,7 @@ std::string replace_params(std::string_view value, const std::vector<std::string
       out += ";" + std::string(p);
   }
   out += append;
-  if (used < value.size()) out += std::string(value.substr(used - 1));  // ", next-value" kept as is
+  if (used > 0 && used < value.size()) out += std::string(value.substr(used - 1));  // ", next-value" kept as is
   return out;
 }
 

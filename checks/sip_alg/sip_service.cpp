@@ -26,6 +26,7 @@
 #include "checks/sip_alg/sip_codec.hpp"
 #include "probe/clock.hpp"
 #include "probe/net/host_port.hpp"
+#include "probe/respond/loop_faults.hpp"
 #include "probe/respond/rate_limiter.hpp"
 #include "probe/respond/service.hpp"
 #include "probe/respond/tcp_session_guard.hpp"
@@ -97,13 +98,24 @@ namespace {
 
 class SipService : public std::enable_shared_from_this<SipService> {
  public:
-  SipService(asio::io_context& io, ResponderLog log) : io_(io), log_(std::move(log)), limiter_(kRequestsPerSecond) {}
+  SipService(asio::io_context& io, ResponderLog log)
+      : io_(io), log_(log), limiter_(kRequestsPerSecond), faults_("SIP mirror", log) {}
   std::string start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports);
   void stop();
   void housekeeping(Clock::time_point now) { limiter_.forget_idle(now); }
 
  private:
   bool allow(const asio::ip::address& a) { return limiter_.allow(a, RateLimiter::Clock::now()); }
+  // The answer, or "" when `raw` gets none; never throws (a bad request is
+  // counted and logged, and the loop goes on).
+  std::string answer(std::string_view raw, bool datagram, const asio::ip::address& source, unsigned short port) {
+    try {
+      return sip_mirror_answer(raw, datagram, source, port);
+    } catch (const std::exception& e) {
+      faults_.caught(e.what(), Clock::now());
+      return "";
+    }
+  }
   void debug(const std::string& line) {
     if (log_) log_("debug", line);
   }
@@ -114,6 +126,7 @@ class SipService : public std::enable_shared_from_this<SipService> {
   asio::io_context& io_;
   ResponderLog log_;
   RateLimiter limiter_;
+  respond::LoopFaults faults_;
   std::vector<std::unique_ptr<udp::socket>> udp_;
   std::vector<std::unique_ptr<tcp::acceptor>> tcp_;
   std::size_t tcp_connections_ = 0;
@@ -155,7 +168,7 @@ asio::awaitable<void> SipService::udp_loop(std::shared_ptr<SipService> self, udp
     auto [ec, n] = co_await sock->async_receive_from(asio::buffer(buf), from, kUseTuple);
     if (ec == asio::error::operation_aborted || !sock->is_open()) co_return;
     if (ec || n > sip::kMaxMessageBytes || !self->allow(from.address())) continue;
-    auto out = sip_mirror_answer(std::string_view(buf.data(), n), true, from.address(), from.port());
+    auto out = self->answer(std::string_view(buf.data(), n), true, from.address(), from.port());
     self->debug("SIP/UDP " + std::to_string(n) + " bytes from " + net::format_host_port(from.address(), from.port()) +
                 (out.empty() ? ": not answered" : ": answered with " + std::to_string(out.size()) + " bytes"));
     if (out.empty()) continue;
@@ -201,7 +214,7 @@ asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, 
       std::string raw = pending.substr(0, parsed.consumed);
       pending.erase(0, parsed.consumed);
       if (!self->allow(peer.address())) continue;
-      auto out = sip_mirror_answer(raw, false, peer.address(), peer.port());
+      auto out = self->answer(raw, false, peer.address(), peer.port());
       if (out.empty()) continue;
       auto [wec, wn] = co_await asio::async_write(*sock, asio::buffer(out), kUseTuple);
       if (wec) {

@@ -299,3 +299,19 @@ TEST_CASE("a token the responder rejects: a set-up error") {
   CHECK_FALSE(ok.outcome.error);
   CHECK(ok.codes.empty());
 }
+
+TEST_CASE("a request that once ended the mirror's UDP loop is dropped, and the next one is answered") {
+  asio::io_context io;
+  auto responder = start_mirror(io);
+  auto port = sip_port_of(*responder);
+  // A Via whose parameter list opens a quote it never closes (found by fuzzing).
+  std::string killer =
+      "OPTIONS sip:a@b SIP/2.0\r\nVia: \"SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: "
+      "<sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  udp::socket sender(io, udp::endpoint(udp::v4(), 0));
+  sender.send_to(asio::buffer(killer), udp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  auto r = run_check(io, {{"host", "127.0.0.1"}, {"port", port}, {"source_port", 0}}, responder->control_port);
+  CHECK_FALSE(r.outcome.error);
+  CHECK(r.codes.empty());
+  CHECK(r.outcome.details["alg_detected"] == false);
+}

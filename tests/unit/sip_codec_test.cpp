@@ -162,6 +162,17 @@ TEST_CASE("header parameters: read, replace, quoted and bracketed parts ignored"
         "SIP/2.0/UDP a;rport=1, SIP/2.0/UDP b");
 }
 
+TEST_CASE("header parameters: an unclosed quote or bracket ends at the end of the value, never out of range") {
+  for (std::string value : {"\"SIP/2.0/UDP h;branch=1", "<sip:x@y;rport", "\"", "<", "SIP/2.0/UDP h;\"x", "a;<b"}) {
+    CAPTURE(value);
+    std::string out;
+    CHECK_NOTHROW(out = replace_params(value, {"received", "rport"}, ";received=192.0.2.1"));
+    CHECK(out.ends_with(";received=192.0.2.1"));
+    CHECK_NOTHROW((void)header_param(value, "rport"));
+  }
+  CHECK(replace_params("\"a;b", {"rport"}, ";x") == "\"a;b;x");  // quoted to the end: one opaque value
+}
+
 TEST_CASE("SDP: strict line syntax") {
   CHECK(parse_sdp("v=0\nc=IN IP4 1.2.3.4\n"));
   CHECK(parse_sdp("")->empty());

@@ -149,3 +149,16 @@ TEST_CASE("the diff names exactly the fields that changed") {
   REQUIRE(broken.changes.size() == 1);
   CHECK(broken.changes[0].field == "message");
 }
+
+TEST_CASE("a Via whose parameters open a quote or bracket they never close is answered, not thrown on") {
+  auto from = make_address("192.0.2.7");
+  for (const char* via : {"\"SIP/2.0/UDP h;branch=z9hG4bK1", "<SIP/2.0/UDP h;branch=z9hG4bK1"}) {
+    CAPTURE(via);
+    std::string request = std::string("OPTIONS sip:a@b SIP/2.0\r\nVia: ") + via +
+                          "\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n"
+                          "X-Pad: 0123456789012345678901234567890123456789012345678901234567890123456789\r\n\r\n";
+    std::string out;
+    CHECK_NOTHROW(out = checks::sip_mirror_answer(request, true, from, 1));
+    CHECK_FALSE(out.empty());
+  }
+}
