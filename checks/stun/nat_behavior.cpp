@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <boost/asio/this_coro.hpp>
+#include <cmath>
 #include <memory>
+#include <vector>
 
 #include "probe/net/async.hpp"
 
@@ -145,11 +147,14 @@ std::string check_changed(const Exchange& e, const Endpoint& primary, bool ip, b
 // test I: waiting out the likely silence once instead of twice.
 asio::awaitable<BehaviourTest> filtering_tests(asio::ip::address local, Endpoint primary, Clock::time_point deadline,
                                                DiscoveryPlan plan) {
-  auto plan2 = expecting(plan, deadline);
-  auto s2 = co_await start_probe(local, primary, plan2);
+  auto plan1 = expecting(plan, deadline);
+  std::vector<asio::awaitable<std::unique_ptr<Probe>>> starts;
+  starts.push_back(start_probe(local, primary, plan1));
+  starts.push_back(start_probe(local, primary, plan1));
+  auto probes = co_await net::gather(std::move(starts));
+  auto& s2 = probes[0];
+  auto& s3 = probes[1];
   if (!s2->mapped) co_return unknown(s2->unknown);
-  auto plan3 = expecting(plan, deadline);
-  auto s3 = co_await start_probe(local, primary, plan3);
   if (!s3->mapped) co_return unknown(s3->unknown);
   if (deadline - Clock::now() < plan.silence_likely.budget)
     co_return unknown("not enough time left to wait for filtered answers");
@@ -185,10 +190,21 @@ asio::awaitable<BehaviourTest> filtering_tests(asio::ip::address local, Endpoint
 
 asio::awaitable<NatBehaviour> discover(asio::ip::address local, Endpoint primary, Endpoint other,
                                        Clock::time_point deadline, DiscoveryPlan plan) {
+  std::vector<asio::awaitable<BehaviourTest>> tests;
+  tests.push_back(mapping_tests(local, primary, other, deadline, plan));
+  tests.push_back(filtering_tests(local, primary, deadline, plan));
+  auto done = co_await net::gather(std::move(tests));
   NatBehaviour r;
-  r.mapping = co_await mapping_tests(local, primary, other, deadline, plan);
-  r.filtering = co_await filtering_tests(local, primary, deadline, plan);
+  r.mapping = std::move(done[0]);
+  r.filtering = std::move(done[1]);
   co_return r;
+}
+
+DiscoveryPlan discovery_plan_for_rtt(double rtt_ms) {
+  DiscoveryPlan plan;
+  auto rto = std::max(Millis(static_cast<long long>(std::ceil(rtt_ms))), Millis(63));
+  plan.silence_likely = Retransmission{rto, 3, 1, 4 * rto};
+  return plan;
 }
 
 }  // namespace callready::checks::stun

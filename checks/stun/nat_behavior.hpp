@@ -33,7 +33,7 @@ struct NatBehaviour {
 // The waits of the tests. An answer is expected (mapping tests, test I of the
 // filtering sockets): a few retransmissions against loss, sends at 0, 500,
 // 1500, 3500 ms, give up at 5500 ms (never past the deadline). Silence is a
-// likely result (filtering tests II and III, run at once): shorter, as
+// likely result (filtering tests II and III, run at once): by default as
 // turnutils_natdiscovery does, sends at 0, 500, 1500 ms, give up at 3500 ms,
 // and never cut short by the deadline, or silence would mean nothing.
 struct DiscoveryPlan {
@@ -41,8 +41,17 @@ struct DiscoveryPlan {
   Retransmission silence_likely{Millis(500), 3, 4, Millis(3500)};
 };
 
+// The plan for a path whose RTT was just measured (the first Binding
+// exchange): silence is decided after 4 RTOs of max(RTT, 63 ms), about
+// max(4 × RTT, 250 ms), with sends at 0, 1 and 3 RTOs, instead of a schedule
+// meant for a path nothing is known about. An answer that is allowed through
+// comes back within one RTT; the retransmissions cover a lost packet.
+DiscoveryPlan discovery_plan_for_rtt(double rtt_ms);
+
 // `primary`: the server address that answered; `other`: its OTHER-ADDRESS.
-// Tests run from fresh sockets on `local`; every exchange is bounded by `deadline`.
+// Tests run from fresh sockets on `local`; every exchange is bounded by
+// `deadline`. The mapping and the filtering tests use sockets of their own
+// and run concurrently, as do the two filtering probes' test I.
 boost::asio::awaitable<NatBehaviour> discover(boost::asio::ip::address local, Endpoint primary, Endpoint other,
                                               Clock::time_point deadline, DiscoveryPlan plan = {});
 

@@ -128,7 +128,7 @@ asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
     auto deadline = Clock::now() + ctx.budget(Millis(60000));
     auto local = first.local.address();
     auto other = *r.other_address;
-    DiscoveryPlan plan;
+    auto plan = discovery_plan_for_rtt(first.rtt_ms);
     r.behaviour = co_await discover(local, server, other, deadline, plan);
   }
   co_return m;

@@ -6,7 +6,8 @@
 #     endpoint-independent mapping, address-and-port-dependent filtering);
 #  3. the same against `callready respond --alt-address` instead of coturn;
 #  4. with --random-fully the mapping turns address-and-port-dependent, and
-#     again both tools agree;
+#     again both tools agree; routed without NAT, both say
+#     endpoint-independent for both;
 #  5. with UDP 5004 dropped on the router, STUN 5004 fails (critical, names
 #     UDP 5004) while 9000 still passes;
 #  6. with --responder naming it, the check asks the responder first: a STUN
@@ -119,6 +120,21 @@ echo "turnutils_natdiscovery (--random-fully): mapping=$nd_map filtering=$nd_fil
 lab_assert "$R" "d['mapping_behavior'] == '$nd_map' == 'address-and-port-dependent'" "random-fully: mapping agrees with turnutils_natdiscovery"
 lab_assert "$R" 'any(f["code"] == "stun.nat_mapping_dependent" for f in c["findings"])' "a port-dependent mapping is a finding"
 lab_router iptables -t nat -F POSTROUTING
+lab_router iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+lab_router conntrack -F 2>/dev/null
+
+# --- 4b: routed, no NAT: the cloud routes back to the LAN ----------------------
+lab_router iptables -t nat -F POSTROUTING
+lab_router conntrack -F 2>/dev/null
+ip -n "$LAB_CLOUD" route add 198.18.0.0/24 via "$LAB_ROUTER_WAN_IP"
+stun_profile "$P" 5004:udp
+scan "$P" "$R"
+read -r nd_map nd_filter <<<"$(natdiscovery 5004 routed)"
+echo "turnutils_natdiscovery (routed): mapping=$nd_map filtering=$nd_filter"
+lab_assert "$R" 'd["nat"] is False and d["mapped_address"] == d["local_address"]' "routed: no NAT"
+lab_assert "$R" "d['mapping_behavior'] == '$nd_map' == 'endpoint-independent'" "routed: mapping agrees with turnutils_natdiscovery"
+lab_assert "$R" "d['filtering_behavior'] == '$nd_filter' == 'endpoint-independent'" "routed: filtering agrees with turnutils_natdiscovery"
+ip -n "$LAB_CLOUD" route del 198.18.0.0/24 via "$LAB_ROUTER_WAN_IP"
 lab_router iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
 lab_router conntrack -F 2>/dev/null
 

@@ -184,12 +184,20 @@ TEST_CASE("junk is not an answer: the schedule runs on and the last reason is ke
   CHECK(run.finished == Millis(1000));
 }
 
-TEST_CASE("RFC 5780 discovery timing: a silent alternate address and filtered CHANGE-REQUESTs") {
-  VirtualTime vt;
+namespace {
+
+// An RFC 5780 server on loopback whose primary (127.0.0.1:P) answers plain
+// Binding requests and drops every CHANGE-REQUEST (what an
+// address-and-port-dependent filter shows), and whose alternate address
+// 127.0.0.2:P answers plain requests (`alt_answers`) or is silent; discovery
+// runs with `plan` and a 60 s deadline.
+struct Discovery {
+  NatBehaviour result;
+  Millis finished{-1};
+  std::vector<Millis> primary_arrivals, alt_arrivals;
+};
+Discovery discover_filtered(VirtualTime& vt, DiscoveryPlan plan, bool alt_answers) {
   asio::io_context io;
-  // The primary answers plain Binding requests and drops every CHANGE-REQUEST
-  // (what an address-and-port-dependent filter shows); the alternate address
-  // (127.0.0.2, same port) is silent.
   auto answer_plain = [](const Message& req, const Endpoint& from) -> std::optional<Bytes> {
     if (req.find(attr::change_request)) return std::nullopt;
     return mapped_answer(req, from);
@@ -199,41 +207,72 @@ TEST_CASE("RFC 5780 discovery timing: a silent alternate address and filtered CH
   for (int attempt = 0; attempt < 20 && !alt_ip; ++attempt) {
     primaries.push_back(std::make_unique<Peer>(io, vt, loopback(), answer_plain));
     try {
-      alt_ip = std::make_unique<Peer>(io, vt, loopback("127.0.0.2", primaries.back()->endpoint().port()));
+      auto at = loopback("127.0.0.2", primaries.back()->endpoint().port());
+      alt_ip = alt_answers ? std::make_unique<Peer>(io, vt, at, answer_plain) : std::make_unique<Peer>(io, vt, at);
     } catch (const boost::system::system_error&) {  // that port is taken on 127.0.0.2: another one
     }
   }
   REQUIRE(alt_ip);
   Peer* primary = primaries.back().get();
   Endpoint other(asio::ip::make_address("127.0.0.2"), static_cast<unsigned short>(primary->endpoint().port() + 1));
-  NatBehaviour result;
-  Millis finished{-1};
+  Discovery d;
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
         auto deadline = Clock::now() + Millis(60000);
         auto local = asio::ip::make_address("127.0.0.1");
-        DiscoveryPlan plan;
-        result = co_await discover(local, primary->endpoint(), other, deadline, plan);
-        finished = since(vt);
+        d.result = co_await discover(local, primary->endpoint(), other, deadline, plan);
+        d.finished = since(vt);
         for (auto& p : primaries) p->sock.close();
         alt_ip->sock.close();
       },
       asio::detached);
   run_io(io);
+  d.primary_arrivals = primary->arrivals;
+  d.alt_arrivals = alt_ip->arrivals;
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("RFC 5780 discovery timing: a silent alternate address and filtered CHANGE-REQUESTs") {
+  VirtualTime vt;
+  auto d = discover_filtered(vt, DiscoveryPlan{}, false);
   // Mapping: test I answered at 0; test II to the silent 127.0.0.2 sends at
   // 0, 500, 1500, 3500 ms and gives up at 5500.
-  CHECK(alt_ip->arrivals == ms({0, 500, 1500, 3500}));
-  CHECK(result.mapping.behaviour == Behaviour::unknown);
-  CHECK(result.mapping.text().rfind("unknown: test II to 127.0.0.2:", 0) == 0);
-  CHECK(result.mapping.unknown_because.find("within 5500 ms") != std::string::npos);
-  // Filtering: two sockets do test I at 5500, then tests II and III wait out
-  // their silence together: sends at +0, +500, +1500, give up at +3500.
-  CHECK(result.filtering.behaviour == Behaviour::address_and_port_dependent);
-  CHECK(result.filtering.evidence == "no answer from another IP (3 requests) nor from another port (3 requests)");
-  std::vector<Millis> expected_primary = ms({0, 5500, 5500, 5500, 5500, 6000, 6000, 7000, 7000});
-  CHECK(primary->arrivals == expected_primary);
-  CHECK(finished == Millis(9000));
+  CHECK(d.alt_arrivals == ms({0, 500, 1500, 3500}));
+  CHECK(d.result.mapping.behaviour == Behaviour::unknown);
+  CHECK(d.result.mapping.text().rfind("unknown: test II to 127.0.0.2:", 0) == 0);
+  CHECK(d.result.mapping.unknown_because.find("within 5500 ms") != std::string::npos);
+  // Filtering, at the same time on sockets of its own: two sockets do test I
+  // at 0, then tests II and III wait out their silence together: sends at 0,
+  // 500, 1500, give up at 3500.
+  CHECK(d.result.filtering.behaviour == Behaviour::address_and_port_dependent);
+  CHECK(d.result.filtering.evidence == "no answer from another IP (3 requests) nor from another port (3 requests)");
+  std::vector<Millis> expected_primary = ms({0, 0, 0, 0, 0, 500, 500, 1500, 1500});
+  CHECK(d.primary_arrivals == expected_primary);
+  CHECK(d.finished == Millis(5500));  // the longer of the two, not their sum (9000 when one after the other)
+}
+
+TEST_CASE("RFC 5780 waits from the measured RTT: silence decided after max(4 x RTT, about 250 ms)") {
+  auto fast = discovery_plan_for_rtt(0.4);
+  CHECK(fast.silence_likely.rto == Millis(63));
+  CHECK(fast.silence_likely.budget == Millis(252));
+  auto slow = discovery_plan_for_rtt(99.2);
+  CHECK(slow.silence_likely.rto == Millis(100));
+  CHECK(slow.silence_likely.budget == Millis(400));
+  CHECK(slow.expect_answer.budget == DiscoveryPlan{}.expect_answer.budget);  // answers: loss still needs retries
+
+  // The alternate address answers: endpoint-independent mapping at once; the
+  // filtered CHANGE-REQUESTs are sent at 0, 100 and 300 ms and given up at 400.
+  VirtualTime vt;
+  auto d = discover_filtered(vt, slow, true);
+  CHECK(d.result.mapping.behaviour == Behaviour::endpoint_independent);
+  CHECK(d.result.filtering.behaviour == Behaviour::address_and_port_dependent);
+  std::vector<Millis> expected_primary = ms({0, 0, 0, 0, 0, 100, 100, 300, 300});
+  CHECK(d.primary_arrivals == expected_primary);
+  CHECK(d.alt_arrivals == ms({0}));
+  CHECK(d.finished == Millis(400));  // before: 9000 ms with the fixed schedules, one test after the other
 }
 
 TEST_CASE("RFC 5780 discovery: too little time left for silence is unknown, not a guess") {
