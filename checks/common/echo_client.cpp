@@ -3,10 +3,16 @@
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/endian/conversion.hpp>
 #include <cerrno>
 #include <cstring>
 
@@ -210,6 +216,189 @@ asio::awaitable<EchoExchange> echo_once(asio::any_io_executor ex, udp::endpoint 
     }
   }
   co_return out;
+}
+
+}  // namespace callready::checks
+
+namespace callready::checks {
+
+using asio::ip::tcp;
+
+EchoStream::EchoStream(asio::any_io_executor ex) : socket_(ex) {}
+EchoStream::~EchoStream() { close(); }
+
+void EchoStream::close() {
+  boost::system::error_code ec;
+  socket_.close(ec);
+  if (raw_fd_ >= 0) ::close(raw_fd_);
+  raw_fd_ = -1;
+}
+
+tcp::endpoint EchoStream::local_endpoint() const {
+  boost::system::error_code ec;
+  return socket_.local_endpoint(ec);
+}
+
+asio::awaitable<EchoStream::ConnectResult> EchoStream::connect(tcp::endpoint to, EchoStreamOptions options,
+                                                               std::chrono::milliseconds timeout) {
+  ConnectResult out;
+  close();
+  token_ = options.token;
+  read_tos_ = options.read_tos;
+  rx_.clear();
+  last_raw_tos_.reset();
+  last_error_ = {};
+  remote_ = to;
+  boost::system::error_code ec;
+  socket_.open(to.protocol(), ec);
+  if (ec) {
+    out.error = net::local_error(Operation::bind, "a TCP socket", ec);
+    co_return out;
+  }
+  socket_.non_blocking(true, ec);
+  int fd = socket_.native_handle();
+  bool v6 = to.address().is_v6();
+  if (options.tos >= 0) {
+    if (v6)
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &options.tos, sizeof options.tos);
+    else
+      ::setsockopt(fd, IPPROTO_IP, IP_TOS, &options.tos, sizeof options.tos);
+  }
+  if (read_tos_) {
+    int one = 1;
+    if (v6)
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
+    else
+      raw_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);  // -1 without CAP_NET_RAW
+  }
+  if (options.reuse_address) socket_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (options.local) {
+    socket_.bind(*options.local, ec);
+    if (ec) {
+      close();
+      out.error = net::local_error(Operation::bind,
+                                   "TCP " + net::format_host_port(options.local->address(), options.local->port()), ec);
+      co_return out;
+    }
+  }
+  Timer timer(socket_.get_executor());
+  timer.expires_after(timeout);
+  auto which = co_await (socket_.async_connect(to, asio::as_tuple(asio::use_awaitable)) ||
+                         timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (which.index() == 1) {
+    out.connect_error = asio::error::timed_out;
+    close();
+  } else if (auto cec = std::get<0>(std::get<0>(which))) {
+    out.connect_error = cec;
+    close();
+  }
+  co_return out;
+}
+
+asio::awaitable<boost::system::error_code> EchoStream::send(echo::Request request) {
+  if (!socket_.is_open()) co_return asio::error::bad_descriptor;
+  if (request.sent_us == 0) request.sent_us = echo::now_us();
+  auto bytes = echo::encode_request(request, token_);
+  std::vector<std::uint8_t> framed(2 + bytes.size());
+  boost::endian::store_big_u16(framed.data(), static_cast<std::uint16_t>(bytes.size()));
+  std::copy(bytes.begin(), bytes.end(), framed.begin() + 2);
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(framed), asio::as_tuple(asio::use_awaitable));
+  co_return ec;
+}
+
+std::optional<std::uint8_t> EchoStream::read_tos() {
+  if (!read_tos_ || !socket_.is_open()) return std::nullopt;
+  int fd = socket_.native_handle();
+  if (remote_.address().is_v6()) {
+    // The options of the last segment received (RFC 2292 style, as Linux keeps them for TCP).
+    alignas(8) std::uint8_t control[256];
+    socklen_t len = sizeof control;
+    if (::getsockopt(fd, IPPROTO_IPV6, IPV6_2292PKTOPTIONS, control, &len) != 0) return std::nullopt;
+    msghdr msg{};
+    msg.msg_control = control;
+    msg.msg_controllen = len;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
+        int tclass = 0;
+        std::memcpy(&tclass, CMSG_DATA(c), sizeof tclass);
+        return static_cast<std::uint8_t>(tclass);
+      }
+    return std::nullopt;
+  }
+  if (raw_fd_ < 0) return std::nullopt;
+  // Every TCP packet this host receives is copied to a raw socket before TCP
+  // takes it: keep the TOS of the last segment with payload from our peer.
+  auto local = local_endpoint();
+  auto peer = remote_.address().to_v4().to_bytes();
+  std::uint8_t packet[2048];
+  for (int i = 0; i < 4096; ++i) {
+    ssize_t n = ::recv(raw_fd_, packet, sizeof packet, MSG_DONTWAIT);
+    if (n < 0) break;
+    if (n < 40 || (packet[0] >> 4) != 4) continue;
+    std::size_t ihl = (packet[0] & 0x0f) * 4u;
+    if (static_cast<std::size_t>(n) < ihl + 20) continue;
+    if (std::memcmp(packet + 12, peer.data(), 4) != 0) continue;
+    const std::uint8_t* t = packet + ihl;
+    if (boost::endian::load_big_u16(t) != remote_.port() || boost::endian::load_big_u16(t + 2) != local.port())
+      continue;
+    std::size_t total = boost::endian::load_big_u16(packet + 2);
+    std::size_t doff = (t[12] >> 4) * 4u;
+    if (total > ihl + doff) last_raw_tos_ = packet[1];  // carries payload
+  }
+  return last_raw_tos_;
+}
+
+asio::awaitable<std::optional<EchoStreamReply>> EchoStream::receive(Clock::time_point deadline) {
+  // Bytes are read as they come into rx_, and frames taken from it whole: a
+  // deadline never cuts a frame, so the stream stays usable after a timeout.
+  Timer timer(socket_.get_executor());
+  while (socket_.is_open()) {
+    if (rx_.size() >= 2) {
+      std::size_t length = boost::endian::load_big_u16(rx_.data());
+      if (length < echo::kMinDatagram || length > echo::kMaxDatagram) {
+        last_error_ = asio::error::invalid_argument;
+        close();
+        co_return std::nullopt;
+      }
+      if (rx_.size() >= 2 + length) {
+        EchoStreamReply out;
+        out.at = Clock::now();
+        auto err = echo::decode_reply({rx_.data() + 2, length}, token_, out.reply);
+        rx_.erase(rx_.begin(), rx_.begin() + 2 + static_cast<std::ptrdiff_t>(length));
+        if (err != echo::DecodeError::none) continue;  // skipped, as over UDP
+        out.tos = read_tos();
+        co_return out;
+      }
+    }
+    std::uint8_t chunk[16384];
+    boost::system::error_code ec;
+    std::size_t n = socket_.read_some(asio::buffer(chunk), ec);
+    if (!ec) {
+      rx_.insert(rx_.end(), chunk, chunk + n);
+      continue;
+    }
+    if (ec != asio::error::would_block && ec != asio::error::try_again) {
+      last_error_ = ec;
+      close();
+      co_return std::nullopt;
+    }
+    if (Clock::now() >= deadline) {
+      last_error_ = asio::error::timed_out;
+      co_return std::nullopt;
+    }
+    timer.expires_at(deadline);
+    auto which = co_await (socket_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable)) ||
+                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (which.index() == 1) {
+      last_error_ = asio::error::timed_out;
+      co_return std::nullopt;
+    }
+    if (auto wec = std::get<0>(std::get<0>(which))) {
+      last_error_ = wec;
+      co_return std::nullopt;
+    }
+  }
+  co_return std::nullopt;
 }
 
 }  // namespace callready::checks

@@ -7,11 +7,13 @@
 // maps "port unreachable" back to the port it probed.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "checks/common/echo_probe.hpp"
 #include "probe/clock.hpp"
@@ -92,5 +94,79 @@ struct EchoExchange {
 boost::asio::awaitable<EchoExchange> echo_once(boost::asio::any_io_executor ex, boost::asio::ip::udp::endpoint to,
                                                EchoSocketOptions options, echo::Request request,
                                                std::chrono::milliseconds timeout);
+
+// ---------------------------------------------------------------------------
+// The echo probe over TCP (`callready respond --tcp-ports`): RFC 4571 frames
+// (2-byte big-endian length + one echo datagram) on one connection. The
+// responder answers each request with one framed reply, in order; the reply's
+// observation `seen.tos` is the TOS of our SYN (the same for the connection),
+// `marks.tcp` is set.
+
+struct EchoStreamOptions {
+  std::string token;                                    // shared secret; empty = unkeyed probes
+  std::optional<boost::asio::ip::tcp::endpoint> local;  // bind here first (e.g. a source port); default ephemeral
+  bool reuse_address = false;                           // SO_REUSEADDR before bind
+  int tos = -1;  // IP_TOS / IPV6_TCLASS, set before connect() so the SYN carries it; -1 = leave
+  // Read the TOS of arriving segments: IPv6 with IPV6_RECVTCLASS (per
+  // segment, read after each reply); IPv4 only with CAP_NET_RAW (a raw TCP
+  // socket sees the IP header; Linux keeps no per-segment TOS for a TCP
+  // client). Unreadable -> EchoStreamReply::tos is nullopt, never a guess.
+  bool read_tos = false;
+};
+
+struct EchoStreamReply {
+  echo::Reply reply;
+  // TOS / traffic class of the latest segment received when this reply was
+  // taken (see read_tos): send one request at a time, waiting for its reply,
+  // when each reply's marking matters.
+  std::optional<std::uint8_t> tos;
+  Clock::time_point at;
+};
+
+class EchoStream {
+ public:
+  explicit EchoStream(boost::asio::any_io_executor ex);
+  ~EchoStream();
+  EchoStream(const EchoStream&) = delete;
+  EchoStream& operator=(const EchoStream&) = delete;
+
+  // Opens, binds (options.local), sets the TOS and connects within `timeout`.
+  // The error: a bind failure is a CheckError with reason `local`; a connect
+  // failure comes back as `connect_error` (classify it with net::classify).
+  struct ConnectResult {
+    std::optional<CheckError> error;          // this machine could not open/bind
+    boost::system::error_code connect_error;  // refused, timed_out (after `timeout`), unreachable, ...
+    bool ok() const { return !error && !connect_error; }
+  };
+  boost::asio::awaitable<ConnectResult> connect(boost::asio::ip::tcp::endpoint to, EchoStreamOptions options,
+                                                std::chrono::milliseconds timeout);
+
+  // Frames and writes one request (encoded with the token; v2 when it has
+  // reply_tos / reply_delay_ms). The write's error, if any.
+  boost::asio::awaitable<boost::system::error_code> send(echo::Request request);
+
+  // The next reply that decodes and authenticates; nullopt at `deadline`
+  // (last_error(): timed_out; the connection stays open and usable), when
+  // the connection ends (eof, connection_reset, ...: closed) or when a frame
+  // is malformed (invalid_argument: closed).
+  boost::asio::awaitable<std::optional<EchoStreamReply>> receive(Clock::time_point deadline);
+  boost::system::error_code last_error() const { return last_error_; }
+
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  bool is_open() const { return socket_.is_open(); }
+  void close();
+
+ private:
+  std::optional<std::uint8_t> read_tos();
+  boost::asio::ip::tcp::socket socket_;
+  std::string token_;
+  bool read_tos_ = false;
+  int raw_fd_ = -1;  // IPv4 with CAP_NET_RAW: a raw TCP socket to read the TOS of arriving segments
+  boost::asio::ip::tcp::endpoint remote_;
+  std::optional<std::uint8_t> last_raw_tos_;
+  std::vector<std::uint8_t> rx_;  // bytes received, not yet a whole frame
+  boost::system::error_code last_error_;
+};
 
 }  // namespace callready::checks

@@ -29,10 +29,12 @@ void mac(const std::uint8_t* data, std::size_t len, std::string_view key, std::u
   HMAC(EVP_sha256(), k, static_cast<int>(key.size()), data, len, out, &out_len);
 }
 
-void write_header(std::uint8_t* p, std::uint8_t kind, std::uint16_t flags, std::uint64_t session,
+constexpr std::size_t kOptionsSize = 8;  // v2 request options, right after the header
+
+void write_header(std::uint8_t* p, std::uint8_t version, std::uint8_t kind, std::uint16_t flags, std::uint64_t session,
                   std::uint32_t sequence, std::uint64_t sent_us) {
   std::memcpy(p, kMagic, 4);
-  p[4] = kVersion;
+  p[4] = version;
   p[5] = kind;
   store_big_u16(p + 6, flags);
   store_big_u64(p + 8, session);
@@ -45,7 +47,7 @@ DecodeError check_common(Bytes d, std::uint8_t kind, std::uint16_t& flags) {
   if (d.size() < kMinDatagram) return DecodeError::too_short;
   if (d.size() > kMaxDatagram) return DecodeError::too_long;
   if (std::memcmp(d.data(), kMagic, 4) != 0) return DecodeError::bad_magic;
-  if (d[4] != kVersion) return DecodeError::bad_version;
+  if (d[4] != kVersion && d[4] != kVersion2) return DecodeError::bad_version;
   if (d[5] != kind) return DecodeError::wrong_kind;
   flags = load_big_u16(d.data() + 6);
   return DecodeError::none;
@@ -93,7 +95,19 @@ std::vector<std::uint8_t> encode_request(const Request& r, std::string_view toke
   std::size_t size = std::clamp(r.size, kMinDatagram, kMaxDatagram);
   std::vector<std::uint8_t> out(size, 0);
   std::uint16_t flags = (r.minimal_reply ? kMinimalReply : 0) | (token.empty() ? 0 : kKeyed);
-  write_header(out.data(), kKindRequest, flags, r.session, r.sequence, r.sent_us);
+  bool v2 = r.reply_tos || r.reply_delay_ms;
+  if (v2) {
+    std::uint8_t* o = out.data() + kHeaderSize;
+    if (r.reply_tos) {
+      flags |= kReplyTos;
+      o[0] = *r.reply_tos;
+    }
+    if (r.reply_delay_ms) {
+      flags |= kReplyDelay;
+      store_big_u32(o + 4, std::min(*r.reply_delay_ms, kMaxReplyDelayMs));
+    }
+  }
+  write_header(out.data(), v2 ? kVersion2 : kVersion, kKindRequest, flags, r.session, r.sequence, r.sent_us);
   mac(out.data(), size - kMacSize, token, out.data() + size - kMacSize);
   return out;
 }
@@ -112,15 +126,39 @@ DecodeError decode_request(Bytes d, std::string_view token, Request& out) {
   out.minimal_reply = flags & kMinimalReply;
   out.keyed = keyed;
   out.size = d.size();
+  out.version = d[4];
+  out.reply_tos.reset();
+  out.reply_delay_ms.reset();
+  if (out.version == kVersion2) {
+    const std::uint8_t* o = d.data() + kHeaderSize;
+    static_assert(kHeaderSize + kOptionsSize + kMacSize <= kMinDatagram);
+    if (flags & kReplyTos) out.reply_tos = o[0];
+    if (flags & kReplyDelay) {
+      std::uint32_t delay = load_big_u32(o + 4);
+      if (delay > kMaxReplyDelayMs) return DecodeError::bad_field;
+      out.reply_delay_ms = delay;
+    }
+  }
   return DecodeError::none;
 }
 
-std::vector<std::uint8_t> encode_reply(const Request& request, const Observation& seen, std::string_view token) {
+std::vector<std::uint8_t> encode_reply(const Request& request, const Observation& seen, std::string_view token,
+                                       const ReplyMarks& marks) {
   std::size_t size = request.minimal_reply ? kMinDatagram : std::clamp(request.size, kMinDatagram, kMaxDatagram);
   std::vector<std::uint8_t> out(size, 0);
   std::uint16_t flags = token.empty() ? 0 : kKeyed;
-  write_header(out.data(), kKindReply, flags, request.session, request.sequence, request.sent_us);
+  bool v2 = request.version == kVersion2;
   std::uint8_t* o = out.data() + kHeaderSize;
+  if (v2) {
+    if (marks.reply_tos) {
+      flags |= kReplyTos;
+      o[30] = *marks.reply_tos;
+    }
+    if (marks.delayed) flags |= kReplyDelay;
+    o[31] = marks.tcp ? 1 : 0;
+  }
+  write_header(out.data(), v2 ? kVersion2 : kVersion, kKindReply, flags, request.session, request.sequence,
+               request.sent_us);
   auto addr = seen.source.address();
   if (addr.is_v4() || (addr.is_v6() && addr.to_v6().is_v4_mapped())) {
     auto v4 = addr.is_v4() ? addr.to_v4() : boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, addr.to_v6());
@@ -168,6 +206,13 @@ DecodeError decode_reply(Bytes d, std::string_view token, Reply& out) {
   out.seen.received_us = load_big_u64(o + 20);
   out.seen.request_size = load_big_u16(o + 28);
   out.size = d.size();
+  out.version = d[4];
+  out.marks = {};
+  if (out.version == kVersion2) {
+    if (flags & kReplyTos) out.marks.reply_tos = o[30];
+    out.marks.delayed = flags & kReplyDelay;
+    out.marks.tcp = o[31] & 1;
+  }
   return DecodeError::none;
 }
 

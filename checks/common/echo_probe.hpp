@@ -1,13 +1,27 @@
 #pragma once
-// The UDP echo probe `callready respond` answers (version 1). Big-endian.
+// The echo probe `callready respond` answers over UDP (--udp-ports) and,
+// RFC 4571-framed, over TCP (--tcp-ports). Versions 1 and 2; big-endian.
 //
-//   request  = header(28) | padding                | mac(32)
-//   reply    = header(28) | observation(32) | pad  | mac(32)
+//   request  = header(28) | [v2: options(8)] | padding | mac(32)
+//   reply    = header(28) | observation(32) | pad      | mac(32)
 //
 //   header:      magic "CRPB"(4) version(1) kind(1: request, 2: reply)
 //                flags(2) session(8) sequence(4) sent_us(8)
+//   options:     reply_tos(1) reserved(3) reply_delay_ms(4)       (v2 only)
 //   observation: family(1: 4 or 6) tos(1) port(2) address(16, IPv4 in the
-//                first 4) received_us(8) request_size(2) reserved(2)
+//                first 4) received_us(8) request_size(2)
+//                v1: reserved(2)
+//                v2: reply_tos applied(1) marks(1: bit 0 = over TCP)
+//
+// Version 2 adds two request fields, each behind a flag: `reply_tos` (the
+// responder sends its reply with this IPv4 TOS / IPv6 traffic class byte,
+// DSCP << 2 | ECN) and `reply_delay_ms` (the responder sends its one reply
+// after this delay, at most kMaxReplyDelayMs, to the request's observed
+// source). A reply carries the version of its request, and its flags say
+// which of the two the responder honoured (a refused deferral is answered at
+// once, without kReplyDelay). A version-1 responder drops version-2 requests
+// (bad_version): a client that gets silence for v2 and answers for v1 is
+// talking to an older responder.
 //   mac:         HMAC-SHA256 over everything before it; keyed with the shared
 //                token when flag `keyed` is set, else with an empty key (an
 //                integrity check only).
@@ -18,13 +32,16 @@
 #include <boost/asio/ip/udp.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
 namespace callready::checks::echo {
 
-inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::uint8_t kVersion = 1;  // the oldest version spoken; v1 requests are still answered
+inline constexpr std::uint8_t kVersion2 = 2;
+inline constexpr std::uint32_t kMaxReplyDelayMs = 2 * 3600 * 1000;  // 2 h
 inline constexpr std::size_t kHeaderSize = 28;
 inline constexpr std::size_t kObservationSize = 32;
 inline constexpr std::size_t kMacSize = 32;
@@ -34,6 +51,8 @@ inline constexpr std::size_t kMaxDatagram = 65507;
 enum Flag : std::uint16_t {
   kMinimalReply = 0x0001,  // request: answer with kMinDatagram bytes whatever the request's size
   kKeyed = 0x0002,         // the mac is keyed with the shared token
+  kReplyTos = 0x0004,      // v2 request: reply_tos is set; reply: it was applied
+  kReplyDelay = 0x0008,    // v2 request: reply_delay_ms is set; reply: the reply was deferred by it
 };
 
 struct Request {
@@ -43,6 +62,10 @@ struct Request {
   bool minimal_reply = false;
   bool keyed = false;               // set by decode; encode sets it from the token
   std::size_t size = kMinDatagram;  // whole datagram, clamped to [kMinDatagram, kMaxDatagram]
+  // Version 2 (encode_request writes v2 when either is set, else v1):
+  std::optional<std::uint8_t> reply_tos;        // mark the reply with this TOS / traffic class byte
+  std::optional<std::uint32_t> reply_delay_ms;  // send the reply this long after receipt (<= kMaxReplyDelayMs)
+  std::uint8_t version = kVersion;              // set by decode
 };
 
 // What the responder saw of the request.
@@ -50,7 +73,14 @@ struct Observation {
   boost::asio::ip::udp::endpoint source;  // the client as the responder saw it (after NAT)
   std::uint8_t tos = 0;                   // IPv4 TOS / IPv6 traffic class byte received
   std::uint64_t received_us = 0;          // responder's clock
-  std::uint16_t request_size = 0;         // bytes of the request's UDP payload received
+  std::uint16_t request_size = 0;         // bytes of the request's UDP payload (or TCP frame) received
+};
+
+// What the responder did with a v2 request's options (encode_reply puts it in the reply).
+struct ReplyMarks {
+  std::optional<std::uint8_t> reply_tos;  // the TOS byte the reply was sent with, when reply_tos was honoured
+  bool delayed = false;                   // the reply was deferred by reply_delay_ms
+  bool tcp = false;                       // served over a TCP connection (observation.tos: the SYN's)
 };
 
 struct Reply {
@@ -60,6 +90,8 @@ struct Reply {
   bool keyed = false;
   Observation seen;
   std::size_t size = 0;
+  std::uint8_t version = kVersion;  // the request's version
+  ReplyMarks marks;                 // v2 only; all empty for v1
 };
 
 enum class DecodeError {
@@ -82,8 +114,10 @@ std::vector<std::uint8_t> encode_request(const Request& r, std::string_view toke
 // With an empty token the mac is not checked (the responder runs open).
 DecodeError decode_request(Bytes datagram, std::string_view token, Request& out);
 
-// The reply to `request` (as decoded, with its size). Never longer than the request.
-std::vector<std::uint8_t> encode_reply(const Request& request, const Observation& seen, std::string_view token);
+// The reply to `request` (as decoded, with its size and version). Never longer
+// than the request. `marks` is written for a v2 request only.
+std::vector<std::uint8_t> encode_reply(const Request& request, const Observation& seen, std::string_view token,
+                                       const ReplyMarks& marks = {});
 // A keyed reply must verify with `token`; an unkeyed one with the empty key.
 DecodeError decode_reply(Bytes datagram, std::string_view token, Reply& out);
 

@@ -18,6 +18,22 @@ namespace callready::checks {
 namespace asio = boost::asio;
 using asio::ip::udp;
 
+bool DeferralBudget::acquire(const asio::ip::address& source) {
+  if (total_ >= kGlobal) return false;
+  auto& n = per_source_[source];
+  if (n >= kPerSource) return false;
+  ++n;
+  ++total_;
+  return true;
+}
+
+void DeferralBudget::release(const asio::ip::address& source) {
+  auto it = per_source_.find(source);
+  if (it == per_source_.end()) return;
+  if (--it->second == 0) per_source_.erase(it);
+  --total_;
+}
+
 UdpEchoService::UdpEchoService(asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions,
                                ResponderLog log, std::vector<net::PortRange> ports)
     : io_(io),
@@ -72,6 +88,8 @@ std::string UdpEchoService::start() {
 }
 
 void UdpEchoService::stop() {
+  stopped_ = true;
+  for (auto& d : pending_) d.timer->cancel();
   for (auto& p : ports_) {
     boost::system::error_code ec;
     p->socket.close(ec);
@@ -136,48 +154,97 @@ void UdpEchoService::drain(Port& p) {
       continue;
     }
     echo::Observation seen{from, tos, received_us, static_cast<std::uint16_t>(std::min<std::size_t>(n, 65535))};
-    auto reply = echo::encode_reply(request, seen, opts_.token);
-    // Reply from the address the request was sent to.
-    alignas(8) std::uint8_t out_control[64]{};
-    iovec out_iov{reply.data(), reply.size()};
-    msghdr out{};
-    out.msg_name = &rx.peer;
-    out.msg_namelen = rx.msg.msg_namelen;
-    out.msg_iov = &out_iov;
-    out.msg_iovlen = 1;
-    if (have_pktinfo) {
-      out.msg_control = out_control;
-      out.msg_controllen = p.v6 ? CMSG_SPACE(sizeof(in6_pktinfo)) : CMSG_SPACE(sizeof(in_pktinfo));
-      cmsghdr* c = CMSG_FIRSTHDR(&out);
+    Route route;
+    std::memcpy(&route.peer, &rx.peer, sizeof route.peer);
+    route.peer_len = rx.msg.msg_namelen;
+    route.have_pktinfo = have_pktinfo;
+    route.pi4 = pi4;
+    route.pi6 = pi6;
+    echo::ReplyMarks marks;
+    marks.reply_tos = request.reply_tos;
+    bool defer = request.reply_delay_ms && *request.reply_delay_ms > 0 && deferrals_.acquire(from.address());
+    if (request.reply_delay_ms && *request.reply_delay_ms > 0 && !defer) ++stats_.deferral_refused;
+    marks.delayed = defer;
+    auto reply = echo::encode_reply(request, seen, opts_.token, marks);
+    if (defer) {
+      ++stats_.deferred;
+      auto& d =
+          pending_.emplace_back(Deferred{&p, route, from.address(), std::move(reply), request.reply_tos, nullptr});
+      d.timer = std::make_unique<Timer>(io_);
+      d.timer->expires_after(std::chrono::milliseconds(*request.reply_delay_ms));
+      d.timer->async_wait([this, it = std::prev(pending_.end())](const boost::system::error_code& ec) {
+        if (ec || stopped_) return;  // cancelled at shutdown: the list is being torn down
+        auto& w = *it;
+        send(*w.port, w.route, w.bytes, w.tos);  // logged as answered when it was received
+        deferrals_.release(w.source);
+        pending_.erase(it);
+      });
+      record(SessionLog::Outcome::answered, request.session);
+      continue;
+    }
+    if (!send(p, route, reply, request.reply_tos)) continue;
+    record(SessionLog::Outcome::answered, request.session);
+  }
+}
+
+bool UdpEchoService::send(Port& p, const Route& route, const std::vector<std::uint8_t>& bytes,
+                          std::optional<std::uint8_t> tos) {
+  // Reply from the address the request was sent to, with the TOS asked for.
+  alignas(8) std::uint8_t control[CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int))]{};
+  iovec iov{const_cast<std::uint8_t*>(bytes.data()), bytes.size()};
+  msghdr out{};
+  out.msg_name = const_cast<sockaddr_storage*>(&route.peer);
+  out.msg_namelen = route.peer_len;
+  out.msg_iov = &iov;
+  out.msg_iovlen = 1;
+  std::size_t control_len =
+      (route.have_pktinfo ? (p.v6 ? CMSG_SPACE(sizeof(in6_pktinfo)) : CMSG_SPACE(sizeof(in_pktinfo))) : 0) +
+      (tos ? CMSG_SPACE(sizeof(int)) : 0);
+  if (control_len > 0) {
+    out.msg_control = control;
+    out.msg_controllen = control_len;
+    cmsghdr* c = CMSG_FIRSTHDR(&out);
+    if (route.have_pktinfo) {
       if (p.v6) {
         c->cmsg_level = IPPROTO_IPV6;
         c->cmsg_type = IPV6_PKTINFO;
         c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
         in6_pktinfo src{};
-        src.ipi6_addr = pi6.ipi6_addr;
-        src.ipi6_ifindex = pi6.ipi6_ifindex;
+        src.ipi6_addr = route.pi6.ipi6_addr;
+        src.ipi6_ifindex = route.pi6.ipi6_ifindex;
         std::memcpy(CMSG_DATA(c), &src, sizeof src);
       } else {
         c->cmsg_level = IPPROTO_IP;
         c->cmsg_type = IP_PKTINFO;
         c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
         in_pktinfo src{};
-        src.ipi_spec_dst = pi4.ipi_addr;
+        src.ipi_spec_dst = route.pi4.ipi_addr;
         std::memcpy(CMSG_DATA(c), &src, sizeof src);
       }
+      c = CMSG_NXTHDR(&out, c);
     }
-    if (::sendmsg(fd, &out, MSG_DONTWAIT) < 0) {
-      ++stats_.send_errors;
-      continue;
+    if (tos) {
+      int value = *tos;
+      c->cmsg_level = p.v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      c->cmsg_type = p.v6 ? IPV6_TCLASS : IP_TOS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &value, sizeof value);
     }
-    ++stats_.answered;
-    record(SessionLog::Outcome::answered, request.session);
   }
+  if (::sendmsg(p.socket.native_handle(), &out, MSG_DONTWAIT) < 0) {
+    ++stats_.send_errors;
+    return false;
+  }
+  ++stats_.answered;
+  return true;
 }
 
 std::string UdpEchoService::summary() const {
-  return fmt::format("{} probes answered, {} rate-limited, {} unauthenticated, {} malformed", stats_.answered,
-                     stats_.rate_limited, stats_.unauthenticated, stats_.malformed);
+  return fmt::format(
+      "{} probes answered, {} rate-limited, {} unauthenticated, {} malformed, {} deferred, {} "
+      "deferrals refused",
+      stats_.answered, stats_.rate_limited, stats_.unauthenticated, stats_.malformed, stats_.deferred,
+      stats_.deferral_refused);
 }
 
 respond::ServiceKind udp_echo_service() {

@@ -5,16 +5,28 @@
 // client's address and port after NAT, the TOS byte, the receive time.
 // Per-source-address token bucket (opts.max_pps); nothing is answered when
 // the token does not match.
+//
+// Echo v2 (echo_probe.hpp): a reply asked to carry `reply_tos` is sent with
+// that TOS / traffic class (IP_TOS / IPV6_TCLASS ancillary data on this one
+// datagram); a reply asked to wait `reply_delay_ms` is sent by a timer from
+// the same socket to the request's observed source and from the address the
+// request was sent to, once. Deferred replies are bounded (DeferralBudget);
+// past the bound the reply goes out at once, without the kReplyDelay flag.
+#include <netinet/in.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <chrono>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "probe/clock.hpp"
 #include "probe/respond/rate_limiter.hpp"
 #include "probe/respond/service.hpp"
 #include "probe/respond/session_log.hpp"
@@ -27,7 +39,24 @@ using respond::ResponderOptions;
 using respond::SessionLog;
 
 struct EchoStats {
-  std::uint64_t answered = 0, rate_limited = 0, unauthenticated = 0, malformed = 0, send_errors = 0;
+  std::uint64_t answered = 0, rate_limited = 0, unauthenticated = 0, malformed = 0, send_errors = 0, deferred = 0,
+                deferral_refused = 0;
+};
+
+// Bounds on replies waiting for their reply_delay_ms, per source address and
+// in all, for one service (the UDP echo and the TCP echo each own one). With
+// a token set only keyed requests decode at all, so only they can defer.
+class DeferralBudget {
+ public:
+  static constexpr std::size_t kPerSource = 64;
+  static constexpr std::size_t kGlobal = 4096;
+  bool acquire(const boost::asio::ip::address& source);
+  void release(const boost::asio::ip::address& source);
+  std::size_t pending() const { return total_; }
+
+ private:
+  std::map<boost::asio::ip::address, std::size_t> per_source_;
+  std::size_t total_ = 0;
 };
 
 class UdpEchoService : public respond::RunningService {
@@ -47,9 +76,26 @@ class UdpEchoService : public respond::RunningService {
     std::uint16_t number;
     bool v6;
   };
+  // Where a reply goes and from which local address (IP_PKTINFO).
+  struct Route {
+    sockaddr_storage peer{};
+    socklen_t peer_len = 0;
+    bool have_pktinfo = false;
+    in_pktinfo pi4{};
+    in6_pktinfo pi6{};
+  };
+  struct Deferred {
+    Port* port;
+    Route route;
+    boost::asio::ip::address source;
+    std::vector<std::uint8_t> bytes;
+    std::optional<std::uint8_t> tos;
+    std::unique_ptr<Timer> timer;
+  };
   std::string bind(const boost::asio::ip::address& address, std::uint16_t port);
   void arm(Port& p);
   void drain(Port& p);
+  bool send(Port& p, const Route& route, const std::vector<std::uint8_t>& bytes, std::optional<std::uint8_t> tos);
 
   boost::asio::io_context& io_;
   const ResponderOptions& opts_;
@@ -60,6 +106,9 @@ class UdpEchoService : public respond::RunningService {
   EchoStats stats_;
   std::vector<std::unique_ptr<Port>> ports_;
   std::vector<std::uint8_t> buffer_;
+  DeferralBudget deferrals_;
+  std::list<Deferred> pending_;
+  bool stopped_ = false;
 };
 
 // `callready respond --udp-ports LIST`: the echo many kinds share (udp_range,

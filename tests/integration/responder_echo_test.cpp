@@ -1,7 +1,8 @@
 // `callready respond` as a process on loopback, probed with the shared echo
 // client: replies and their observations, authentication, no amplification,
 // ICMP for closed ports, the control protocol, TCP accept, rate limit,
-// session logging and clean shutdown.
+// session logging and clean shutdown; echo v2 (reply_tos, reply_delay_ms)
+// over UDP and RFC 4571-framed over TCP, IPv4 and IPv6.
 #include <doctest/doctest.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -9,9 +10,12 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <sstream>
 
 #include "checks/common/echo_client.hpp"
+#include "checks/common/udp_echo_service.hpp"
+#include "checks/tcp/tcp_accept_service.hpp"
 #include "probe/net/responder_control.hpp"
 #include "tests/integration/responder_support.hpp"
 #include "tests/support/skip.hpp"
@@ -116,15 +120,13 @@ TEST_CASE("the control port tells served ports and checks the token") {
   auto bad = run_io(io, net::query_responder(io.get_executor(), control, "guess", 2000ms));
   CHECK(bad.failure == net::ResponderInfo::Failure::unauthorized);
 
-  // TCP reachability ports accept, then close at once.
+  // TCP reachability ports accept a plain connect (and wait for echo frames).
   asio::ip::tcp::socket s(io);
   asio::ip::tcp::endpoint tcp_ep(asio::ip::make_address("127.0.0.1"), tcp_port);
   boost::system::error_code ec;
   s.connect(tcp_ep, ec);
   CHECK_FALSE(ec);
-  char byte;
-  s.read_some(asio::buffer(&byte, 1), ec);
-  CHECK(ec == asio::error::eof);
+  s.close(ec);
 
   auto nobody = run_io(
       io, net::query_responder(io.get_executor(), asio::ip::tcp::endpoint(control.address(), free_port()), "", 1000ms));
@@ -198,5 +200,335 @@ TEST_CASE("it runs unprivileged when its ports are >= 1024") {
   auto reply = probe(r.udp_first + 19, "");
   REQUIRE(reply.event);
   CHECK(reply.event->kind == checks::EchoEvent::Kind::reply);
+  CHECK(r.process->stop() == 0);
+}
+
+// ---- echo v2 ----
+
+namespace {
+
+// The responder bound to `bind` ("127.0.0.1" or "::1") with `udp_count` echo
+// ports and one TCP port.
+struct V2Responder {
+  std::string bind;
+  unsigned short control = 0, udp_first = 0, tcp_port = 0;
+  std::unique_ptr<ChildProcess> process;
+  std::string log_file;
+};
+
+V2Responder start_v2(const TempDir& dir, const std::string& bind, std::vector<std::string> extra = {}) {
+  V2Responder r;
+  r.bind = bind;
+  r.control = free_port();
+  r.udp_first = free_udp_block(2);
+  r.tcp_port = free_port();
+  r.log_file = dir.file("responder-v2-" + std::to_string(r.control) + ".log");
+  std::vector<std::string> argv = {
+      CALLREADY_BINARY, "respond",
+      "--listen",       "127.0.0.1:" + std::to_string(r.control),
+      "--bind",         bind,
+      "--udp-ports",    std::to_string(r.udp_first) + "-" + std::to_string(r.udp_first + 1),
+      "--tcp-ports",    std::to_string(r.tcp_port)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  r.process = std::make_unique<ChildProcess>(argv, r.log_file);
+  if (!wait_for_tcp("127.0.0.1", r.control, std::chrono::seconds(10))) {
+    INFO("responder log: " << r.process->log());
+    FAIL("the responder did not open its control port");
+  }
+  return r;
+}
+
+checks::echo::Request fresh_request(std::uint32_t sequence) {
+  checks::echo::Request req;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&req.session), sizeof req.session);
+  req.sequence = sequence;
+  req.size = 160;
+  return req;
+}
+
+checks::EchoExchange probe_v2(const udp::endpoint& to, const std::string& token, checks::echo::Request req, int tos,
+                              std::chrono::milliseconds timeout) {
+  asio::io_context io;
+  checks::EchoSocketOptions opts;
+  opts.token = token;
+  opts.tos = tos;
+  return run_io(io, checks::echo_once(io.get_executor(), to, opts, req, timeout));
+}
+
+// One TCP echo session: connect with `tos`, send `requests`, collect the replies.
+struct StreamRun {
+  checks::EchoStream::ConnectResult connect;
+  std::vector<checks::EchoStreamReply> replies;
+  std::vector<std::chrono::milliseconds> waited;  // from the send to each reply
+  boost::system::error_code end;
+};
+
+// With `one_at_a_time` each request waits for the previous reply: the TOS read
+// for a reply is that of the latest segment, so per-reply marking needs it.
+StreamRun stream_v2(const asio::ip::tcp::endpoint& to, const std::string& token,
+                    std::vector<checks::echo::Request> requests, int tos, std::chrono::milliseconds timeout,
+                    bool one_at_a_time = false) {
+  asio::io_context io;
+  return run_io(io, [&]() -> asio::awaitable<StreamRun> {
+    StreamRun run;
+    checks::EchoStream stream(io.get_executor());
+    checks::EchoStreamOptions opts;
+    opts.token = token;
+    opts.tos = tos;
+    opts.read_tos = true;
+    auto target = to;
+    run.connect = co_await stream.connect(target, opts, 2000ms);
+    if (!run.connect.ok()) co_return run;
+    auto started = Clock::now();
+    auto deadline = started + timeout;
+    if (one_at_a_time) {
+      for (const auto& r : requests) {
+        auto one = r;
+        if (auto ec = co_await stream.send(one)) {
+          run.end = ec;
+          co_return run;
+        }
+        auto reply = co_await stream.receive(deadline);
+        if (!reply) break;
+        run.waited.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(reply->at - started));
+        run.replies.push_back(std::move(*reply));
+      }
+      run.end = stream.last_error();
+      co_return run;
+    }
+    for (const auto& r : requests) {
+      auto one = r;
+      if (auto ec = co_await stream.send(one)) {
+        run.end = ec;
+        co_return run;
+      }
+    }
+    while (run.replies.size() < requests.size()) {
+      auto reply = co_await stream.receive(deadline);
+      if (!reply) break;
+      run.waited.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(reply->at - started));
+      run.replies.push_back(std::move(*reply));
+    }
+    run.end = stream.last_error();
+    co_return run;
+  }());
+}
+
+}  // namespace
+
+TEST_CASE("echo v2 over UDP: the reply is marked as asked, IPv4 and IPv6") {
+  TempDir dir;
+  for (std::string bind : {"127.0.0.1", "::1"}) {
+    CAPTURE(bind);
+    auto r = start_v2(dir, bind, {"--token", "s3cret"});
+    udp::endpoint to(asio::ip::make_address(bind), r.udp_first);
+    for (int reply_tos : {0xb8, 0x88, 0x60, 0x00}) {
+      CAPTURE(reply_tos);
+      auto req = fresh_request(3);
+      req.reply_tos = static_cast<std::uint8_t>(reply_tos);
+      auto ex = probe_v2(to, "s3cret", req, 0x68, 1000ms);
+      REQUIRE(ex.event);
+      REQUIRE(ex.event->kind == checks::EchoEvent::Kind::reply);
+      const auto& reply = ex.event->reply;
+      CHECK(reply.version == checks::echo::kVersion2);
+      CHECK(reply.seen.tos == 0x68);      // upstream: what we sent with
+      CHECK(ex.event->tos == reply_tos);  // downstream: what the reply arrived with
+      REQUIRE(reply.marks.reply_tos);
+      CHECK(*reply.marks.reply_tos == reply_tos);
+      CHECK_FALSE(reply.marks.delayed);
+      CHECK_FALSE(reply.marks.tcp);
+      CHECK(reply.size == 160);
+    }
+    // A v1 request to the same port is still answered, unmarked, in v1.
+    auto v1 = probe_v2(to, "s3cret", fresh_request(4), -1, 1000ms);
+    REQUIRE(v1.event);
+    CHECK(v1.event->reply.version == 1);
+    CHECK(v1.event->tos == 0);
+    CHECK(r.process->stop() == 0);
+  }
+}
+
+TEST_CASE("echo v2 over UDP: a deferred reply comes once, after the delay, to the same source") {
+  TempDir dir;
+  auto r = start_v2(dir, "127.0.0.1", {"--token", "s3cret"});
+  asio::io_context io;
+  checks::EchoSocket socket(io.get_executor());
+  checks::EchoSocketOptions opts;
+  opts.token = "s3cret";
+  REQUIRE_FALSE(socket.open(udp::v4(), opts));
+  udp::endpoint to(asio::ip::make_address("127.0.0.1"), r.udp_first + 1);
+  auto deferred = fresh_request(1);
+  deferred.reply_delay_ms = 600;
+  auto at_once = fresh_request(2);
+  at_once.session = deferred.session;
+  auto sent_at = Clock::now();
+  REQUIRE_FALSE(socket.send(to, deferred));
+  REQUIRE_FALSE(socket.send(to, at_once));
+  std::vector<std::pair<std::uint32_t, std::chrono::milliseconds>> got;
+  std::vector<bool> delayed_flags;
+  run_io(io, [&]() -> asio::awaitable<void> {
+    auto deadline = sent_at + 1500ms;  // long enough to see a duplicate if there were one
+    while (auto ev = co_await socket.receive(deadline)) {
+      if (ev->kind != checks::EchoEvent::Kind::reply) continue;
+      got.emplace_back(ev->reply.sequence, std::chrono::duration_cast<std::chrono::milliseconds>(ev->at - sent_at));
+      delayed_flags.push_back(ev->reply.marks.delayed);
+    }
+  }());
+  REQUIRE(got.size() == 2);  // one reply per request
+  CHECK(got[0].first == 2);  // the undelayed one first
+  CHECK(got[0].second < 300ms);
+  CHECK_FALSE(delayed_flags[0]);
+  CHECK(got[1].first == 1);
+  CHECK(got[1].second >= 600ms);
+  CHECK(got[1].second < 1200ms);
+  CHECK(delayed_flags[1]);
+  CHECK(r.process->stop() == 0);
+  CHECK(read_file(r.log_file).find("1 deferred") != std::string::npos);
+}
+
+TEST_CASE("echo v2 over UDP: past the per-source bound, deferrals are refused and answered at once") {
+  TempDir dir;
+  auto r = start_v2(dir, "127.0.0.1");
+  asio::io_context io;
+  checks::EchoSocket socket(io.get_executor());
+  REQUIRE_FALSE(socket.open(udp::v4(), {}));
+  udp::endpoint to(asio::ip::make_address("127.0.0.1"), r.udp_first);
+  constexpr std::uint32_t kSent = checks::DeferralBudget::kPerSource + 6;
+  auto sent_at = Clock::now();
+  for (std::uint32_t i = 0; i < kSent; ++i) {
+    auto req = fresh_request(i);
+    req.reply_delay_ms = 5000;
+    REQUIRE_FALSE(socket.send(to, req));
+  }
+  int immediate = 0;
+  run_io(io, [&]() -> asio::awaitable<void> {
+    while (auto ev = co_await socket.receive(sent_at + 1000ms))
+      if (ev->kind == checks::EchoEvent::Kind::reply) {
+        CHECK_FALSE(ev->reply.marks.delayed);
+        ++immediate;
+      }
+  }());
+  CHECK(immediate == 6);
+  CHECK(r.process->stop() == 0);  // with 64 replies still pending: shutdown does not wait for them
+  CHECK(read_file(r.log_file).find("64 deferred, 6 deferrals refused") != std::string::npos);
+}
+
+TEST_CASE("echo v2 over TCP: framed replies carry the SYN's TOS and are marked as asked, IPv4 and IPv6") {
+  TempDir dir;
+  for (std::string bind : {"127.0.0.1", "::1"}) {
+    CAPTURE(bind);
+    auto r = start_v2(dir, bind, {"--token", "s3cret"});
+    asio::ip::tcp::endpoint to(asio::ip::make_address(bind), r.tcp_port);
+    std::vector<checks::echo::Request> requests;
+    for (int reply_tos : {0xb8, 0x88, 0x60}) {
+      auto req = fresh_request(static_cast<std::uint32_t>(requests.size()));
+      req.reply_tos = static_cast<std::uint8_t>(reply_tos);
+      requests.push_back(req);
+    }
+    requests.push_back(fresh_request(9));  // no reply_tos: back to 0
+    auto run = stream_v2(to, "s3cret", requests, 0x60, 2000ms, true);
+    REQUIRE(run.connect.ok());
+    REQUIRE(run.replies.size() == 4);
+    for (std::size_t i = 0; i < 4; ++i) {
+      CAPTURE(i);
+      const auto& reply = run.replies[i].reply;
+      CHECK(reply.sequence == requests[i].sequence);  // in order
+      CHECK(reply.seen.tos == 0x60);                  // the SYN's
+      CHECK(reply.version == (i < 3 ? 2 : 1));        // the last request had no v2 field
+      CHECK(reply.marks.tcp == (i < 3));
+      CHECK(reply.seen.source.address() == to.address());
+      CHECK(reply.size == 160);
+    }
+    CHECK(*run.replies[0].reply.marks.reply_tos == 0xb8);
+    CHECK(*run.replies[1].reply.marks.reply_tos == 0x88);
+    CHECK_FALSE(run.replies[3].reply.marks.reply_tos);
+    // Sent back to back, the replies still come in order, each once.
+    auto burst = stream_v2(to, "s3cret", requests, 0x60, 2000ms);
+    REQUIRE(burst.replies.size() == 4);
+    for (std::size_t i = 0; i < 4; ++i) CHECK(burst.replies[i].reply.sequence == requests[i].sequence);
+    // What arrived: IPv6 reads the traffic class per segment unprivileged;
+    // IPv4 needs CAP_NET_RAW, else says it could not tell.
+    bool readable = bind == "::1" || ::geteuid() == 0;
+    if (readable) {
+      REQUIRE(run.replies[0].tos);
+      CHECK(*run.replies[0].tos == 0xb8);
+      CHECK(*run.replies[1].tos == 0x88);
+      CHECK(*run.replies[2].tos == 0x60);
+      CHECK(*run.replies[3].tos == 0x00);
+    } else {
+      CHECK_FALSE(run.replies[0].tos);
+    }
+    CHECK(r.process->stop() == 0);
+  }
+}
+
+TEST_CASE("echo v2 over TCP: a deferred reply waits on the same connection, others are not held up") {
+  TempDir dir;
+  auto r = start_v2(dir, "127.0.0.1");
+  asio::ip::tcp::endpoint to(asio::ip::make_address("127.0.0.1"), r.tcp_port);
+  auto deferred = fresh_request(1);
+  deferred.reply_delay_ms = 700;
+  auto at_once = fresh_request(2);
+  auto run = stream_v2(to, "", {deferred, at_once}, -1, 2000ms);
+  REQUIRE(run.connect.ok());
+  REQUIRE(run.replies.size() == 2);
+  CHECK(run.replies[0].reply.sequence == 2);
+  CHECK(run.waited[0] < 400ms);
+  CHECK(run.replies[1].reply.sequence == 1);
+  CHECK(run.replies[1].reply.marks.delayed);
+  CHECK(run.waited[1] >= 700ms);
+  CHECK(r.process->stop() == 0);
+}
+
+TEST_CASE("echo over TCP: bad frames, wrong tokens and v1 requests") {
+  TempDir dir;
+  auto r = start_v2(dir, "127.0.0.1", {"--token", "s3cret"});
+  asio::ip::tcp::endpoint to(asio::ip::make_address("127.0.0.1"), r.tcp_port);
+  SUBCASE("a v1 request is answered in v1, with the SYN's TOS") {
+    auto run = stream_v2(to, "s3cret", {fresh_request(5)}, 0x88, 2000ms);
+    REQUIRE(run.replies.size() == 1);
+    CHECK(run.replies[0].reply.version == 1);
+    CHECK(run.replies[0].reply.seen.tos == 0x88);
+  }
+  SUBCASE("a wrong token: no reply, the connection is closed") {
+    auto run = stream_v2(to, "guess", {fresh_request(5)}, -1, 2000ms);
+    REQUIRE(run.connect.ok());
+    CHECK(run.replies.empty());
+    CHECK((run.end == asio::error::eof || run.end == asio::error::connection_reset));
+  }
+  SUBCASE("a frame shorter than a probe or a garbage frame: closed, nothing answered") {
+    for (std::vector<std::uint8_t> bytes :
+         {std::vector<std::uint8_t>{0x00, 0x10, 1, 2, 3}, std::vector<std::uint8_t>(2 + 100, 0x41)}) {
+      if (bytes.size() > 5) bytes[0] = 0, bytes[1] = 100;
+      asio::io_context io;
+      asio::ip::tcp::socket s(io);
+      boost::system::error_code ec;
+      s.connect(to, ec);
+      REQUIRE_FALSE(ec);
+      asio::write(s, asio::buffer(bytes), ec);
+      std::uint8_t byte;
+      s.read_some(asio::buffer(&byte, 1), ec);  // the responder closes, sends nothing
+      CHECK((ec == asio::error::eof || ec == asio::error::connection_reset));
+    }
+  }
+  SUBCASE("the connection is refused past the per-source cap") {
+    asio::io_context io;
+    std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
+    for (std::size_t i = 0; i < checks::TcpEchoLimits::kMaxConnectionsPerSource; ++i) {
+      held.push_back(std::make_unique<asio::ip::tcp::socket>(io));
+      boost::system::error_code ec;
+      held.back()->connect(to, ec);
+      REQUIRE_FALSE(ec);
+    }
+    // The next one is accepted by the kernel, then closed by the service unanswered.
+    auto run = stream_v2(to, "s3cret", {fresh_request(1)}, -1, 2000ms);
+    CHECK(run.replies.empty());
+    held.clear();
+    // Once those are gone, a new connection is served again.
+    bool served = false;
+    for (int attempt = 0; attempt < 20 && !served; ++attempt)
+      served = stream_v2(to, "s3cret", {fresh_request(2)}, -1, 500ms).replies.size() == 1;
+    CHECK(served);
+  }
   CHECK(r.process->stop() == 0);
 }

@@ -1,5 +1,5 @@
-// The UDP echo probe format: round trips, authentication, no amplification,
-// and rejection (never a crash) of malformed input.
+// The echo probe format (v1 and v2): round trips, authentication, no
+// amplification, and rejection (never a crash) of malformed input.
 #include "checks/common/echo_probe.hpp"
 
 #include <doctest/doctest.h>
@@ -132,9 +132,11 @@ TEST_CASE("malformed datagrams are rejected with a reason") {
   auto bad = good;
   bad[0] = 'X';
   CHECK(decode_request(bad, "", req) == DecodeError::bad_magic);
-  bad = good;
-  bad[4] = 2;
-  CHECK(decode_request(bad, "", req) == DecodeError::bad_version);
+  for (std::uint8_t version : {0, 3, 255}) {
+    bad = good;
+    bad[4] = version;
+    CHECK(decode_request(bad, "", req) == DecodeError::bad_version);
+  }
   // A request is not a reply and vice versa: two responders cannot ping-pong.
   CHECK(decode_reply(good, "", reply) == DecodeError::wrong_kind);
   auto r = encode_reply(sample_request(), sample_observation(), "");
@@ -168,4 +170,185 @@ TEST_CASE("random bytes and truncations never crash the decoders") {
   bad_family[kHeaderSize] = 5;
   Reply r2;
   CHECK(decode_reply(bad_family, "k", r2) != DecodeError::none);
+}
+
+// ---- version 2: reply_tos and reply_delay_ms ----
+
+TEST_CASE("a request without v2 fields is still version 1, byte for byte") {
+  auto bytes = encode_request(sample_request(), "k");
+  CHECK(bytes[4] == 1);
+  for (std::size_t i = kHeaderSize; i < kHeaderSize + 8; ++i) CHECK(bytes[i] == 0);
+  Request got;
+  REQUIRE(decode_request(bytes, "k", got) == DecodeError::none);
+  CHECK(got.version == 1);
+  CHECK_FALSE(got.reply_tos);
+  CHECK_FALSE(got.reply_delay_ms);
+}
+
+TEST_CASE("v2 request vector: flags, reply_tos and reply_delay_ms at their offsets") {
+  Request r = sample_request();
+  r.reply_tos = 0xb8;  // EF
+  r.reply_delay_ms = 0x00012345;
+  auto bytes = encode_request(r, "s3cret");
+  REQUIRE(bytes.size() == 200);
+  CHECK(bytes[4] == kVersion2);
+  CHECK(bytes[5] == 1);
+  CHECK(bytes[6] == 0x00);
+  CHECK(bytes[7] == (kKeyed | kReplyTos | kReplyDelay));  // 0x0e
+  CHECK(bytes[28] == 0xb8);
+  CHECK(bytes[29] == 0);
+  CHECK(bytes[30] == 0);
+  CHECK(bytes[31] == 0);
+  CHECK(bytes[32] == 0x00);
+  CHECK(bytes[33] == 0x01);
+  CHECK(bytes[34] == 0x23);
+  CHECK(bytes[35] == 0x45);
+  Request got;
+  REQUIRE(decode_request(bytes, "s3cret", got) == DecodeError::none);
+  CHECK(got.version == kVersion2);
+  REQUIRE(got.reply_tos);
+  CHECK(*got.reply_tos == 0xb8);
+  REQUIRE(got.reply_delay_ms);
+  CHECK(*got.reply_delay_ms == 0x12345);
+  CHECK(got.session == r.session);
+  CHECK(got.size == 200);
+}
+
+TEST_CASE("v2 fields travel alone: reply_tos 0 is a request, not an absence") {
+  Request r = sample_request();
+  r.reply_tos = 0;
+  Request got;
+  auto bytes = encode_request(r, "");
+  CHECK(bytes[4] == kVersion2);
+  CHECK(bytes[7] == kReplyTos);
+  REQUIRE(decode_request(bytes, "", got) == DecodeError::none);
+  REQUIRE(got.reply_tos);
+  CHECK(*got.reply_tos == 0);
+  CHECK_FALSE(got.reply_delay_ms);
+
+  r = sample_request();
+  r.reply_delay_ms = 1500;
+  bytes = encode_request(r, "");
+  CHECK(bytes[7] == kReplyDelay);
+  REQUIRE(decode_request(bytes, "", got) == DecodeError::none);
+  CHECK_FALSE(got.reply_tos);
+  REQUIRE(got.reply_delay_ms);
+  CHECK(*got.reply_delay_ms == 1500);
+}
+
+TEST_CASE("reply_delay_ms is bounded: the encoder clamps, the decoder rejects a forged larger value") {
+  Request r = sample_request();
+  r.reply_delay_ms = kMaxReplyDelayMs + 1;
+  auto bytes = encode_request(r, "");
+  Request got;
+  REQUIRE(decode_request(bytes, "", got) == DecodeError::none);
+  CHECK(*got.reply_delay_ms == kMaxReplyDelayMs);
+  // A forged request (unkeyed, open responder) asking for more than the maximum.
+  bytes[32] = 0xff;
+  bytes[33] = 0xff;
+  bytes[34] = 0xff;
+  bytes[35] = 0xff;
+  CHECK(decode_request(bytes, "", got) == DecodeError::bad_field);
+  // Keyed: rewriting the delay breaks the mac before it is even read.
+  auto keyed = encode_request(r, "k");
+  keyed[35] ^= 0x01;
+  CHECK(decode_request(keyed, "k", got) == DecodeError::bad_mac);
+}
+
+TEST_CASE("a v1 request ignores what would be v2 options: flags without the version do nothing") {
+  Request r = sample_request();
+  auto bytes = encode_request(r, "");
+  bytes[7] |= kReplyTos | kReplyDelay;  // v1 with v2 flags set (unauthenticated, open mode)
+  bytes[28] = 0xb8;
+  bytes[35] = 0x10;
+  // An open decoder does not check the mac, so this reaches the field parsing.
+  Request got;
+  REQUIRE(decode_request(bytes, "", got) == DecodeError::none);
+  CHECK(got.version == 1);
+  CHECK_FALSE(got.reply_tos);
+  CHECK_FALSE(got.reply_delay_ms);
+}
+
+TEST_CASE("v2 reply vector: the version follows the request, flags say what was honoured") {
+  Request r = sample_request();
+  r.reply_tos = 0x88;
+  r.reply_delay_ms = 30000;
+  Request req;
+  REQUIRE(decode_request(encode_request(r, "k"), "k", req) == DecodeError::none);
+  ReplyMarks marks;
+  marks.reply_tos = 0x88;
+  marks.delayed = true;
+  marks.tcp = true;
+  auto bytes = encode_reply(req, sample_observation(), "k", marks);
+  REQUIRE(bytes.size() == 200);
+  CHECK(bytes[4] == kVersion2);
+  CHECK(bytes[5] == 2);
+  CHECK(bytes[7] == (kKeyed | kReplyTos | kReplyDelay));
+  CHECK(bytes[kHeaderSize + 1] == 0xb8);   // the TOS the request arrived with
+  CHECK(bytes[kHeaderSize + 30] == 0x88);  // the TOS the reply was sent with
+  CHECK(bytes[kHeaderSize + 31] == 1);     // over TCP
+  Reply reply;
+  REQUIRE(decode_reply(bytes, "k", reply) == DecodeError::none);
+  CHECK(reply.version == kVersion2);
+  REQUIRE(reply.marks.reply_tos);
+  CHECK(*reply.marks.reply_tos == 0x88);
+  CHECK(reply.marks.delayed);
+  CHECK(reply.marks.tcp);
+  CHECK(reply.seen.tos == 0xb8);
+
+  SUBCASE("a refused deferral: answered at once, the flag says so") {
+    ReplyMarks at_once;
+    at_once.reply_tos = 0x88;
+    REQUIRE(decode_reply(encode_reply(req, sample_observation(), "k", at_once), "k", reply) == DecodeError::none);
+    CHECK_FALSE(reply.marks.delayed);
+    CHECK(reply.marks.reply_tos);
+    CHECK_FALSE(reply.marks.tcp);
+  }
+  SUBCASE("a v1 request gets a v1 reply: marks are not written") {
+    Request v1;
+    REQUIRE(decode_request(encode_request(sample_request(), "k"), "k", v1) == DecodeError::none);
+    auto old = encode_reply(v1, sample_observation(), "k", marks);
+    CHECK(old[4] == 1);
+    CHECK(old[7] == kKeyed);
+    CHECK(old[kHeaderSize + 30] == 0);
+    CHECK(old[kHeaderSize + 31] == 0);
+    REQUIRE(decode_reply(old, "k", reply) == DecodeError::none);
+    CHECK(reply.version == 1);
+    CHECK_FALSE(reply.marks.reply_tos);
+    CHECK_FALSE(reply.marks.delayed);
+  }
+  SUBCASE("forged reply marks do not verify") {
+    auto forged = bytes;
+    forged[kHeaderSize + 30] = 0x00;
+    CHECK(decode_reply(forged, "k", reply) == DecodeError::bad_mac);
+  }
+}
+
+TEST_CASE("a v2 reply stays within the request's size, minimal or not") {
+  Request r = sample_request();
+  r.reply_tos = 0xb8;
+  r.size = kMinDatagram;
+  Request req;
+  REQUIRE(decode_request(encode_request(r, ""), "", req) == DecodeError::none);
+  CHECK(encode_reply(req, sample_observation(), "", {}).size() == kMinDatagram);
+  r.size = 1400;
+  r.minimal_reply = true;
+  REQUIRE(decode_request(encode_request(r, ""), "", req) == DecodeError::none);
+  CHECK(encode_reply(req, sample_observation(), "", {}).size() == kMinDatagram);
+}
+
+TEST_CASE("truncated v2 datagrams are rejected, never read past their end") {
+  Request r = sample_request();
+  r.reply_tos = 0xb8;
+  r.reply_delay_ms = 10;
+  r.size = kMinDatagram;
+  auto req_bytes = encode_request(r, "k");
+  Request req;
+  REQUIRE(decode_request(req_bytes, "k", req) == DecodeError::none);
+  auto reply_bytes = encode_reply(req, sample_observation(), "k", {0xb8, true, false});
+  Reply reply;
+  for (std::size_t n = 0; n < kMinDatagram; ++n) {
+    CHECK(decode_request(Bytes(req_bytes.data(), n), "k", req) == DecodeError::too_short);
+    CHECK(decode_reply(Bytes(reply_bytes.data(), n), "k", reply) == DecodeError::too_short);
+  }
 }
