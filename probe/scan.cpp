@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include "probe/root_cause.hpp"
 #include "probe/scoring.hpp"
 
 namespace callready {
@@ -65,6 +66,7 @@ Report assemble_report(const Plan& plan, EngineRun run, std::chrono::system_cloc
     r.incomplete_reason = "the overall deadline (--timeout) ended the scan before every check finished";
   }
   score_report(r);
+  r.root_causes = find_root_causes(r.checks);
   return r;
 }
 

@@ -27,22 +27,31 @@ CheckRecord make_record(const PlannedCheck& planned, CheckRun run) {
                                             : fmt::format("{} [{}]", rule.requirement.text, rule.requirement.source);
   for (auto& f : r.findings) {
     if (f.requirement.empty()) f.requirement = cites;
-    // The rule knows the site's context better than the check, except when the
-    // target's name did not even resolve: then the fix is DNS, as the check says.
-    bool unresolved = f.operation == Operation::resolve;
-    if (!rule.remediation.empty() && f.severity != Severity::info && !unresolved) f.remediation = rule.remediation;
+    if (breaks_requirement(f) && !rule.remediation.empty()) f.remediation = rule.remediation;
   }
+  if (!run.skipped && !outcome.error) outcome.error = dependency_error(r.findings);
   if (!run.skipped && outcome.error) {
     r.error = std::move(outcome.error);
+    if (r.error->cause) r.findings.clear();  // nothing about this check's own requirement was measured
     if (r.summary.empty()) r.summary = r.error->message;
   }
   cap_finding_severity(r);
   return r;
 }
 
+bool breaks_requirement(const Finding& finding) { return finding.severity != Severity::info && !finding.inconclusive; }
+
+bool depends_on_cause(const Finding& finding) { return finding.cause && finding.cause->code != finding.code; }
+
+std::optional<CheckError> dependency_error(const std::vector<Finding>& findings) {
+  for (const auto& f : findings)
+    if (depends_on_cause(f)) return CheckError{ErrorReason::dependency, f.operation, f.message, f.cause};
+  return std::nullopt;
+}
+
 Status status_of(const CheckRun& run) {
   if (run.skipped) return Status::skipped;
-  if (run.outcome.error) return Status::error;
+  if (run.outcome.error || dependency_error(run.outcome.findings)) return Status::error;
   return status_from_findings(run.outcome.findings);
 }
 

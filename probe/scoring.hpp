@@ -10,12 +10,30 @@
 namespace callready {
 
 // A check's report entry from what the engine returned: status from its
-// findings (or error/skipped), the rule's requirement and remediation
-// attached, finding severity capped by the rule.
+// findings (or error/skipped), the rule's requirement attached, the rule's
+// remediation on the findings that break it, finding severity capped by the
+// rule. A finding that names a Cause (a step the check depends on failed
+// first) makes the check an error with reason `dependency`.
 CheckRecord make_record(const PlannedCheck& planned, CheckRun run);
 // The status make_record gives, without building the record (progress display).
 Status status_of(const CheckRun& run);
 std::vector<CheckRecord> make_records(const Plan& plan, EngineRun run);
+
+// Whether a finding means the rule's requirement is broken, so the rule's
+// remediation replaces the check's own fix. Not for an inconclusive finding
+// (the check could not tell: e.g. the far end refused, DNS failed first): its
+// own fix says how to make the test possible, the rule's would contradict it.
+bool breaks_requirement(const Finding& finding);
+
+// Whether a finding says a step the check depends on failed first: it names a
+// Cause other than itself. A finding that is the cause (a DNS check that found
+// the DNS server unreachable) keeps its check's status; the report still lists
+// the check under that cause.
+bool depends_on_cause(const Finding& finding);
+
+// The error of a check stopped by a step it depends on: the first finding
+// that depends on a cause, as reason `dependency` with that finding's operation.
+std::optional<CheckError> dependency_error(const std::vector<Finding>& findings);
 
 // pass / warn / fail from the findings a check reported (error and skipped are
 // decided by the engine and kept). A critical finding means the requirement is

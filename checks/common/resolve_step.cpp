@@ -17,6 +17,37 @@ boost::asio::awaitable<TargetAddresses> resolve_target(CheckContext& ctx, const 
   co_return t;
 }
 
+std::optional<Cause> dns_server_cause(net::DnsFailure failure) {
+  using net::DnsFailure;
+  // The same words for every name: one cause, however many names failed.
+  switch (failure) {
+    case DnsFailure::timeout:
+    case DnsFailure::unreachable:
+      return Cause{fmt::format("dns.{}", to_string(failure)),
+                   "DNS does not work here (the DNS server this machine uses cannot be reached)"};
+    case DnsFailure::refused:
+      return Cause{"dns.refused", "DNS does not work here (the DNS server this machine uses refuses to answer)"};
+    default:
+      return std::nullopt;
+  }
+}
+
+Cause unresolved_cause(const TargetAddresses& target) {
+  using net::DnsFailure;
+  const auto& host = target.host;
+  if (auto server = dns_server_cause(target.failure)) return *server;
+  switch (target.failure) {
+    case DnsFailure::nxdomain:
+      return {"dns.nxdomain", fmt::format("{} does not exist in DNS (NXDOMAIN)", host)};
+    case DnsFailure::no_data:
+      return {"dns.no_data", fmt::format("{} has no address in DNS (no A or AAAA record)", host)};
+    case DnsFailure::servfail:
+      return {"dns.servfail", fmt::format("The DNS server failed to look up {} (SERVFAIL)", host)};
+    default:
+      return {fmt::format("dns.{}", to_string(target.failure)), fmt::format("{} could not be resolved", host)};
+  }
+}
+
 Finding unresolved_finding(const std::string& kind, const TargetAddresses& target, const std::string& purpose,
                            Severity severity) {
   Finding f;
@@ -29,6 +60,8 @@ Finding unresolved_finding(const std::string& kind, const TargetAddresses& targe
       "allowed)",
       target.host);
   f.operation = Operation::resolve;
+  f.inconclusive = true;  // the requirement itself was never tested
+  f.cause = unresolved_cause(target);
   return f;
 }
 

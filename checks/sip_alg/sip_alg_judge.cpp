@@ -134,7 +134,7 @@ Judgement judge(const Result& r, const Params& p) {
     j.findings.push_back(
         {Severity::warning, refused != r.exchanges.end() ? "sip_alg.refused" : "sip_alg.no_answer",
          fmt::format("The SIP mirror at {} {}: cannot tell whether a SIP ALG is on the path", p.target(), what),
-         fmt::format("Allow SIP (UDP and TCP {}) from this site to the responder", p.port), "", op});
+         fmt::format("Allow SIP (UDP and TCP {}) from this site to the responder", p.port), "", op, true});
   } else if (a.detected) {
     j.summary = a.rewritten.empty() ? fmt::format("SIP ALG detected on the path to {}", p.target())
                                     : fmt::format("SIP ALG detected: {} rewritten", fmt::join(a.rewritten, ", "));
