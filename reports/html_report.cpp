@@ -90,12 +90,6 @@ std::string css_name(std::string_view s) {
   return out;
 }
 
-std::string duration_text(long long ms) {
-  if (ms < 1000) return fmt::format("{} ms", ms);
-  if (ms < 60'000) return fmt::format("{:.1f} s", static_cast<double>(ms) / 1000.0);
-  return fmt::format("{} min {} s", ms / 60'000, (ms % 60'000) / 1000);
-}
-
 mu::data text_list(const std::vector<std::string>& items) {
   mu::list l;
   for (const auto& s : items) l.push_back(mu::object{{"text", s}});
@@ -239,8 +233,14 @@ mu::data categories_data(const Report& r, const ViewOf& view_of) {
                      [&](auto a, auto b) { return status_rank(r.checks[a].status) < status_rank(r.checks[b].status); });
     mu::list checks;
     for (auto i : idx) checks.push_back(check_data(r.checks[i], fmt::format("c{}", i), view_of));
+    // Nothing ran (every check errored or was skipped): not tested, not a score of 0.
+    bool ran = std::any_of(idx.begin(), idx.end(), [&](auto i) {
+      auto s = r.checks[i].status;
+      return s == Status::pass || s == Status::warn || s == Status::fail;
+    });
     out.push_back(mu::object{{"name", cat.name.empty() ? std::string("Uncategorised") : cat.name},
-                             {"has_score", cat.score >= 0},
+                             {"has_score", cat.score >= 0 && ran},
+                             {"not_tested", !ran},
                              {"score", std::to_string(std::clamp(cat.score, 0, 100))},
                              {"verdict", css_name(to_string(cat.verdict))},
                              {"verdict_text", verdict_text(cat.verdict)},
@@ -250,11 +250,33 @@ mu::data categories_data(const Report& r, const ViewOf& view_of) {
   return out;
 }
 
+bool under_root_cause(const Report& r, const std::string& id) {
+  return std::any_of(r.root_causes.begin(), r.root_causes.end(), [&](const RootCause& cause) {
+    return std::find(cause.checks.begin(), cause.checks.end(), id) != cause.checks.end();
+  });
+}
+
+// Root causes first: each named once, with links to the checks it explains.
+mu::data root_causes_data(const Report& r) {
+  mu::list out;
+  for (const auto& cause : r.root_causes) {
+    mu::list checks;
+    for (const auto& id : cause.checks)
+      if (const auto* c = find_check(r, id))
+        checks.push_back(mu::object{{"id", id}, {"anchor", fmt::format("c{}", c - r.checks.data())}});
+    out.push_back(mu::object{{"message", cause.message.empty() ? cause.code : cause.message},
+                             {"code", cause.code},
+                             {"count_text", root_cause_effect(r, cause)},
+                             {"checks", checks}});
+  }
+  return out;
+}
+
 mu::data untested(const Report& r) {
   mu::list out;
   for (std::size_t i = 0; i < r.checks.size(); ++i) {
     const auto& c = r.checks[i];
-    if (c.status != Status::error) continue;
+    if (c.status != Status::error || under_root_cause(r, c.id)) continue;  // listed under its cause
     out.push_back(mu::object{{"anchor", fmt::format("c{}", i)},
                              {"id", c.id},
                              {"reason", c.error ? error_cause(*c.error) : std::string("error")},
@@ -299,6 +321,7 @@ std::string render_html(const Report& r, const ViewOf& view_of) {
   std::size_t more = 0;
   mu::data top = top_findings(r, more);
   mu::data not_tested = untested(r);
+  mu::data causes = root_causes_data(r);
   mu::data d = mu::object{
       {"css", template_text("report.css")},
       {"verdict", css_name(to_string(r.verdict))},
@@ -318,6 +341,8 @@ std::string render_html(const Report& r, const ViewOf& view_of) {
       {"has_top", !top.list_value().empty()},
       {"more", std::to_string(more)},
       {"has_more", more > 0},
+      {"root_causes", causes},
+      {"has_root_causes", !causes.list_value().empty()},
       {"untested", not_tested},
       {"has_untested", !not_tested.list_value().empty()},
       {"categories", categories_data(r, view_of)},

@@ -1,6 +1,7 @@
 #include "reports/render.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,28 @@ std::optional<ReportFormat> format_for_path(const std::string& path) {
   if (ext == ".txt" || ext == ".text") return ReportFormat::text;
   if (ext == ".html" || ext == ".htm") return ReportFormat::html;
   return std::nullopt;
+}
+
+std::string duration_text(long long ms) {
+  if (ms < 1000) return fmt::format("{} ms", ms);
+  if (ms < 60'000) return fmt::format("{:.1f} s", static_cast<double>(ms) / 1000.0);
+  return fmt::format("{} min {} s", ms / 60'000, (ms % 60'000) / 1000);
+}
+
+const CheckRecord* find_check(const Report& report, const std::string& id) {
+  for (const auto& c : report.checks)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+std::string root_cause_effect(const Report& report, const RootCause& cause) {
+  std::size_t stopped = 0, failed = 0;
+  for (const auto& id : cause.checks)
+    if (const auto* c = find_check(report, id)) (c->status == Status::error ? stopped : failed)++;
+  auto checks = [](std::size_t n) { return fmt::format("{} check{}", n, n == 1 ? "" : "s"); };
+  if (failed && stopped) return fmt::format("{} failed and {} could not run because of it", checks(failed), stopped);
+  if (failed) return checks(failed) + " failed because of it";
+  return checks(stopped) + " could not run because of it";
 }
 
 std::string render(const Report& report, ReportFormat format, const RenderOptions& options) {

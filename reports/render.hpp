@@ -27,6 +27,15 @@ struct RenderOptions {
   ViewOf view;
 };
 
+// A duration people read: "340 ms", "12.5 s", "2 min 5 s" (never "0.0 s").
+std::string duration_text(long long ms);
+
+// The check of that id in the report, or null.
+const CheckRecord* find_check(const Report& report, const std::string& id);
+
+// What a root cause did: "3 checks failed and 8 could not run because of it".
+std::string root_cause_effect(const Report& report, const RootCause& cause);
+
 std::string render_json(const Report& report);
 std::string render_text(const Report& report, const TextOptions& options = {});
 std::string render(const Report& report, ReportFormat format, const RenderOptions& options = {});
