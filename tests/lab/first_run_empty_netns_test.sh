@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The newcomer's first run, where DNS does not work: the default scan (the
+# built-in webex-calling profile) in an empty network namespace prints the
+# root cause first, in under 25 lines before the per-category detail, and
+# every check it stopped is an error with reason `dependency` listed under it.
+# Two shapes: no network at all (`unshare -n`: the host's resolver address is
+# unreachable, not one packet leaves), and a resolver on loopback that never
+# answers (timeouts). Root only (unshare).
+set -u
+SOURCE_DIR="${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
+CALLREADY="${CALLREADY:-$SOURCE_DIR/build/callready}"
+. "$SOURCE_DIR/tests/support/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root (unshare -n)"; exit 77; }
+unshare -n true 2>/dev/null || { echo "SKIPPED: no network namespaces here"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+
+# check NAME: asserts on $tmp/NAME.txt (stdout), NAME.json and NAME.rc.
+check() {
+  python3 - "$tmp/$1" <<'PY' || failed=1
+import json, re, sys
+base = sys.argv[1]
+text = open(base + ".txt").read().splitlines()
+rep = json.load(open(base + ".json"))
+rc = int(open(base + ".rc").read())
+bad = []
+def want(cond, what):
+    if not cond: bad.append(what)
+want(rc == 2, f"exit {rc}, want 2 (not ready)")
+cats = [i for i, l in enumerate(text) if re.match(r"^\S.*  (not tested|ready|degraded|not ready|unknown)( \(\d+/100\))?$", l)]
+cause = [i for i, l in enumerate(text) if l.startswith("Root cause: DNS does not work here")]
+want(cause, "no DNS root cause line")
+want(cats, "no category header")
+if cause and cats:
+    want(cause[0] < cats[0], "the root cause is not before the per-category detail")
+    want(cats[0] < 25, f"{cats[0]} lines before the per-category detail, want < 25")
+    want(cause[0] == min(i for i, l in enumerate(text) if l.startswith("Root cause:")), "DNS is not the first cause")
+    want(re.search(r": (\d+ checks? failed and )?\d+ (checks )?could not run because of it$", text[cause[0]]),
+         "the headline does not say how many checks could not run")
+rcs = rep.get("root_causes", [])
+want(rcs and rcs[0]["code"] in ("dns.unreachable", "dns.timeout"), f"root_causes: {rcs}")
+if rcs:
+    listed = set(rcs[0]["checks"])
+    stopped = {c["id"] for c in rep["checks"] if c["status"] == "error"}
+    want(stopped and stopped <= listed, f"stopped checks not under the cause: {stopped - listed}")
+    for c in rep["checks"]:
+        if c["status"] == "error":
+            e = c["error"]
+            want(e["reason"] == "dependency" and e["operation"] == "resolve" and e["cause"] == rcs[0]["code"],
+                 f"{c['id']}: {e}")
+        if c["id"] in listed and c["status"] == "fail":
+            want(c["kind"] == "dns", f"{c['id']} failed under the DNS cause but is no DNS check")
+    want(len(listed) >= 8, f"only {len(listed)} checks under the cause")
+    want(sum(l.count(rcs[0]["message"]) for l in text) == 1, "the cause is said more than once")
+for l in text:
+    want(l.strip() not in ("critical", "warning"), f"a bare severity line: {l!r}")
+want(not any("0.0 s" in l for l in text), "a duration reads 0.0 s")
+want(not any("unknown (0/100)" in l for l in text), "a category where nothing ran reads unknown (0/100)")
+want(sum("--set responder=" in l for l in text) == 1, "the responder hint is not said exactly once")
+if bad:
+    print("FAIL " + base + ":\n  " + "\n  ".join(bad))
+    print("\n".join(text))
+    sys.exit(1)
+print(f"ok {base}: root cause on line {cause[0] + 1}, detail from line {cats[0] + 1}, {len(rcs[0]['checks'])} checks under it")
+PY
+}
+
+# 1. No network at all: the system resolver cannot be reached.
+timeout 60 unshare -n "$CALLREADY" scan --format text -o "$tmp/empty.json" >"$tmp/empty.txt" 2>"$tmp/empty.err"
+echo $? >"$tmp/empty.rc"
+check empty
+
+# 2. Loopback only, a resolver that swallows every query (it times out).
+cat >"$tmp/silent.sh" <<SH
+ip link set lo up
+python3 -c '
+import os, socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+t = socket.socket(); t.bind(("127.0.0.1", u.getsockname()[1])); t.listen(8)
+open("$tmp/port.tmp", "w").write(str(u.getsockname()[1])); os.rename("$tmp/port.tmp", "$tmp/port")
+end = time.time() + 60
+u.settimeout(0.2)
+while time.time() < end:
+    try: u.recvfrom(4096)
+    except OSError: pass
+' &
+silent=\$!
+. "$SOURCE_DIR/tests/support/lib.sh"
+WAIT_PID=\$silent wait_until 10 test -s "$tmp/port" || { kill \$silent; exit 99; }
+"$CALLREADY" scan --dns-server 127.0.0.1:\$(cat "$tmp/port") --format text -o "$tmp/silent.json" >"$tmp/silent.txt" 2>"$tmp/silent.err"
+rc=\$?
+kill \$silent; wait \$silent 2>/dev/null
+exit \$rc
+SH
+timeout 90 unshare -n bash "$tmp/silent.sh"
+echo $? >"$tmp/silent.rc"
+check silent
+
+exit $failed
