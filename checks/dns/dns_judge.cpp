@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
-#include "checks/common/resolve_step.hpp"
 #include "checks/dns/dns_check.hpp"
 
 namespace callready::checks::dns {
@@ -70,7 +69,10 @@ Finding truncated_finding(const DnsResult& r) {
       .remediation = fmt::format("Allow DNS over TCP 53 to {} (answers larger than 512 bytes need it, RFC 7766); UDP "
                                  "53 works",
                                  r.server),
-      .operation = r.tcp_failed == Operation::none ? Operation::connect : r.tcp_failed};
+      .operation = r.tcp_failed == Operation::none ? Operation::connect : r.tcp_failed,
+      // What the answer says is unknown: the rule's fix (publish a record,
+      // ...) does not apply; allowing TCP 53 does.
+      .inconclusive = true};
 }
 
 // The query itself brought no usable answer: why, in plain language.
@@ -84,9 +86,7 @@ Finding failure_finding(const DnsResult& r) {
                    .code = code,
                    .message = std::move(message),
                    .remediation = std::move(remediation),
-                   .operation = Operation::resolve,
-                   .inconclusive = r.failure == DnsFailure::timeout || r.failure == DnsFailure::unreachable,
-                   .cause = checks::dns_server_cause(r.failure)};
+                   .operation = Operation::resolve};
   };
   switch (r.failure) {
     case DnsFailure::nxdomain:

@@ -95,7 +95,7 @@ Judgement judge_pmtu(const PmtuResult& r, const PmtuParams& p) {
                                       "rejects it, so the path MTU could not be measured",
                                       p.port, p.host, *s.rejected_by),
                           fmt::format("Allow UDP {} to {} (and its replies) on the firewall", p.port, p.host), "",
-                          Operation::receive});
+                          Operation::receive, true});  // the MTU is unknown: the rule's fix does not apply
     return j;
   }
   if (!s.path_mtu) {
@@ -108,7 +108,7 @@ Judgement judge_pmtu(const PmtuResult& r, const PmtuParams& p) {
          fmt::format("The responder serves UDP {0} but its replies did not come back: allow UDP {0} to {1}, and the "
                      "replies back",
                      p.port, p.host),
-         "", Operation::receive, true});
+         "", Operation::receive});
     return j;
   }
   int mtu = *s.path_mtu;

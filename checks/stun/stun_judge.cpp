@@ -107,6 +107,10 @@ Judgement judge_icmp(const StunResult& r, const StunParams& p) {
                     "and port for this deployment; the firewall is not what stops it",
                     host, r.port),
         Operation::receive));
+    // Whether the firewall would let STUN through cannot be told while
+    // nothing listens: the rule's remediation (open the firewall) does not
+    // apply, this finding's own does.
+    j.findings.back().inconclusive = true;
     return j;
   }
   j.summary = fmt::format("UDP {} to {} rejected on the path ({})", r.port, host, r.icmp->describe());

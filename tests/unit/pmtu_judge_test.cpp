@@ -97,6 +97,7 @@ TEST_CASE("pmtu.rejected: an ICMP error from the path ends the search, warning, 
   auto j = judge_pmtu(r, params());
   REQUIRE(codes(j) == std::vector<std::string>{"pmtu.rejected"});
   CHECK(j.findings[0].severity == Severity::warning);
+  CHECK(j.findings[0].inconclusive);  // the path MTU is unknown: the rule's MTU remediation does not apply
   CHECK(j.findings[0].operation == Operation::receive);
   CHECK(j.findings[0].message ==
         "UDP 20400 to 203.0.113.10 was refused by a device on the path (ICMP port unreachable from 198.18.0.1): a "

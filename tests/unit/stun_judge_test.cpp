@@ -162,6 +162,7 @@ TEST_CASE("stun.port_closed: the server itself answered port unreachable, a clos
   const auto& f = only(j);
   CHECK(f.code == "stun.port_closed");
   CHECK(f.severity == Severity::critical);
+  CHECK(f.inconclusive);  // the rule's "open the firewall" does not replace this fix
   CHECK(f.operation == Operation::receive);
   CHECK(f.message.rfind("Closed port: stun.example.net (203.0.113.10) answered", 0) == 0);
   CHECK(f.message.find("nothing listens on that port") != std::string::npos);
@@ -185,6 +186,7 @@ TEST_CASE("stun.rejected: port unreachable from a router on the path is a firewa
   const auto& f = only(j);
   CHECK(f.code == "stun.rejected");
   CHECK(f.severity == Severity::critical);
+  CHECK_FALSE(f.inconclusive);  // a firewall breaks the rule: its remediation applies
   CHECK(f.operation == Operation::receive);
   CHECK(f.message.find("(ICMP port unreachable from 198.18.0.1)") != std::string::npos);
   CHECK(f.remediation.find("Allow outbound UDP 5004") != std::string::npos);
