@@ -69,6 +69,35 @@ std::string hex(const std::string& b64) {
 
 bool is_self_issued(X509* c) { return X509_check_issued(c, c) == X509_V_OK; }
 
+// Verification failed above the leaf, and only for want of a trusted root
+// (dates and the name are judged apart).
+bool fails_only_at_root(const std::vector<std::pair<int, int>>& errors) {
+  bool at_root = false;
+  for (auto [err, depth] : errors) {
+    switch (err) {
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+      case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        if (depth == 0) return false;
+        at_root = true;
+        break;
+      case X509_V_ERR_CERT_HAS_EXPIRED:
+      case X509_V_ERR_CERT_NOT_YET_VALID:
+      case X509_V_ERR_HOSTNAME_MISMATCH:
+      case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        break;
+      default:
+        return false;
+    }
+  }
+  return at_root;
+}
+
+std::string capitalised(std::string s) {
+  if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
 }  // namespace
 
 CertInfo describe(X509* cert) {
@@ -134,15 +163,27 @@ CertInfo describe(X509* cert) {
     info.spki_sha256 = base64(md, sizeof md);
     OPENSSL_free(der);
   }
+  unsigned char fp[EVP_MAX_MD_SIZE];
+  unsigned int fp_len = 0;
+  if (X509_digest(cert, EVP_sha256(), fp, &fp_len) == 1)
+    for (unsigned int i = 0; i < fp_len; ++i) info.fingerprint_sha256 += fmt::format("{:02x}", fp[i]);
   info.self_signed = is_self_issued(cert) && X509_verify(cert, X509_get0_pubkey(cert)) == 1;
   return info;
 }
 
 void to_json(nlohmann::json& j, const CertInfo& c) {
-  j = {{"subject", c.subject},         {"issuer", c.issuer},          {"san", c.san},
-       {"not_before", c.not_before},   {"not_after", c.not_after},    {"days_left", c.days_left},
-       {"key_type", c.key_type},       {"key_bits", c.key_bits},      {"signature_algorithm", c.signature_algorithm},
-       {"spki_sha256", c.spki_sha256}, {"self_signed", c.self_signed}};
+  j = {{"subject", c.subject},
+       {"issuer", c.issuer},
+       {"san", c.san},
+       {"not_before", c.not_before},
+       {"not_after", c.not_after},
+       {"days_left", c.days_left},
+       {"key_type", c.key_type},
+       {"key_bits", c.key_bits},
+       {"signature_algorithm", c.signature_algorithm},
+       {"spki_sha256", c.spki_sha256},
+       {"fingerprint_sha256", c.fingerprint_sha256},
+       {"self_signed", c.self_signed}};
 }
 
 ChainVerdict judge_chain(const HandshakeResult& hs, const std::string& server_name, const std::string& ca_file) {
@@ -175,15 +216,19 @@ ChainVerdict judge_chain(const HandshakeResult& hs, const std::string& server_na
 
   // Walk the presented certificates from the leaf: each must be followed by
   // its issuer until a self-issued root or a certificate whose issuer is a
-  // trust anchor. A gap means a client has to find an intermediate itself.
+  // trust anchor. A walk that stops at a CA certificate the server sent has
+  // no gap either: only its root is unknown here (a private CA, an
+  // inspecting proxy's). A walk that stops at the leaf (or a non-CA) means a
+  // client has to find an intermediate itself.
   X509_STORE* store = X509_STORE_new();
   X509_STORE_set_default_paths(store);
   if (!ca_file.empty()) X509_STORE_load_file(store, ca_file.c_str());
   X509_STORE_CTX* sctx = X509_STORE_CTX_new();
   X509* cur = leaf;
+  bool anchored = false;
   for (std::size_t steps = 0; steps <= hs.presented.size(); ++steps) {
     if (is_self_issued(cur)) {
-      v.chain_complete = true;
+      anchored = true;
       break;
     }
     X509* next = nullptr;
@@ -195,12 +240,16 @@ ChainVerdict judge_chain(const HandshakeResult& hs, const std::string& server_na
     }
     X509* anchor = nullptr;
     if (X509_STORE_CTX_init(sctx, store, cur, nullptr) == 1 && X509_STORE_CTX_get1_issuer(&anchor, sctx, cur) == 1) {
-      v.chain_complete = true;
+      anchored = true;
       X509_free(anchor);
     }
     X509_STORE_CTX_cleanup(sctx);
     break;
   }
+  bool sent_a_ca = cur != leaf && X509_check_ca(cur) >= 1;
+  v.chain_complete = anchored || sent_a_ca;
+  if (!v.chain_complete) v.missing_issuer = name_text(X509_get_issuer_name(cur));
+  v.root_unknown = v.chain_complete && !v.trusted && !is_self_issued(leaf) && fails_only_at_root(hs.verify_errors);
   v.top_issuer = name_text(X509_get_issuer_name(cur));
   if (!hs.verified.empty()) v.top_issuer = name_text(X509_get_issuer_name(hs.verified.back().get()));
   X509_STORE_CTX_free(sctx);
@@ -229,36 +278,48 @@ bool chain_matches_expected(const HandshakeResult& hs, const std::vector<std::st
   return false;
 }
 
-std::vector<Finding> certificate_findings(const CertInfo& leaf, const ChainVerdict& v, const std::string& name) {
+std::vector<Finding> certificate_findings(const CertInfo& leaf, const ChainVerdict& v, const std::string& name,
+                                          const std::string& label) {
   std::vector<Finding> out;
+  const std::string cert = capitalised(label);
   if (v.expired)
     out.push_back(make_finding(Severity::critical, "tls.cert_expired",
-                               fmt::format("The server certificate for {} expired on {}.", name, leaf.not_after),
+                               fmt::format("{} for {} expired on {}.", cert, name, leaf.not_after),
                                "Renew the certificate and install it with its intermediates."));
   else if (v.not_yet_valid)
     out.push_back(make_finding(Severity::critical, "tls.cert_not_yet_valid",
-                               fmt::format("The server certificate is not valid before {}.", leaf.not_before),
+                               fmt::format("{} is not valid before {}.", cert, leaf.not_before),
                                "Check the server's and this machine's clocks (NTP), or reissue the certificate."));
   else if (leaf.days_left < 30)
-    out.push_back(
-        make_finding(Severity::warning, "tls.cert_expiring",
-                     fmt::format("The server certificate expires in {} days ({}).", leaf.days_left, leaf.not_after),
-                     "Renew the certificate before it expires."));
+    out.push_back(make_finding(Severity::warning, "tls.cert_expiring",
+                               fmt::format("{} expires in {} days ({}).", cert, leaf.days_left, leaf.not_after),
+                               "Renew the certificate before it expires."));
   if (!v.hostname_match)
     out.push_back(make_finding(Severity::critical, "tls.hostname_mismatch",
-                               fmt::format("The certificate does not name {} (CN {}, SAN {}).", name, leaf.common_name,
+                               fmt::format("{} does not name {} (CN {}, SAN {}).", cert, name, leaf.common_name,
                                            leaf.san.empty() ? "none" : fmt::format("{}", fmt::join(leaf.san, ", "))),
                                "Issue a certificate whose subjectAltName contains the FQDN clients connect to."));
   if (!v.chain_complete)
-    out.push_back(make_finding(v.trusted ? Severity::warning : Severity::critical, "tls.chain_incomplete",
-                               "The server does not send every intermediate certificate up to a trust anchor.",
-                               "Configure the server to send the full chain (leaf, then each intermediate)."));
+    out.push_back(make_finding(
+        v.trusted ? Severity::warning : Severity::critical, "tls.chain_incomplete",
+        fmt::format("The server sends {} without the intermediate certificate that issued it (\"{}\"): clients "
+                    "that do not already hold that intermediate cannot build a chain to a trusted root.",
+                    label, v.missing_issuer),
+        "Configure the server to send the full chain (leaf, then each intermediate)."));
   if (leaf.self_signed)
-    out.push_back(make_finding(Severity::critical, "tls.cert_self_signed", "The server certificate is self-signed.",
+    out.push_back(make_finding(Severity::critical, "tls.cert_self_signed", fmt::format("{} is self-signed.", cert),
                                "Use a certificate signed by a public certificate authority."));
+  else if (v.root_unknown)
+    out.push_back(make_finding(
+        Severity::critical, "tls.root_untrusted",
+        fmt::format("The server sends a complete chain for {}, but it ends at \"{}\", a root this machine does not "
+                    "trust: a private CA, most often that of a TLS-inspecting proxy or firewall on the path.",
+                    label, v.top_issuer),
+        "If a proxy inspects this traffic, exempt this destination from inspection or install the proxy's CA in "
+        "every client's trust store; if the root is a private CA on purpose, give it to the check as ca_file."));
   else if (!v.trusted)
     out.push_back(make_finding(Severity::critical, "tls.cert_untrusted",
-                               fmt::format("The certificate chain does not lead to a trusted authority ({}).",
+                               fmt::format("The chain of {} does not lead to a trusted authority ({}).", label,
                                            v.errors.empty() ? "unknown" : v.errors.front()),
                                "Use a certificate from a public CA, or add the private CA to the clients' trust stores "
                                "(ca_file for this probe)."));
@@ -266,12 +327,12 @@ std::vector<Finding> certificate_findings(const CertInfo& leaf, const ChainVerdi
               (leaf.key_type == "EC" && leaf.key_bits < 224);
   if (weak)
     out.push_back(make_finding(Severity::warning, "tls.weak_key",
-                               fmt::format("The server key is weak: {} {} bits.", leaf.key_type, leaf.key_bits),
+                               fmt::format("{} has a weak key: {} {} bits.", cert, leaf.key_type, leaf.key_bits),
                                "Reissue with RSA 2048+ (3072 preferred) or ECDSA P-256+."));
   std::string sig = lower(leaf.signature_algorithm);
   if (sig.find("sha1") != std::string::npos || sig.find("md5") != std::string::npos)
     out.push_back(make_finding(Severity::warning, "tls.weak_signature",
-                               "The certificate is signed with " + leaf.signature_algorithm + ".",
+                               fmt::format("{} is signed with {}.", cert, leaf.signature_algorithm),
                                "Reissue the certificate with a SHA-256 (or stronger) signature."));
   return out;
 }

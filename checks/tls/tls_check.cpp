@@ -109,14 +109,23 @@ asio::awaitable<Measured<TlsResult>> measure_tls(TlsParams p, CheckContext& ctx)
   if (ended_before_tls(hs.failure)) co_return m;
 
   if (!hs.presented.empty()) {
-    r.leaf = describe(hs.presented.front().get());
-    r.chain_verdict = judge_chain(hs, p.server_name, p.ca_file);
-    for (const auto& x : hs.presented) r.chain.push_back(describe(x.get()));
+    add_served(r.certificates, hs, "any", p.server_name, p.ca_file);
+    r.leaf = r.certificates.front().leaf;
+    r.chain = r.certificates.front().chain;
+    r.chain_verdict = r.certificates.front().verdict;
     if (!p.expected_issuers.empty()) r.expected_issuer_seen = chain_matches_expected(hs, p.expected_issuers);
   }
   r.cert_requested = hs.cert_requested;
   r.client_ca_names = hs.client_ca_names;
   if (!p.client_cert.empty()) r.client_cert_accepted = hs.cert_requested && hs.failure == Failure::none;
+
+  // Every other certificate the server holds, asked for by key type.
+  if (!hs.presented.empty()) {
+    auto probes = served_probes(hopt, p.versions);
+    auto seen = co_await run_served_probes(ep, probes, p.max_parallel, ctx, r.connections_used);
+    for (std::size_t i = 0; i < probes.size(); ++i)
+      add_served(r.certificates, seen[i], probes[i].offer, p.server_name, p.ca_file);
+  }
 
   // Versions and suites.
   ScanOptions sopt;

@@ -14,6 +14,7 @@
 #include "checks/tls/certs.hpp"
 #include "checks/tls/policy.hpp"
 #include "checks/tls/scan.hpp"
+#include "checks/tls/served.hpp"
 #include "checks/tls/suites.hpp"
 #include "checks/tls/wire.hpp"
 #include "probe/check.hpp"
@@ -61,9 +62,13 @@ struct TlsResult {
   std::vector<std::string> connect_errors;  // "address:port: why", one per address tried
 
   std::optional<HandshakeFacts> handshake;
+  // The certificate of the check's own handshake (the contract's `certificate`).
   std::optional<CertInfo> leaf;
   std::vector<CertInfo> chain;  // as presented, leaf first
   ChainVerdict chain_verdict;
+  // Every distinct certificate served (the one above first), each with the
+  // offers that got it; empty when only the one above is known.
+  std::vector<ServedCertificate> certificates;
   std::optional<bool> expected_issuer_seen;  // when expected issuers were given
   bool cert_requested = false;
   std::vector<std::string> client_ca_names;

@@ -57,7 +57,77 @@ std::map<TlsVersion, VersionScan> scanned_suites(const TlsResult& r) {
   return out;
 }
 
-std::string summary_of(const TlsResult& r) {
+// Every certificate to judge: those served, or else the handshake's own.
+std::vector<ServedCertificate> served_list(const TlsResult& r) {
+  if (!r.certificates.empty()) return r.certificates;
+  if (!r.leaf) return {};
+  return {ServedCertificate{*r.leaf, r.chain, r.chain_verdict, {"any"}}};
+}
+
+// How the findings name a certificate: by key type when the server has several.
+std::string label_of(const std::vector<ServedCertificate>& all, std::size_t i) {
+  if (all.size() == 1) return "the server certificate";
+  const CertInfo& leaf = all[i].leaf;
+  std::string family = key_family_of(leaf);
+  auto same = std::count_if(all.begin(), all.end(), [&](const auto& c) { return key_family_of(c.leaf) == family; });
+  if (same == 1) return fmt::format("the {} certificate", family);
+  return fmt::format("the {} certificate {} (SHA-256 {})", family, leaf.common_name,
+                     leaf.fingerprint_sha256.substr(0, 16));
+}
+
+// One certificate with the findings the judge made about it.
+struct JudgedCertificate {
+  const ServedCertificate* cert;
+  std::vector<Finding> findings;
+};
+
+std::vector<JudgedCertificate> judge_certificates(const std::vector<ServedCertificate>& all,
+                                                  const std::string& server_name) {
+  std::vector<JudgedCertificate> out;
+  for (std::size_t i = 0; i < all.size(); ++i)
+    out.push_back({&all[i], certificate_findings(all[i].leaf, all[i].verdict, server_name, label_of(all, i))});
+  return out;
+}
+
+// How a certificate finding reads in the one-line summary.
+std::string summary_phrase(const Finding& f, const ServedCertificate& c, const std::string& server_name) {
+  const CertInfo& leaf = c.leaf;
+  if (f.code == "tls.cert_expired") return "expired on " + leaf.not_after.substr(0, 10);
+  if (f.code == "tls.cert_not_yet_valid") return "not valid before " + leaf.not_before.substr(0, 10);
+  if (f.code == "tls.cert_expiring") return fmt::format("expires in {} days", leaf.days_left);
+  if (f.code == "tls.hostname_mismatch") return "does not name " + server_name;
+  if (f.code == "tls.chain_incomplete") return "chain incomplete";
+  if (f.code == "tls.root_untrusted") return "root not trusted";
+  if (f.code == "tls.cert_self_signed") return "self-signed";
+  if (f.code == "tls.cert_untrusted") return "not trusted";
+  if (f.code == "tls.weak_key") return "weak key";
+  if (f.code == "tls.weak_signature") return "weak signature";
+  if (f.code == "tls.inspection_suspected") return "not from an expected issuer";
+  return f.code;
+}
+
+// A certificate's part of the summary, read off the same findings the
+// judgement reports: "valid" only when none of them is critical.
+std::string certificate_summary(const JudgedCertificate& j, const std::string& server_name) {
+  const CertInfo& leaf = j.cert->leaf;
+  std::vector<std::string> critical, warnings;
+  for (const auto& f : j.findings) {
+    if (f.severity == Severity::critical)
+      critical.push_back(summary_phrase(f, *j.cert, server_name));
+    else if (f.code != "tls.cert_expiring")  // "N days left" says it
+      warnings.push_back(summary_phrase(f, *j.cert, server_name));
+  }
+  std::string who = leaf.common_name.empty() ? leaf.subject : leaf.common_name;
+  if (!critical.empty()) {
+    critical.insert(critical.end(), warnings.begin(), warnings.end());
+    return fmt::format("{} {}", who, fmt::join(critical, ", "));
+  }
+  std::string s = fmt::format("{} valid, {} days left", who, leaf.days_left);
+  if (!warnings.empty()) s += fmt::format(" ({})", fmt::join(warnings, ", "));
+  return s;
+}
+
+std::string summary_of(const TlsResult& r, const std::vector<JudgedCertificate>& certs) {
   std::vector<std::string> versions;
   std::size_t suites = 0;
   bool ordered = false;
@@ -70,11 +140,12 @@ std::string summary_of(const TlsResult& r) {
   std::string s = versions.empty() ? fmt::format("{}: no TLS version accepted", r.where)
                                    : fmt::format("{}: TLS {}, {} suites{}", r.where, fmt::join(versions, "/"), suites,
                                                  ordered ? " in server order" : "");
-  if (r.leaf) {
-    const ChainVerdict& c = r.chain_verdict;
-    s += fmt::format("; certificate {} {}, {} days left",
-                     r.leaf->common_name.empty() ? r.leaf->subject : r.leaf->common_name,
-                     c.trusted && c.hostname_match ? "valid" : "NOT valid", r.leaf->days_left);
+  if (certs.size() == 1) s += "; certificate " + certificate_summary(certs.front(), r.server_name);
+  if (certs.size() > 1) {
+    s += "; certificates:";
+    for (const auto& c : certs)
+      s += fmt::format(" {} {};", key_family_of(c.cert->leaf), certificate_summary(c, r.server_name));
+    s.pop_back();
   }
   return s;
 }
@@ -100,15 +171,15 @@ Judgement judge_tls(const TlsResult& r, const TlsParams& p) {
   if (ended_before_tls(hs.failure)) return stop(failed(broken_handshake(hs, r.where), Operation::handshake));
 
   auto& out = j.findings;
-  if (r.leaf) {
-    for (auto& f : certificate_findings(*r.leaf, r.chain_verdict, r.server_name)) out.push_back(std::move(f));
-    if (r.expected_issuer_seen == false)
-      out.push_back(make_finding(
-          Severity::critical, "tls.inspection_suspected",
-          fmt::format("The chain for {} ends at \"{}\", not at an expected issuer ({}): likely a TLS-inspecting proxy.",
-                      r.server_name, r.chain_verdict.top_issuer, fmt::join(p.expected_issuers, ", ")),
-          "Exempt this destination from TLS inspection, or install the proxy's CA in every client's trust store."));
-  }
+  auto served = served_list(r);
+  auto certs = judge_certificates(served, r.server_name);
+  if (r.leaf && r.expected_issuer_seen == false && !certs.empty())  // about the handshake's own certificate
+    certs.front().findings.push_back(make_finding(
+        Severity::critical, "tls.inspection_suspected",
+        fmt::format("The chain for {} ends at \"{}\", not at an expected issuer ({}): likely a TLS-inspecting proxy.",
+                    r.server_name, r.chain_verdict.top_issuer, fmt::join(p.expected_issuers, ", ")),
+        "Exempt this destination from TLS inspection, or install the proxy's CA in every client's trust store."));
+  for (const auto& c : certs) out.insert(out.end(), c.findings.begin(), c.findings.end());
 
   // Mutual TLS.
   if (r.cert_requested && !r.client_cert_accepted.has_value())
@@ -171,7 +242,7 @@ Judgement judge_tls(const TlsResult& r, const TlsParams& p) {
                          Operation::handshake));
   if (r.policy)
     for (auto& f : evaluate_policy(*r.policy, scanned_suites(r))) out.push_back(std::move(f));
-  j.summary = summary_of(r);
+  j.summary = summary_of(r, certs);
   return j;
 }
 
@@ -223,6 +294,7 @@ void to_json(nlohmann::json& j, const TlsResult& r) {
     if (r.expected_issuer_seen) c["expected_issuer_seen"] = *r.expected_issuer_seen;
     j["certificate"] = std::move(c);
   }
+  j["certificates"] = served_list(r);
   if (r.target.resolved()) {
     j["addresses"] = json::array();
     for (const auto& a : r.target.addresses) j["addresses"].push_back(a.to_string());

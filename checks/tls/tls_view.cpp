@@ -85,6 +85,25 @@ view::Table chain_table(const json& chain) {
   return t;
 }
 
+// Drawn only when the server holds more than one certificate.
+view::Table served_table(const json& served) {
+  view::Table t;
+  t.caption = "Certificates the server serves (one per key type asked for)";
+  t.headers = {"Subject", "Key", "Expires", "Name", "Trusted", "Chain complete", "Offers answered"};
+  for (const auto& c : served) {
+    if (!c.is_object()) continue;
+    std::string key = view::text(c.value("key_type", json()));
+    if (c.contains("key_bits")) key += " " + view::text(c["key_bits"]);
+    long days = c.value("days_left", 0L);
+    t.rows.push_back(
+        {view::Cell{view::text(c.value("subject", json())), view::Tone::plain, true}, view::Cell{key},
+         view::Cell{view::text(c.value("not_after", json())), days < 0 ? view::Tone::bad : view::Tone::plain},
+         flag(c.value("hostname_match", json())), flag(c.value("trusted", json())),
+         flag(c.value("chain_complete", json())), view::Cell{view::text(c.value("offers", json()))}});
+  }
+  return t;
+}
+
 }  // namespace
 
 view::View tls_view(const json& d) {
@@ -103,6 +122,10 @@ view::View tls_view(const json& d) {
     if (chain.is_array() && !chain.empty()) out.blocks.push_back(chain_table(chain));
     out.shown_keys.push_back("certificate");
   }
+  // One served certificate is the one the certificate table drew.
+  const json& served = d.value("certificates", json::array());
+  if (served.is_array() && served.size() > 1) out.blocks.push_back(served_table(served));
+  if (served.is_array() && !served.empty()) out.shown_keys.push_back("certificates");
   return out;
 }
 

@@ -215,8 +215,11 @@ asio::awaitable<HandshakeResult> full_handshake(std::unique_ptr<tcp::socket> soc
   }
   SSL_CTX_set_security_level(ctx.get(), 0);
   // What a broad real client offers: no anonymous or null suites, so the server must show a certificate.
-  SSL_CTX_set_cipher_list(ctx.get(), "ALL:!aNULL:!eNULL:@SECLEVEL=0");
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_VERSION);
+  SSL_CTX_set_cipher_list(ctx.get(),
+                          opt.cipher_list.empty() ? "ALL:!aNULL:!eNULL:@SECLEVEL=0" : opt.cipher_list.c_str());
+  SSL_CTX_set_min_proto_version(ctx.get(), opt.only_version ? opt.only_version : TLS1_VERSION);
+  if (opt.only_version) SSL_CTX_set_max_proto_version(ctx.get(), opt.only_version);
+  if (!opt.sigalgs.empty()) SSL_CTX_set1_sigalgs_list(ctx.get(), opt.sigalgs.c_str());
   SSL_CTX_set_default_verify_paths(ctx.get());
   if (!opt.ca_file.empty() && SSL_CTX_load_verify_locations(ctx.get(), opt.ca_file.c_str(), nullptr) != 1) {
     res.failure = Failure::tls_error;

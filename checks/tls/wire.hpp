@@ -68,6 +68,12 @@ struct HandshakeOptions {
   std::string verify_name;  // the name the certificate must match
   std::string ca_file;      // extra trust anchors
   std::string client_cert, client_key;
+  // What to offer: empty means a broad real client (every suite with a
+  // certificate, libssl's signature algorithms, TLS 1.0 and up). Narrowing
+  // them asks a server that holds several certificates for one in particular.
+  std::string cipher_list;  // TLS 1.2 and below (OpenSSL syntax)
+  std::string sigalgs;      // signature_algorithms (OpenSSL syntax)
+  int only_version = 0;     // TLS1_2_VERSION, ...: that version alone
 };
 
 struct HandshakeResult {

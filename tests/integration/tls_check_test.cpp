@@ -246,8 +246,10 @@ TEST_CASE("without ca_file the private CA is untrusted although the chain is com
   auto r = run_tls(p);
   INFO(r.outcome.details.dump(1));
   CHECK(r.outcome.details["certificate"]["trusted"] == false);
-  CHECK(r.outcome.details["certificate"]["chain_complete"] == false);  // the root is neither sent nor an anchor
-  CHECK(has_finding(r.outcome, "tls.cert_untrusted"));
+  CHECK(r.outcome.details["certificate"]["chain_complete"] == true);  // the server sent all it should
+  CHECK(has_finding(r.outcome, "tls.root_untrusted"));
+  CHECK_FALSE(has_finding(r.outcome, "tls.chain_incomplete"));
+  CHECK_FALSE(has_finding(r.outcome, "tls.cert_untrusted"));
 }
 
 TEST_CASE("self-signed") {

@@ -5,6 +5,7 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -246,6 +247,140 @@ TEST_CASE("certificate findings: expired, not yet valid, expiring, name, chain, 
   expect(judge(r), "tls.weak_signature", Severity::warning);
 }
 
+TEST_CASE("tls.root_untrusted: a complete chain ending at an unknown root is not a missing intermediate") {
+  TlsResult r = healthy();
+  r.chain_verdict.trusted = false;
+  r.chain_verdict.root_unknown = true;
+  r.chain_verdict.top_issuer = "CN=Corp Inspection CA,O=Corp";
+  r.chain_verdict.errors = {"depth 1: unable to get local issuer certificate"};
+  auto j = judge(r);
+  auto& f = expect(j, "tls.root_untrusted", Severity::critical);
+  CHECK(f.message.find("CN=Corp Inspection CA,O=Corp") != std::string::npos);
+  CHECK(f.message.find("TLS-inspecting proxy") != std::string::npos);
+  CHECK(f.remediation.find("full chain") == std::string::npos);
+  CHECK_FALSE(find(j, "tls.chain_incomplete"));
+  CHECK_FALSE(find(j, "tls.cert_untrusted"));
+  CHECK(j.summary.find("certificate xsp.example.test root not trusted") != std::string::npos);
+  json d = r;
+  CHECK(d["certificate"]["chain_complete"] == true);
+  CHECK(d["certificate"]["trusted"] == false);
+
+  // The leaf alone, its issuer unknown: the intermediate is missing, and named.
+  r = healthy();
+  r.chain = {r.chain.front()};
+  r.chain_verdict.trusted = r.chain_verdict.chain_complete = false;
+  r.chain_verdict.missing_issuer = "CN=Example CA";
+  r.chain_verdict.errors = {"depth 0: unable to get local issuer certificate"};
+  j = judge(r);
+  CHECK(expect(j, "tls.chain_incomplete", Severity::critical).message.find("\"CN=Example CA\"") != std::string::npos);
+  CHECK_FALSE(find(j, "tls.root_untrusted"));
+}
+
+TEST_CASE("the summary says what the findings say: expired, not yet valid, wrong name, untrusted, expiring") {
+  struct Case {
+    const char* what;
+    std::function<void(TlsResult&)> make;
+    const char* code;
+    const char* says;
+  };
+  std::vector<Case> cases = {
+      {"expired",
+       [](TlsResult& r) {
+         r.chain_verdict.expired = true;
+         r.leaf->not_after = "2023-01-05T00:00:00Z";
+         r.leaf->days_left = -1066;
+       },
+       "tls.cert_expired", "certificate xsp.example.test expired on 2023-01-05"},
+      {"not yet valid",
+       [](TlsResult& r) {
+         r.chain_verdict.not_yet_valid = true;
+         r.leaf->not_before = "2030-02-01T00:00:00Z";
+         r.leaf->days_left = 1800;
+       },
+       "tls.cert_not_yet_valid", "certificate xsp.example.test not valid before 2030-02-01"},
+      {"hostname mismatch", [](TlsResult& r) { r.chain_verdict.hostname_match = false; }, "tls.hostname_mismatch",
+       "certificate xsp.example.test does not name xsp.example.test"},
+      {"untrusted",
+       [](TlsResult& r) {
+         r.chain_verdict.trusted = false;
+         r.chain_verdict.errors = {"depth 0: certificate signature failure"};
+       },
+       "tls.cert_untrusted", "certificate xsp.example.test not trusted"},
+      {"expired and wrong name",
+       [](TlsResult& r) {
+         r.chain_verdict.expired = true;
+         r.chain_verdict.hostname_match = false;
+         r.leaf->not_after = "2023-01-05T00:00:00Z";
+         r.leaf->days_left = -1066;
+       },
+       "tls.cert_expired", "certificate xsp.example.test expired on 2023-01-05, does not name xsp.example.test"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    TlsResult r = healthy();
+    c.make(r);
+    auto j = judge(r);
+    INFO(j.summary);
+    expect(j, c.code, Severity::critical);
+    CHECK(j.summary.find(c.says) != std::string::npos);
+    CHECK(j.summary.find("valid,") == std::string::npos);
+    CHECK(j.summary.find("days left") == std::string::npos);
+  }
+  // Warnings leave the certificate valid, and the summary says why it is not clean.
+  TlsResult r = healthy();
+  r.leaf->days_left = 10;
+  auto j = judge(r);
+  expect(j, "tls.cert_expiring", Severity::warning);
+  CHECK(j.summary.find("certificate xsp.example.test valid, 10 days left") != std::string::npos);
+  r = healthy();
+  r.leaf->key_bits = 1024;
+  CHECK(judge(r).summary.find("valid, 180 days left (weak key)") != std::string::npos);
+}
+
+TEST_CASE("two certificates served: each is judged, findings and summary name the one at fault") {
+  TlsResult r = healthy();
+  ServedCertificate ecdsa{*r.leaf, r.chain, r.chain_verdict, {"any", "ECDSA, TLS 1.3"}};
+  ecdsa.leaf.key_type = "EC";
+  ecdsa.leaf.key_bits = 256;
+  ecdsa.leaf.fingerprint_sha256 = "aa";
+  ServedCertificate rsa{*r.leaf, r.chain, r.chain_verdict, {"RSA, TLS 1.2", "RSA, TLS 1.3"}};
+  rsa.leaf.fingerprint_sha256 = "bb";
+  rsa.leaf.not_after = "2023-01-05T00:00:00Z";
+  rsa.leaf.days_left = -1066;
+  rsa.verdict.expired = true;
+  r.leaf = ecdsa.leaf;
+  r.certificates = {ecdsa, rsa};
+  auto j = judge(r);
+  INFO(j.summary);
+  auto& f = expect(j, "tls.cert_expired", Severity::critical);
+  CHECK(f.message.find("The RSA certificate for xsp.example.test expired on 2023-01-05") == 0);
+  CHECK(j.findings.size() == 1);
+  CHECK(j.summary.find("certificates: ECDSA xsp.example.test valid, 180 days left; RSA xsp.example.test expired on "
+                       "2023-01-05") != std::string::npos);
+
+  json d = r;
+  REQUIRE(d["certificates"].size() == 2);
+  CHECK(d["certificates"][1]["key_type"] == "RSA");
+  CHECK(d["certificates"][1]["days_left"] == -1066);
+  CHECK(d["certificates"][1]["offers"] == json::array({"RSA, TLS 1.2", "RSA, TLS 1.3"}));
+  CHECK(d["certificates"][0]["trusted"] == true);
+  CHECK(d["certificate"]["key_type"] == "EC");  // the contract's key: the handshake's own
+
+  auto v = tls_view(d);
+  REQUIRE(v.blocks.size() == 4);
+  const auto* served = std::get_if<view::Table>(&v.blocks[3]);
+  REQUIRE(served);
+  REQUIRE(served->rows.size() == 2);
+  CHECK(served->rows[1][1].text == "RSA 2048");
+  CHECK(served->rows[1][2].tone == view::Tone::bad);
+
+  // Two of the same key type are told apart by fingerprint.
+  ecdsa.leaf.key_type = "RSA";
+  ecdsa.leaf.fingerprint_sha256 = "00112233445566778899";
+  r.certificates = {ecdsa, rsa};
+  CHECK(expect(judge(r), "tls.cert_expired", Severity::critical).message.find("(SHA-256 bb)") != std::string::npos);
+}
+
 TEST_CASE("tls.inspection_suspected when the chain ends at none of the expected issuers") {
   TlsResult r = healthy();
   auto p = params_for(r);
@@ -255,6 +390,7 @@ TEST_CASE("tls.inspection_suspected when the chain ends at none of the expected 
   auto& f = expect(j, "tls.inspection_suspected", Severity::critical);
   CHECK(f.message.find("CN=Example Root") != std::string::npos);
   CHECK(f.message.find("DigiCert Global Root G2") != std::string::npos);
+  CHECK(j.summary.find("certificate xsp.example.test not from an expected issuer") != std::string::npos);
   r.expected_issuer_seen = true;
   CHECK_FALSE(find(judge_tls(r, p), "tls.inspection_suspected"));
 }
@@ -478,7 +614,7 @@ TEST_CASE("view: the suite matrix, the certificate and its chain, drawn from det
   d["policy"]["name"] = "yesterday's policy";  // the view shows what the details say, not today's data
   auto v = tls_view(d);
   REQUIRE(v.blocks.size() == 3);
-  CHECK(v.shown_keys == std::vector<std::string>{"versions", "policy", "certificate"});
+  CHECK(v.shown_keys == std::vector<std::string>{"versions", "policy", "certificate", "certificates"});
 
   const auto* m = std::get_if<view::Matrix>(&v.blocks[0]);
   REQUIRE(m);
