@@ -195,6 +195,12 @@ mu::data check_data(const CheckRecord& c, const std::string& anchor, const ViewO
                     {"tables", tables}};
 }
 
+bool under_root_cause(const Report& r, const std::string& id) {
+  return std::any_of(r.root_causes.begin(), r.root_causes.end(), [&](const RootCause& cause) {
+    return std::find(cause.checks.begin(), cause.checks.end(), id) != cause.checks.end();
+  });
+}
+
 struct Ranked {
   const CheckRecord* check;
   const Finding* finding;
@@ -204,8 +210,8 @@ struct Ranked {
 mu::data top_findings(const Report& r, std::size_t& more) {
   std::vector<Ranked> all;
   for (std::size_t i = 0; i < r.checks.size(); ++i)
-    for (const auto& f : r.checks[i].findings)
-      if (f.severity != Severity::info) all.push_back({&r.checks[i], &f, i});
+    for (const auto& f : r.checks[i].findings)  // a root cause's checks are said once, above
+      if (f.severity != Severity::info && !under_root_cause(r, r.checks[i].id)) all.push_back({&r.checks[i], &f, i});
   std::stable_sort(all.begin(), all.end(), [](const Ranked& a, const Ranked& b) {
     if (a.finding->severity != b.finding->severity) return a.finding->severity > b.finding->severity;
     if (a.check->severity != b.check->severity) return a.check->severity > b.check->severity;
@@ -248,12 +254,6 @@ mu::data categories_data(const Report& r, const ViewOf& view_of) {
                              {"checks", checks}});
   }
   return out;
-}
-
-bool under_root_cause(const Report& r, const std::string& id) {
-  return std::any_of(r.root_causes.begin(), r.root_causes.end(), [&](const RootCause& cause) {
-    return std::find(cause.checks.begin(), cause.checks.end(), id) != cause.checks.end();
-  });
 }
 
 // Root causes first: each named once, with links to the checks it explains.

@@ -168,6 +168,11 @@ TEST_CASE("JSON and HTML name the root cause once, with its checks") {
         std::string::npos);
   CHECK(html.find("<a href=\"#c2\" class=\"mono\">tcp-0</a>") != std::string::npos);
   CHECK(count(html, "<span class=\"cat-score\">Not tested</span>") == 2);  // signalling and media
-  // The stopped checks are not listed again under "Not tested" at the top.
+  // The checks under the cause are not listed again at the top: not the one
+  // that found it among "What to change", not the stopped ones under "Not tested".
+  auto top =
+      html.substr(html.find("What to change"), html.find("<section class=\"category") - html.find("What to change"));
+  CHECK(top.find("could not be reached") == std::string::npos);
+  CHECK(top.find("certificate expired") != std::string::npos);
   CHECK(html.find("<ul class=\"untested\">") == std::string::npos);
 }
