@@ -69,9 +69,20 @@ if not skipped: bad.append("no rule was skipped, yet calling_edge and responder 
 for c in skipped:
     if "--set " not in c["summary"]: bad.append(f"{c['id']}: skip summary does not name the --set: {c['summary']}")
 code_like = re.compile(r"^[a-z0-9_.]+$")
+# A check stopped by a failed step it depends on (its target did not resolve)
+# is explained by the root cause that lists it, named once in plain language.
+causes = r.get("root_causes", [])
+for k in causes:
+    if len(k["message"].split()) < 4: bad.append(f"root cause {k['code']}: message not plain language")
+under = {i: k for k in causes for i in k["checks"]}
 for c in ran:
     if c["status"] == "pass": bad.append(f"{c['id']} passed with no network")
     if len(c["summary"].split()) < 3: bad.append(f"{c['id']}: summary is not a sentence: {c['summary']!r}")
+    if c["status"] == "error" and c["error"]["reason"] == "dependency":
+        if c["id"] not in under: bad.append(f"{c['id']}: dependency error under no root cause")
+        elif c["error"].get("cause") != under[c["id"]]["code"]: bad.append(f"{c['id']}: error names another cause")
+        if len(c["error"]["message"].split()) < 4: bad.append(f"{c['id']}: error not plain language")
+        continue
     fs = [f for f in c["findings"] if f["severity"] in ("warning", "critical")]
     if not fs: bad.append(f"{c['id']}: {c['status']} without a warning/critical finding")
     for f in fs:
@@ -84,7 +95,7 @@ for c in ran:
             bad.append(f"{c['id']}: finding does not carry the rule's requirement source")
 if bad:
     print("\n".join(bad)); sys.exit(1)
-print(f"{len(ran)} checks ran, {len(skipped)} skipped, all explained")
+print(f"{len(ran)} checks ran, {len(skipped)} skipped, {len(causes)} root cause(s), all explained")
 EOF
 }
 explained "$tmp/scan.json" || fail "no route: findings not explained"
