@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "probe/engine.hpp"
+#include "probe/exporter/exporter.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/profile.hpp"
 #include "probe/progress.hpp"
@@ -18,6 +19,7 @@
 #include "probe/respond/responder.hpp"
 #include "probe/scan.hpp"
 #include "probe/scoring.hpp"
+#include "reports/nagios.hpp"
 #include "reports/render.hpp"
 
 namespace callready {
@@ -144,6 +146,10 @@ int run_scan(const ScanArgs& a) {
       status = kExitUnknown;
     }
   }
+  if (a.format == "nagios") {
+    fmt::print("{}", render_nagios(report, &check_metrics));
+    return status;
+  }
   if (a.format == "json")
     fmt::print("{}", render_json(report));
   else if (!a.quiet || a.format == "text")
@@ -238,7 +244,7 @@ int run_cli(int argc, char** argv) {
   scan->add_option("--timeout", sa.timeout_s, "Overall deadline in seconds")->default_str("60");
   scan->add_option("--concurrency", sa.concurrency, "Checks running at once")->default_str("32");
   scan->add_option("-o,--output", sa.outputs, "Write a report; format from the extension (.json .html .txt)");
-  scan->add_option("--format", sa.format, "What goes to stdout")->check(CLI::IsMember({"json", "text"}));
+  scan->add_option("--format", sa.format, "What goes to stdout")->check(CLI::IsMember({"json", "text", "nagios"}));
   scan->add_flag("-q,--quiet", sa.quiet, "No progress line and no text summary");
   scan->add_flag("-v,--verbose", sa.verbose, "Debug log on stderr");
 
@@ -275,6 +281,29 @@ int run_cli(int argc, char** argv) {
   report->add_option("input", report_in, "A JSON report written by scan")->required();
   report->add_option("-o,--output", report_out, "Output file (.html .json .txt); stdout text when absent");
 
+  exporter::ExporterOptions xo;
+  std::string xo_dns;
+  auto* exp =
+      app.add_subcommand("exporter", "Serve Prometheus scrapes: /probe runs a module, /metrics the exporter's own");
+  exp->add_option("--listen", xo.listen, "Address to serve on, IP[:PORT]")->default_str("127.0.0.1:9947");
+  exp->add_option("--modules", xo.modules_dir, "Directory of module (profile) files; built-ins are always there");
+  exp->add_option("--max-concurrent-probes", xo.max_concurrent_probes, "Probes at once; more get 503")
+      ->default_str("64")
+      ->check(CLI::Range(1, 1024));
+  exp->add_option("--timeout-offset", xo.timeout_offset_s, "Seconds kept from the scrape timeout")->default_str("0.5");
+  exp->add_option("--default-timeout", xo.default_timeout_s, "A probe's budget when the scrape gives none")
+      ->default_str("10")
+      ->check(CLI::Range(0.2, 3600.0));
+  exp->add_option("--max-timeout", xo.max_timeout_s, "Never let a probe run longer")->default_str("120");
+  exp->add_option("--read-timeout", xo.read_timeout_s, "A request must arrive within (else 408)")
+      ->default_str("10")
+      ->check(CLI::Range(0.1, 600.0));
+  exp->add_option("--basic-auth-file", xo.basic_auth_file, "Require HTTP basic auth: a file of user:password lines");
+  exp->add_option("--tls-cert", xo.tls_cert_file, "Serve HTTPS with this certificate chain (PEM)");
+  exp->add_option("--tls-key", xo.tls_key_file, "The private key of --tls-cert (PEM)");
+  exp->add_option("--dns-server", xo_dns, "Probes resolve through this server, IP[:PORT]");
+  exp->add_option("--token", xo.probe.token, "Shared secret the responder demands");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -288,6 +317,11 @@ int run_cli(int argc, char** argv) {
     *token = *read;
   }
   if (scan->parsed()) return run_scan(sa);
+  if (exp->parsed()) {
+    if (!xo_dns.empty() && !(xo.probe.dns_server = net::parse_dns_server(xo_dns)))
+      return usage_error(fmt::format("--dns-server {}: expected IP or IP:PORT", xo_dns));
+    return exporter::run_exporter(xo);
+  }
   if (resp->parsed()) return run_respond(ro, port_flags);
   if (show->parsed()) return run_profiles_show(show_name, show_sets);
   if (profiles->parsed()) return run_profiles_list();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "checks/dns/dns_metrics.hpp"
 #include "checks/dns/dns_transport.hpp"
 
 namespace callready::checks {
@@ -155,7 +156,7 @@ boost::asio::awaitable<Measured<DnsResult>> measure_dns(DnsParams p, CheckContex
 CheckKind dns_check_kind() {
   return make_check_kind<dns::DnsParams, dns::DnsResult>(
       "dns", Millis(10000),
-      KindFunctions<dns::DnsParams, dns::DnsResult>{&dns::measure_dns, &dns::judge_dns, &dns::dns_view});
+      KindFunctions<dns::DnsParams, dns::DnsResult>{&dns::measure_dns, &dns::judge_dns, &dns::dns_view, &dns_metrics});
 }
 
 }  // namespace callready::checks

@@ -1,6 +1,7 @@
 #include "checks/pmtu/pmtu_check.hpp"
 
 #include "checks/common/responder_step.hpp"
+#include "checks/pmtu/pmtu_metrics.hpp"
 #include "probe/net/host_port.hpp"
 
 namespace callready::checks {
@@ -69,7 +70,8 @@ PmtuThresholds PmtuThresholds::of(const PmtuParams& p, bool v6) {
 }
 
 CheckKind pmtu_check_kind() {
-  return make_check_kind<PmtuParams, PmtuResult>("pmtu", Millis(15000), {&measure_pmtu, &judge_pmtu, &pmtu_view});
+  return make_check_kind<PmtuParams, PmtuResult>("pmtu", Millis(15000),
+                                                 {&measure_pmtu, &judge_pmtu, &pmtu_view, &pmtu_metrics});
 }
 
 }  // namespace callready::checks

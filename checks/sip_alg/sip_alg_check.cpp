@@ -11,6 +11,7 @@
 
 #include "checks/common/responder_step.hpp"
 #include "checks/sip_alg/sip_alg_exchange.hpp"
+#include "checks/sip_alg/sip_alg_metrics.hpp"
 #include "checks/sip_alg/sip_alg_result.hpp"
 #include "probe/net/async.hpp"
 #include "probe/net/resolver.hpp"
@@ -78,8 +79,8 @@ boost::asio::awaitable<Measured<Result>> measure(Params p, CheckContext& ctx) {
 }  // namespace sip_alg
 
 CheckKind sip_alg_check_kind() {
-  return make_check_kind<sip_alg::Params, sip_alg::Result>("sip_alg", Millis(10000),
-                                                           {&sip_alg::measure, &sip_alg::judge, &sip_alg_view});
+  return make_check_kind<sip_alg::Params, sip_alg::Result>(
+      "sip_alg", Millis(10000), {&sip_alg::measure, &sip_alg::judge, &sip_alg_view, &sip_alg_metrics});
 }
 
 }  // namespace callready::checks

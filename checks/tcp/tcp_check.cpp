@@ -3,6 +3,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cmath>
 
+#include "checks/tcp/tcp_metrics.hpp"
 #include "probe/net/async.hpp"
 #include "probe/net/host_port.hpp"
 
@@ -81,7 +82,7 @@ asio::awaitable<Measured<TcpResult>> measure_tcp(TcpParams p, CheckContext& ctx)
 CheckKind tcp_check_kind() {
   return make_check_kind<tcp::TcpParams, tcp::TcpResult>(
       "tcp", Millis(8000),
-      KindFunctions<tcp::TcpParams, tcp::TcpResult>{&tcp::measure_tcp, &tcp::judge_tcp, &tcp::tcp_view});
+      KindFunctions<tcp::TcpParams, tcp::TcpResult>{&tcp::measure_tcp, &tcp::judge_tcp, &tcp::tcp_view, &tcp_metrics});
 }
 
 }  // namespace callready::checks

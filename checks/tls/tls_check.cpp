@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "checks/common/resolve_step.hpp"
+#include "checks/tls/tls_metrics.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/resolver.hpp"
 
@@ -174,7 +175,7 @@ asio::awaitable<Measured<TlsResult>> measure_tls(TlsParams p, CheckContext& ctx)
 CheckKind tls_check_kind() {
   return make_check_kind<tls::TlsParams, tls::TlsResult>(
       "tls", Millis(30000),
-      KindFunctions<tls::TlsParams, tls::TlsResult>{&tls::measure_tls, &tls::judge_tls, &tls::tls_view});
+      KindFunctions<tls::TlsParams, tls::TlsResult>{&tls::measure_tls, &tls::judge_tls, &tls::tls_view, &tls_metrics});
 }
 
 }  // namespace callready::checks

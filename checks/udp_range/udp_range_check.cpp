@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "checks/common/responder_step.hpp"
+#include "checks/udp_range/udp_range_metrics.hpp"
 #include "checks/udp_range/udp_sweep.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/port_ranges.hpp"
@@ -134,8 +135,8 @@ std::string UdpRangeParams::target() const {
 }
 
 CheckKind udp_range_check_kind() {
-  return make_check_kind<UdpRangeParams, UdpRangeResult>("udp_range", Millis(60000),
-                                                         {&measure_udp_range, &judge_udp_range, &udp_range_view});
+  return make_check_kind<UdpRangeParams, UdpRangeResult>(
+      "udp_range", Millis(60000), {&measure_udp_range, &judge_udp_range, &udp_range_view, &udp_range_metrics});
 }
 
 }  // namespace callready::checks

@@ -1,0 +1,25 @@
+#include "checks/stun/stun_metrics.hpp"
+
+namespace callready::checks {
+
+metrics::Samples stun_metrics(const nlohmann::json& d) {
+  return {
+      {"callready_stun_reachable",
+       "1 when the STUN server answered a Binding request",
+       "",
+       {},
+       metrics::flag(d, "reachable")},
+      {"callready_stun_rtt_seconds",
+       "Round trip of the STUN Binding transaction",
+       "s",
+       {},
+       metrics::number(d, "rtt_ms", 1000)},
+      {"callready_stun_nat",
+       "1 when the mapped address differs from the local one (NAT)",
+       "",
+       {},
+       metrics::flag(d, "nat")},
+  };
+}
+
+}  // namespace callready::checks

@@ -1,0 +1,15 @@
+#include "checks/tcp/tcp_metrics.hpp"
+
+namespace callready::checks {
+
+metrics::Samples tcp_metrics(const nlohmann::json& d) {
+  // rtt_ms is also written for a failed attempt (until it failed): only a connect time counts.
+  double connected = metrics::flag(d, "connected");
+  double rtt = connected == 1 ? metrics::number(d, "rtt_ms", 1000) : metrics::not_measured;
+  return {
+      {"callready_tcp_connected", "1 when a TCP connection was established", "", {}, connected},
+      {"callready_tcp_connect_seconds", "Time to establish the TCP connection", "s", {}, rtt},
+  };
+}
+
+}  // namespace callready::checks
