@@ -39,7 +39,9 @@ fi
 mkdir -p "$out"
 rm -f "$out"/callready_*.deb "$out"/callready-dbgsym_*.deb "$out"/callready_*.buildinfo "$out"/callready_*.changes
 # -nc: keep build/package/obj between runs (a fresh clone builds from
-# scratch anyway); dh_prep still empties the staging tree every time.
+# scratch anyway). dh_clean drops the previous run's stamps and staging
+# tree, so every step runs again (ninja rebuilds only what changed).
+dh_clean
 DEB_BUILD_OPTIONS="parallel=2 nocheck ${DEB_BUILD_OPTIONS:-}" \
   dpkg-buildpackage -b -nc -us -uc \
   --buildinfo-option=-u"$out" --changes-option=-u"$out" \
