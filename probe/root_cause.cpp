@@ -57,7 +57,10 @@ void group_shared_errors(const std::vector<CheckRecord>& checks, Groups& g) {
     std::string code = e.operation == Operation::none
                            ? to_string(e.reason)
                            : fmt::format("{}.{}", to_string(e.reason), to_string(e.operation));
-    for (const auto* c : list) g.add("error\n" + key, code, e.message, c->id);
+    // `setup`: the far end (the responder) is missing, refused us, or lacks a service.
+    std::string message =
+        e.reason == ErrorReason::setup ? fmt::format("The responder cannot be used ({})", e.message) : e.message;
+    for (const auto* c : list) g.add("error\n" + key, code, message, c->id);
   }
 }
 

@@ -97,4 +97,28 @@ timeout 90 unshare -n bash "$tmp/silent.sh"
 echo $? >"$tmp/silent.rc"
 check silent
 
+# 3. The same, with a responder named that is not running (loopback, no
+#    `callready respond`): a second cause, after DNS, for the checks that need it.
+timeout 60 unshare -n sh -c 'ip link set lo up; exec "$@"' sh "$CALLREADY" scan --set responder=127.0.0.1 \
+  --format text -o "$tmp/noresp.json" >"$tmp/noresp.txt" 2>"$tmp/noresp.err"
+echo $? >"$tmp/noresp.rc"
+python3 - "$tmp/noresp" <<'PY' || failed=1
+import json, sys
+base = sys.argv[1]
+rep = json.load(open(base + ".json"))
+text = open(base + ".txt").read().splitlines()
+rc = int(open(base + ".rc").read())
+causes = {k["code"]: k for k in rep.get("root_causes", [])}
+need = {c["id"] for c in rep["checks"] if c["status"] == "error" and c["error"]["reason"] == "setup"}
+ok = (rc == 2 and "setup.control" in causes and need and set(causes["setup.control"]["checks"]) == need
+      and causes["setup.control"]["message"].startswith("The responder cannot be used (")
+      and sum(l.startswith("Root cause: The responder cannot be used") for l in text) == 1
+      and not any("--set responder=" in l for l in text))
+if not ok:
+    print("FAIL " + base + ": " + json.dumps(rep.get("root_causes"), indent=1))
+    print("\n".join(text))
+    sys.exit(1)
+print(f"ok {base}: the responder named once as a cause of {len(need)} checks")
+PY
+
 exit $failed

@@ -63,6 +63,7 @@ TEST_CASE("the same error on several checks is one cause, a lone error is not") 
   auto causes = find_root_causes({setup("stun"), setup("pmtu"), setup("sip-alg"), timed_out});
   REQUIRE(causes.size() == 1);
   CHECK(causes[0].code == "setup.control");
+  CHECK(causes[0].message.rfind("The responder cannot be used (control: connect/read 198.18.0.1:7070", 0) == 0);
   CHECK(causes[0].message.find("is `callready respond` running") != std::string::npos);
   CHECK(causes[0].checks == std::vector<std::string>{"stun", "pmtu", "sip-alg"});
 }
