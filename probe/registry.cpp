@@ -3,6 +3,7 @@
 #include "checks/common/udp_echo_service.hpp"
 #include "checks/dns/dns_check.hpp"
 #include "checks/dscp/dscp_check.hpp"
+#include "checks/nat_timeout/nat_timeout_check.hpp"
 #include "checks/pmtu/pmtu_check.hpp"
 #include "checks/sip_alg/sip_alg_check.hpp"
 #include "checks/sip_alg/sip_service.hpp"
@@ -26,6 +27,7 @@ const std::map<std::string, CheckKind>& check_registry() {
              checks::udp_range_check_kind(),
              checks::pmtu_check_kind(),
              checks::sip_alg_check_kind(),
+             checks::nat_timeout_check_kind(),
              checks::dscp_check_kind(),
          })
       m.emplace(k.name, std::move(k));

@@ -17,7 +17,7 @@ namespace {
 const std::vector<std::string> kWebexProfiles = {"webex-calling", "webex-meetings", "webex-b2b-sip", "broadworks-xsp"};
 
 const std::regex kSeedSource(
-    R"(^(000_657a5ed6fe137e34|001_0143181e3fa0e64a|002_852466f92b0780e0|003_a50bd3723deaca1a|004_b4a235089d171467)\.txt § [^(]+ \(.+\).*)");
+    R"(^(000_657a5ed6fe137e34|001_0143181e3fa0e64a|002_852466f92b0780e0|003_a50bd3723deaca1a|004_b4a235089d171467)\.txt § .+? \(.+\).*)");
 
 Profile load_builtin(const std::string& name) {
   auto text = builtin_profile_text(name);
