@@ -113,16 +113,34 @@ asio::awaitable<std::optional<CheckError>> measure_udp(CheckContext& ctx, const 
   co_return std::nullopt;
 }
 
-// Is the responder behind `to` an older one (echo v1 only)? A v1 probe answered
-// where v2 probes were not says so.
+// Is the responder behind `to` an older one (echo v1 only)? A v1 and a v2
+// probe sent together: only the v1 one answered says so (a path that was
+// merely slow or lossy answers both, or neither).
 asio::awaitable<bool> answers_v1_only(CheckContext& ctx, udp::endpoint to) {
+  EchoSocket socket(ctx.executor);
   EchoSocketOptions opts;
   opts.token = ctx.settings.token;
-  echo::Request req;
-  req.session = random_session();
-  auto asking = echo_once(ctx.executor, to, opts, req, ctx.budget(kReplyWait));
-  auto ex = co_await std::move(asking);
-  co_return ex.event&& ex.event->kind == EchoEvent::Kind::reply;
+  if (socket.open(to.protocol(), opts)) co_return false;
+  std::uint64_t session = random_session();
+  bool v1 = false, v2 = false;
+  auto deadline = Clock::now() + ctx.budget(kReplyWait);
+  for (std::uint32_t round = 0; round < 3; ++round) {
+    echo::Request old_style;
+    old_style.session = session;
+    old_style.sequence = 2 * round;
+    echo::Request marked = old_style;
+    marked.sequence = 2 * round + 1;
+    marked.reply_tos = 0;
+    socket.send(to, old_style);
+    socket.send(to, marked);
+  }
+  while (!(v1 && v2)) {
+    auto ev = co_await socket.receive(deadline);
+    if (!ev) break;
+    if (ev->kind != EchoEvent::Kind::reply || ev->from != to || ev->reply.session != session) continue;
+    (ev->reply.sequence % 2 == 0 ? v1 : v2) = true;
+  }
+  co_return v1 && !v2;
 }
 
 // One TCP class: `tcp_connections` connections (each SYN an upstream sample),
@@ -304,13 +322,27 @@ std::string upper(std::string s) {
 
 }  // namespace
 
-std::optional<int> dscp_of_class(const std::string& raw) {
-  std::string name = upper(raw);
+namespace {
+const std::map<std::string, int>& class_names() {
   static const std::map<std::string, int> names = {
       {"EF", 46},   {"VA", 44},   {"DF", 0},    {"BE", 0},    {"LE", 1},    {"CS0", 0},   {"CS1", 8},
       {"CS2", 16},  {"CS3", 24},  {"CS4", 32},  {"CS5", 40},  {"CS6", 48},  {"CS7", 56},  {"AF11", 10},
       {"AF12", 12}, {"AF13", 14}, {"AF21", 18}, {"AF22", 20}, {"AF23", 22}, {"AF31", 26}, {"AF32", 28},
       {"AF33", 30}, {"AF41", 34}, {"AF42", 36}, {"AF43", 38}};
+  return names;
+}
+}  // namespace
+
+std::string dscp_class_name(long long value) {
+  if (value == 0) return "CS0";
+  for (const auto& [name, dscp] : class_names())
+    if (dscp == value && name != "BE" && name != "DF") return name;
+  return std::to_string(value);  // 0-63 without a name stays a number; outside, dscp_of_class rejects it
+}
+
+std::optional<int> dscp_of_class(const std::string& raw) {
+  std::string name = upper(raw);
+  const auto& names = class_names();
   if (auto it = names.find(name); it != names.end()) return it->second;
   if (!name.empty() && name.size() <= 2 && std::all_of(name.begin(), name.end(), ::isdigit)) {
     int v = std::stoi(name);
@@ -322,13 +354,33 @@ std::optional<int> dscp_of_class(const std::string& raw) {
 DscpParams DscpParams::parse(ParamReader& r) {
   DscpParams p;
   p.host = r.string("host");
-  auto names = r.string_list_or("classes", {"EF", "AF41", "CS3", "CS0"});
+  // Names or DSCP values (a profile's shared data holds values); a value
+  // with a standard name is reported by that name.
+  std::vector<std::string> names = {"EF", "AF41", "CS3", "CS0"};
+  if (const auto* j = r.raw("classes")) {
+    names.clear();
+    auto one = [&](const nlohmann::json& e, const std::string& path) {
+      if (e.is_string())
+        names.push_back(e.get<std::string>());
+      else if (e.is_number_integer())
+        names.push_back(dscp_class_name(e.get<long long>()));
+      else
+        r.error(path, "expected a class name or a DSCP value 0-63");
+    };
+    if (j->is_array())
+      for (std::size_t i = 0; i < j->size(); ++i) one((*j)[i], fmt::format("classes[{}]", i));
+    else
+      one(*j, "classes");
+    if (names.empty() && r.ok()) r.error("classes", "expected at least one class");
+  }
   p.family = r.choice("family", {"ipv4", "ipv6", "both"}, "both");
   p.packets = static_cast<int>(r.integer_or("packets", 10, 200, 50));
   p.tcp_connections = static_cast<int>(r.integer_or("tcp_connections", 1, 50, 10));
   auto udp_port = r.port_or("udp_port", 5004);
   auto tcp_port = r.port_or("tcp_port", 5060);
   if (auto port = r.opt_integer("control_port", 1, 65535)) p.control_port = static_cast<std::uint16_t>(*port);
+  p.remark_severity = r.choice("remark_severity", {"warning", "critical"}, "warning") == "critical" ? Severity::critical
+                                                                                                    : Severity::warning;
   // shapes: {"<class>": {"transport": "udp"|"tcp", "port": N, "source_ports": "A-B"}}
   std::map<std::string, DscpShape> shapes;
   if (const auto* j = r.raw("shapes")) {

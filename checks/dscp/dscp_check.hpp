@@ -22,6 +22,8 @@ namespace callready::checks {
 
 // A class name (EF, AFxy, CSn, DF, VA, LE) or a number 0-63 as its DSCP; nullopt when neither.
 std::optional<int> dscp_of_class(const std::string& name);
+// The standard name of a DSCP value (46 -> "EF", 0 -> "CS0"), else the number as text.
+std::string dscp_class_name(long long value);
 
 // How one class travels: transport, destination port and optional source ports.
 struct DscpShape {
@@ -42,6 +44,9 @@ struct DscpParams {
   std::string family = "both";  // ipv4 | ipv6 | both (both: IPv6 only when the host has an address)
   int packets = 50;             // per class, family and direction
   int tcp_connections = 10;     // per TCP class and family: each SYN is an upstream sample
+  // What a re-marked or bleached class (DSCP > 0) costs: warning by default
+  // (calls still work without QoS on an idle link); a profile may raise it.
+  Severity remark_severity = Severity::warning;
   std::optional<std::uint16_t> control_port;
 
   static DscpParams parse(ParamReader& r);
@@ -96,8 +101,8 @@ void to_json(nlohmann::json& j, const DscpResult& r);
 // Findings (code, severity, operation), one per class, family and direction:
 //   dscp.no_address    warning        resolve
 //   dscp.no_reply      warning        the failed step (connect/receive), inconclusive
-//   dscp.bleached      critical       none (capped by a warning rule: the profile decides what it costs)
-//   dscp.remarked      critical       none (info for a class sent as 0), with the values and the fraction
+//   dscp.bleached      remark_severity (warning by default)  none
+//   dscp.remarked      remark_severity (info for a class sent as 0)  none, with the values and the fraction
 //   dscp.unreadable    info           receive, inconclusive (the local system cannot read that TOS)
 //   dscp.ecn_changed   info           none (ECN bits changed; not a re-marking)
 Judgement judge_dscp(const DscpResult& r, const DscpParams& p);

@@ -85,9 +85,10 @@ const char* kRemarkFix =
     "Trust the DSCP marking on the access switch port and keep it across the uplink router and firewall (no "
     "policy that re-marks or clears DSCP for this traffic); on a provider link, ask for the class to be kept";
 
-void judge_direction(const DscpClassResult& c, const DscpDirection& d, bool upstream, Judgement& j) {
+void judge_direction(const DscpClassResult& c, const DscpDirection& d, bool upstream, Severity remark_severity,
+                     Judgement& j) {
   auto verdict = dscp_verdict(d, c.dscp);
-  Severity severity = c.dscp == 0 ? Severity::info : Severity::critical;
+  Severity severity = c.dscp == 0 ? Severity::info : remark_severity;
   if (verdict == DscpVerdict::unknown && !d.unreadable.empty() && c.replies > 0)
     j.findings.push_back({Severity::info, "dscp.unreadable",
                           fmt::format("{}: the marking {} could not be read: {}", class_label(c),
@@ -169,8 +170,8 @@ Judgement judge_dscp(const DscpResult& r, const DscpParams& p) {
       parts.push_back(fmt::format("{} {} {}: no reply", c.name, c.transport, c.family));
       continue;
     }
-    judge_direction(c, c.upstream, true, j);
-    judge_direction(c, c.downstream, false, j);
+    judge_direction(c, c.upstream, true, p.remark_severity, j);
+    judge_direction(c, c.downstream, false, p.remark_severity, j);
     parts.push_back(fmt::format("{} {} {}: {}", c.name, c.transport, c.family, short_verdict(c)));
   }
   std::string summary;

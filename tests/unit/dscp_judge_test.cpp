@@ -87,6 +87,11 @@ TEST_CASE("class names and values: known names, 0-63, nothing else") {
   CHECK_FALSE(dscp_of_class(""));
   CHECK_FALSE(dscp_of_class("-1"));
   CHECK_FALSE(dscp_of_class("EF2"));
+  CHECK(dscp_class_name(46) == "EF");
+  CHECK(dscp_class_name(34) == "AF41");
+  CHECK(dscp_class_name(24) == "CS3");
+  CHECK(dscp_class_name(0) == "CS0");
+  CHECK(dscp_class_name(7) == "7");
 }
 
 TEST_CASE("params: defaults, shapes, and bad classes are bad_params") {
@@ -145,7 +150,10 @@ TEST_CASE("dscp.bleached names the class and the direction") {
   CHECK(codes(j) == std::vector<std::string>{"dscp.bleached"});
   const auto* f = find(j, "dscp.bleached");
   REQUIRE(f);
-  CHECK(f->severity == Severity::critical);  // a warning rule caps it
+  CHECK(f->severity == Severity::warning);  // by default; a profile may raise it
+  auto raised = params();
+  raised.remark_severity = Severity::critical;
+  CHECK(judge_dscp(r, raised).findings[0].severity == Severity::critical);
   CHECK(f->message.find("EF (DSCP 46) over UDP IPv4") != std::string::npos);
   CHECK(f->message.find("upstream") != std::string::npos);
   CHECK_FALSE(f->remediation.empty());
