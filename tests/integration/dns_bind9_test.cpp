@@ -76,8 +76,11 @@ struct UdpOnlyRelay {
 
   explicit UdpOnlyRelay(unsigned short to_port) {
     port = free_port(true);
-    proc.emplace(std::vector<std::string>{"socat", "UDP4-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1,fork",
-                                          "UDP4:127.0.0.1:" + std::to_string(to_port)});
+    // RECVFROM + fork: one child per datagram while the parent keeps the
+    // port (UDP4-LISTEN,fork leaves it unbound for a moment after each new
+    // client, and a query then meets ICMP port unreachable).
+    proc.emplace(std::vector<std::string>{"socat", "UDP4-RECVFROM:" + std::to_string(port) + ",bind=127.0.0.1,fork",
+                                          "UDP4-SENDTO:127.0.0.1:" + std::to_string(to_port)});
     REQUIRE_MESSAGE(wait_for_dns("127.0.0.1", port, std::chrono::seconds(5)), "socat relay did not come up");
   }
   std::string server() const { return "127.0.0.1:" + std::to_string(port); }
@@ -132,10 +135,9 @@ TEST_CASE("BIND 9 behind a UDP-only path: a truncated answer whose TCP retry is 
   if (!have_program("named") || !have_program("socat")) CALLREADY_SKIP("bind9 or socat not installed");
   Bind9 named;
   UdpOnlyRelay relay(named.port);
-  auto r = scan_dns("[" + dns_check("big", R"({"name":"big.many.test","type":"A","query_timeout_ms":3000})") + "," +
-                        dns_check("small", R"({"name":"small.many.test","type":"A"})") + "]",
+  auto r = scan_dns("[" + dns_check("big", R"({"name":"big.many.test","type":"A","query_timeout_ms":3000})") + "]",
                     relay.server());
-  REQUIRE(r.size() == 2);
+  REQUIRE(r.size() == 1);
   INFO(r[0].details.dump());
   CHECK(r[0].status == Status::fail);
   REQUIRE(r[0].findings.size() == 1);
@@ -147,7 +149,12 @@ TEST_CASE("BIND 9 behind a UDP-only path: a truncated answer whose TCP retry is 
   CHECK(f.remediation.find("TCP 53") != std::string::npos);
   CHECK(r[0].details["truncated"] == true);
   CHECK(r[0].details["transport"] == "tcp");
-  // The same path carries small answers: UDP 53 itself works.
-  CHECK(r[1].status == Status::pass);
-  CHECK(r[1].details["answers"] == nlohmann::json::array({"198.51.100.200"}));
+  // The same path carries small answers: UDP 53 itself works. (A scan of
+  // its own: when its TCP connection fails, c-ares fails every query then
+  // pending on that server, small ones too.)
+  auto small = scan_dns("[" + dns_check("small", R"({"name":"small.many.test","type":"A"})") + "]", relay.server());
+  REQUIRE(small.size() == 1);
+  CHECK(small[0].status == Status::pass);
+  CHECK(small[0].details["answers"] == nlohmann::json::array({"198.51.100.200"}));
+  CHECK(small[0].details["transport"] == "udp");
 }
