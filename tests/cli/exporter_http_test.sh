@@ -114,7 +114,9 @@ mv "$EXP_DIR/exporter.log" "$EXP_DIR/exporter2.log"
 exp_start --modules "$mods" --dns-server "127.0.0.1:$(cat "$EXP_DIR/silent")" --max-concurrent-probes 1 || exit 1
 curl -s -o /dev/null -H 'X-Prometheus-Scrape-Timeout-Seconds: 3.5' "$EXP_URL/probe?module=site-basic&target=sbc.site.test" &
 busy=$!
-check "a probe over the limit: 503" 'wait_until 3 test "$(get "$EXP_URL/probe?module=site-basic&target=sbc.site.test")" = 503 && grep -q "max-concurrent-probes" "$EXP_DIR/body"'
+in_flight() { curl -s "$EXP_URL/metrics" | grep -qx "callready_exporter_probes_in_flight 1"; }
+check "the first probe is in flight" 'wait_until 3 in_flight'
+check "a probe over the limit: 503" '[ "$(get -H "X-Prometheus-Scrape-Timeout-Seconds: 1.5" "$EXP_URL/probe?module=site-basic&target=sbc.site.test")" = 503 ] && grep -q "max-concurrent-probes" "$EXP_DIR/body"'
 wait "$busy"
 check "the scrape timeout bounds the probe (3.5 s - 0.5 s offset)" 'curl -s "$EXP_URL/metrics" | grep -Eq "^callready_exporter_probe_duration_seconds_sum\{module=\"site-basic\"\} (2\.[5-9]|3\.0)"'
 
