@@ -87,6 +87,23 @@ kill -HUP "$EXP_PID"
 check "SIGHUP reloads: the new module answers" 'wait_until 5 test "$(get "$EXP_URL/probe?module=site-renamed&target=sbc.site.test")" = 200'
 check "GET /-/reload is refused" '[ "$(get "$EXP_URL/-/reload")" = 405 ]'
 
+# Background schedule: a module file wrapping the profile runs tcp-sbc out of
+# the scrape; the first scrape starts it (skipped, no timestamp yet), a later
+# one serves its result with callready_check_last_run_timestamp_seconds.
+python3 - "$mods/site-basic.json" "$mods/site-bg.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1])); p["name"] = "site-bg"
+json.dump({"profile": p, "background": {"checks": ["tcp-sbc"], "interval_s": 600}}, open(sys.argv[2], "w"))
+PY
+check "reload takes the background module" '[ "$(get -X POST "$EXP_URL/-/reload")" = 200 ]'
+code=$(get "$EXP_URL/probe?module=site-bg&target=sbc.site.test")
+check "first scrape: the background check is not run inline" '[ "$code" = 200 ] && grep -q "^callready_check_status{check=\"tcp-sbc\",kind=\"tcp\",category=\"signaling\",status=\"skipped\"} 1" "$EXP_DIR/body" && ! grep -q "^callready_check_last_run_timestamp_seconds{check=\"tcp-sbc\"}" "$EXP_DIR/body"'
+bg_done() { get "$EXP_URL/probe?module=site-bg&target=sbc.site.test" >/dev/null && grep -q "^callready_check_last_run_timestamp_seconds{check=\"tcp-sbc\"} 1[0-9]" "$EXP_DIR/body"; }
+check "a later scrape serves the background result with its time" 'wait_until 10 bg_done && grep -q "status=\"pass\"} 1" "$EXP_DIR/body" && grep -q "^callready_tcp_connect_seconds{check=\"tcp-sbc\"} [0-9]" "$EXP_DIR/body"'
+echo '{"profile": "loopback-demo", "background": {"checks": ["no-such-check"]}}' >"$mods/bad-bg.json"
+check "a background list naming no check fails the reload" '[ "$(get -X POST "$EXP_URL/-/reload")" = 500 ] && grep -q "has no check \"no-such-check\"" "$EXP_DIR/body"'
+rm "$mods/bad-bg.json" "$mods/site-bg.json"
+
 # Basic auth and TLS together on a second exporter.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$EXP_DIR/key.pem" -out "$EXP_DIR/cert.pem" -days 2 \
   -subj "/CN=localhost" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
