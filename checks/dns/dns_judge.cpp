@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
+#include "checks/common/resolve_step.hpp"
 #include "checks/dns/dns_check.hpp"
 
 namespace callready::checks::dns {
@@ -86,7 +87,9 @@ Finding failure_finding(const DnsResult& r) {
                    .code = code,
                    .message = std::move(message),
                    .remediation = std::move(remediation),
-                   .operation = Operation::resolve};
+                   .operation = Operation::resolve,
+                   .inconclusive = r.failure == DnsFailure::timeout || r.failure == DnsFailure::unreachable,
+                   .cause = checks::dns_server_cause(r.failure)};
   };
   switch (r.failure) {
     case DnsFailure::nxdomain:

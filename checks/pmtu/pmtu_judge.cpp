@@ -108,7 +108,7 @@ Judgement judge_pmtu(const PmtuResult& r, const PmtuParams& p) {
          fmt::format("The responder serves UDP {0} but its replies did not come back: allow UDP {0} to {1}, and the "
                      "replies back",
                      p.port, p.host),
-         "", Operation::receive});
+         "", Operation::receive, true});
     return j;
   }
   int mtu = *s.path_mtu;
