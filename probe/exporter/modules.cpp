@@ -120,7 +120,8 @@ ModuleLoad load_modules(const std::string& dir) {
     }
     out.errors.insert(out.errors.end(), errors.begin(), errors.end());
   }
-  if (!dir.empty()) {
+  // A directory that does not exist (yet) holds no modules: the built-ins serve.
+  if (!dir.empty() && std::filesystem::exists(dir)) {
     std::error_code ec;
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec))

@@ -39,7 +39,7 @@ struct ModuleLoad {
 // Checks whose timeout is above this run in the background even when not listed.
 inline constexpr Millis kLongestInlineCheck{120000};
 
-// Built-ins, then every *.json in `dir` (none when `dir` is empty).
+// Built-ins, then every *.json in `dir` (none when `dir` is empty or does not exist).
 ModuleLoad load_modules(const std::string& dir);
 
 // One module file's text (tests, and load_modules for each file).

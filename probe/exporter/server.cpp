@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "probe/clock.hpp"
@@ -383,6 +384,9 @@ int run_exporter(const ExporterOptions& options) {
     for (const auto& e : errors) fmt::print(stderr, "callready exporter: {}\n", e);
     return 3;
   }
+  if (!options.modules_dir.empty() && !std::filesystem::is_directory(options.modules_dir))
+    fmt::print(stderr, "callready exporter: --modules {}: no such directory; serving the built-in profiles\n",
+               options.modules_dir);
   tcp::acceptor acceptor(app.io);
   boost::system::error_code ec;
   acceptor.open(endpoint->protocol(), ec);

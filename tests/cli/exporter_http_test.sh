@@ -137,6 +137,11 @@ check "a probe over the limit: 503" '[ "$(get -H "X-Prometheus-Scrape-Timeout-Se
 wait "$busy"
 check "the scrape timeout bounds the probe (3.5 s - 0.5 s offset)" 'curl -s "$EXP_URL/metrics" | grep -Eq "^callready_exporter_probe_duration_seconds_sum\{module=\"site-basic\"\} (2\.[5-9]|3\.0)"'
 
+# The packaged unit's --modules directory may not exist yet: the built-ins serve.
+mv "$EXP_DIR/exporter.log" "$EXP_DIR/exporter3.log"
+exp_start --modules "$EXP_DIR/not-created-yet" || exit 1
+check "a missing --modules directory: built-ins serve, the log says so" '[ "$(get "$EXP_URL/probe?module=nope&target=x")" = 404 ] && grep -q "loopback-demo" "$EXP_DIR/body" && grep -q "no such directory" "$EXP_DIR/exporter.log"'
+
 [ $fail = 0 ] || cat "$EXP_DIR"/exporter*.log
 [ $fail = 0 ] && echo "exporter_http: 1 passed, 0 failed" || echo "exporter_http: 0 passed, 1 failed"
 exit $fail
