@@ -62,12 +62,13 @@ class Prober {
 
 enum class Verdict { accepted, refused, inconclusive };
 
-// `code` 0 accepts any suite (the version probe).
-Verdict judge(const std::optional<ProbeResult>& r, TlsVersion v, std::uint16_t code) {
+// Accepted: a ServerHello for version `v` naming one of the suites offered.
+Verdict judge(const std::optional<ProbeResult>& r, TlsVersion v, const std::vector<std::uint16_t>& offered) {
   if (!r) return Verdict::inconclusive;
   switch (r->failure) {
     case Failure::none:
-      return r->reply.version == static_cast<std::uint16_t>(v) && (code == 0 || r->reply.cipher == code)
+      return r->reply.version == static_cast<std::uint16_t>(v) &&
+                     std::find(offered.begin(), offered.end(), r->reply.cipher) != offered.end()
                  ? Verdict::accepted
                  : Verdict::refused;
     case Failure::alert:
@@ -79,71 +80,40 @@ Verdict judge(const std::optional<ProbeResult>& r, TlsVersion v, std::uint16_t c
   }
 }
 
-struct Task {
-  TlsVersion version;
-  std::uint16_t code = 0;  // 0: the version probe (every suite offered)
-  Bytes hello;
-  std::optional<ProbeResult> result;
-};
+std::string refusal(const std::optional<ProbeResult>& r) {
+  if (!r) return "out of time";
+  if (r->failure == Failure::none) return "the server answered with another version";
+  return std::string(to_string(r->failure)) + (r->message.empty() ? "" : " (" + r->message + ")");
+}
 
-asio::awaitable<void> worker(std::vector<Task>& tasks, std::size_t& next, Prober& prober) {
-  while (next < tasks.size()) {
-    Task& t = tasks[next++];
-    t.result = co_await prober.probe(t.hello);
+// One version, N + 1 handshakes for N accepted suites: offer every suite not
+// yet found and take the one the server picks, until it refuses. The picks
+// come in the server's order when it has one (else in ours); one more
+// handshake offering them reversed tells which. The first offer is the
+// version probe.
+asio::awaitable<void> enumerate_version(VersionResult& vr, const Bytes& tpl, TlsVersion v, Prober& prober) {
+  std::vector<std::uint16_t> left;
+  for (const auto& s : suites_for(v)) left.push_back(s.code);
+  for (bool first = true; !left.empty(); first = false) {
+    Bytes hello = with_cipher_suites(tpl, left);
+    auto r = co_await prober.probe(hello);
+    Verdict verdict = judge(r, v, left);
+    if (first) {
+      vr.tested = verdict != Verdict::inconclusive;
+      vr.supported = verdict == Verdict::accepted;
+      if (!vr.supported) vr.probe_failure = refusal(r);
+    }
+    if (verdict == Verdict::inconclusive && !first)
+      for (auto c : left) vr.inconclusive.push_back(suite_name(c));
+    if (verdict != Verdict::accepted) break;
+    vr.accepted.push_back(r->reply.cipher);
+    left.erase(std::find(left.begin(), left.end(), r->reply.cipher));
   }
-}
-
-asio::awaitable<void> run_tasks(std::vector<Task>& tasks, Prober& prober, int parallel) {
-  auto ex = co_await asio::this_coro::executor;
-  std::size_t next = 0;
-  std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, parallel)), tasks.size());
-  using Op = decltype(asio::co_spawn(ex, worker(tasks, next, prober), asio::deferred));
-  std::vector<Op> ops;
-  for (std::size_t i = 0; i < n; ++i) ops.push_back(asio::co_spawn(ex, worker(tasks, next, prober), asio::deferred));
-  if (ops.empty()) co_return;
-  auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
-                             .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
-asio::awaitable<std::optional<std::uint16_t>> pick_one(Prober& prober, const Bytes& tpl, TlsVersion v,
-                                                       std::vector<std::uint16_t> offer) {
-  Bytes hello = with_cipher_suites(tpl, offer);
+  if (vr.accepted.size() < 2) co_return;
+  std::vector<std::uint16_t> reversed(vr.accepted.rbegin(), vr.accepted.rend());
+  Bytes hello = with_cipher_suites(tpl, reversed);
   auto r = co_await prober.probe(hello);
-  if (judge(r, v, 0) != Verdict::accepted) co_return std::nullopt;
-  if (std::find(offer.begin(), offer.end(), r->reply.cipher) == offer.end()) co_return std::nullopt;
-  co_return r->reply.cipher;
-}
-
-// Offers the accepted suites in two opposite orders: the same pick means the
-// server chooses. Then re-offers what is left to read the whole order.
-asio::awaitable<void> derive_order(VersionResult& vr, const Bytes& tpl, TlsVersion v, Prober& prober) {
-  std::vector<std::uint16_t> all = vr.accepted;
-  if (all.size() < 2) co_return;
-  std::vector<std::uint16_t> reversed(all.rbegin(), all.rend());
-  auto a = co_await pick_one(prober, tpl, v, all);
-  auto b = co_await pick_one(prober, tpl, v, reversed);
-  if (!a || !b) co_return;
-  vr.server_order = *a == *b;
-  if (!*vr.server_order) co_return;
-  std::vector<std::uint16_t> order{*a};
-  std::vector<std::uint16_t> rest;
-  for (auto c : all)
-    if (c != *a) rest.push_back(c);
-  while (rest.size() > 1) {
-    auto p = co_await pick_one(prober, tpl, v, rest);
-    if (!p) break;
-    order.push_back(*p);
-    rest.erase(std::find(rest.begin(), rest.end(), *p));
-  }
-  order.insert(order.end(), rest.begin(), rest.end());
-  vr.accepted = order;
-}
-
-asio::awaitable<void> derive_orders(std::vector<std::pair<VersionResult*, TlsVersion>> work,
-                                    const std::map<TlsVersion, Bytes>& templates, Prober& prober) {
-  for (auto& [vr, v] : work) co_await derive_order(*vr, templates.at(v), v, prober);
+  if (judge(r, v, reversed) == Verdict::accepted) vr.server_order = r->reply.cipher == vr.accepted.front();
 }
 
 }  // namespace
@@ -152,75 +122,28 @@ asio::awaitable<ScanResult> scan_suites(tcp::endpoint ep, ScanOptions opt, Check
   ScanResult res;
   Prober prober(ep, opt, ctx);
   std::map<TlsVersion, Bytes> templates;
-  std::vector<Task> tasks;
   for (auto v : opt.versions) {
     std::string err;
     auto tpl = client_hello_template(v, opt.sni, &err);
-    if (!tpl) {
+    if (!tpl)
       res.versions[v].untestable_reason = err;
-      continue;
-    }
-    templates[v] = *tpl;
-    std::vector<std::uint16_t> every;
-    for (const auto& s : suites_for(v)) every.push_back(s.code);
-    Task t{v, 0, with_cipher_suites(*tpl, every), std::nullopt};
-    tasks.push_back(std::move(t));
+    else
+      templates[v] = *tpl;
   }
-  co_await run_tasks(tasks, prober, opt.max_parallel);
-
-  std::vector<Task> suite_tasks;
-  for (auto& t : tasks) {
-    VersionResult& vr = res.versions[t.version];
-    Verdict verdict = judge(t.result, t.version, 0);
-    vr.tested = verdict != Verdict::inconclusive;
-    vr.supported = verdict == Verdict::accepted;
-    if (!vr.supported)
-      vr.probe_failure = !t.result ? "out of time"
-                         : t.result->failure == Failure::none
-                             ? "the server answered with another version"
-                             : std::string(to_string(t.result->failure)) +
-                                   (t.result->message.empty() ? "" : " (" + t.result->message + ")");
-    if (!vr.supported) continue;
-    for (const auto& s : suites_for(t.version)) {
-      Task st{t.version, s.code, with_cipher_suites(templates[t.version], std::vector<std::uint16_t>{s.code}),
-              std::nullopt};
-      suite_tasks.push_back(std::move(st));
-    }
-  }
-  co_await run_tasks(suite_tasks, prober, opt.max_parallel);
-  for (auto& t : suite_tasks) {
-    VersionResult& vr = res.versions[t.version];
-    switch (judge(t.result, t.version, t.code)) {
-      case Verdict::accepted:
-        vr.accepted.push_back(t.code);
-        break;
-      case Verdict::refused:
-        break;
-      case Verdict::inconclusive:
-        vr.inconclusive.push_back(suite_name(t.code));
-        break;
-    }
-  }
-
-  // Orders: one sequence per version, the versions side by side when the
-  // connection limit allows it.
-  std::vector<std::pair<VersionResult*, TlsVersion>> work;
-  for (auto& [v, vr] : res.versions)
-    if (vr.accepted.size() >= 2) work.emplace_back(&vr, v);
-  if (static_cast<int>(work.size()) <= opt.max_parallel && work.size() > 1) {
-    auto ex = co_await asio::this_coro::executor;
-    using Op = decltype(asio::co_spawn(ex, derive_orders({}, templates, prober), asio::deferred));
+  // One sequence per version, the versions side by side when the connection
+  // limit allows it.
+  auto ex = co_await asio::this_coro::executor;
+  if (static_cast<int>(templates.size()) <= opt.max_parallel && templates.size() > 1) {
+    using Op = decltype(asio::co_spawn(ex, std::declval<asio::awaitable<void>>(), asio::deferred));
     std::vector<Op> ops;
-    for (auto& w : work) {
-      std::vector<std::pair<VersionResult*, TlsVersion>> one{w};
-      ops.push_back(asio::co_spawn(ex, derive_orders(std::move(one), templates, prober), asio::deferred));
-    }
+    for (auto& [v, tpl] : templates)
+      ops.push_back(asio::co_spawn(ex, enumerate_version(res.versions[v], tpl, v, prober), asio::deferred));
     auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
                                .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
     for (auto& e : errors)
       if (e) std::rethrow_exception(e);
   } else {
-    co_await derive_orders(work, templates, prober);
+    for (auto& [v, tpl] : templates) co_await enumerate_version(res.versions[v], tpl, v, prober);
   }
   res.connections = prober.connections;
   res.out_of_time = prober.out_of_time;

@@ -1,9 +1,10 @@
 #pragma once
 // Cipher enumeration: which versions a server speaks and every suite it
-// accepts in each, one suite per handshake over at most `max_parallel`
-// connections at a time, with optional pacing; then, for each version, whether
-// the server enforces its own order and what that order is (re-offering the
-// suites not yet picked).
+// accepts in each, in N + 1 handshakes for N accepted suites: offer every
+// suite not yet found, take the server's pick, until it refuses (the first
+// offer tells whether the version is spoken at all); one more, offering the
+// accepted suites reversed, tells whether the order found is the server's.
+// The versions run side by side (within `max_parallel`), with optional pacing.
 #include <boost/asio/awaitable.hpp>
 #include <map>
 #include <optional>

@@ -83,6 +83,16 @@ void require_oracle_agrees(const Server& s, const json& versions) {
 
 std::vector<std::string> names(const json& a) { return a.get<std::vector<std::string>>(); }
 
+// The connection budget for N accepted suites: N + versions x 3 + 5 (one
+// handshake per suite plus a refusal and an order check per version), plus
+// the check's own handshake and one per key type and version asking for
+// every certificate served (3 key types x TLS 1.2 and 1.3).
+int max_connections(const json& versions) {
+  int n = 0;
+  for (const auto& [k, v] : versions.items()) n += static_cast<int>(v["ciphers"].size());
+  return n + 4 * 3 + 5 + 1 + 6;
+}
+
 }  // namespace
 
 TEST_CASE("server order, TLS 1.2 + 1.3, full chain: suites, order, certificate, sslscan agrees") {
@@ -116,6 +126,7 @@ TEST_CASE("server order, TLS 1.2 + 1.3, full chain: suites, order, certificate, 
   CHECK(c["days_left"].get<int>() >= 363);
   CHECK(d["client_cert_requested"] == false);
   CHECK(d["connections_used"].get<int>() > 10);
+  CHECK(d["connections_used"].get<int>() <= max_connections(d["versions"]));
   CHECK_MESSAGE(r.outcome.findings.empty(), finding_codes(r.outcome));
   require_oracle_agrees(s, d["versions"]);
 }
@@ -164,6 +175,7 @@ TEST_CASE("TLS 1.0-1.2 at security level 0, broad suite set: sslscan agrees, bro
   CHECK(d["versions"]["tls1.0"]["supported"] == true);
   CHECK(d["versions"]["tls1.1"]["supported"] == true);
   CHECK(d["versions"]["tls1.2"]["ciphers"].size() > 20);
+  CHECK(d["connections_used"].get<int>() <= max_connections(d["versions"]));
   require_oracle_agrees(s, d["versions"]);
   bool forbidden = false;
   for (const auto& f : r.outcome.findings)
