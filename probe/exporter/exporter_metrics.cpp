@@ -13,8 +13,6 @@ namespace callready::exporter {
 
 namespace {
 
-double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
-
 // /proc/self/stat fields after the command name, 0-based from field 3 (state).
 std::vector<std::string> stat_fields() {
   std::ifstream in("/proc/self/stat");
@@ -52,6 +50,8 @@ double open_fds() {
 }
 
 }  // namespace
+
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 void add_process_metrics(prometheus::Exposition& out) {
   auto f = stat_fields();

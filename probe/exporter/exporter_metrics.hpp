@@ -27,6 +27,9 @@ class ExporterMetrics {
   int in_flight_ = 0;
 };
 
+// Now as Unix time in seconds (timestamps of results and reloads).
+double unix_now();
+
 // process_* metrics from /proc/self.
 void add_process_metrics(prometheus::Exposition& out);
 

@@ -4,14 +4,13 @@
 
 #include <thread>
 
+#include "probe/exporter/exporter_metrics.hpp"
 #include "probe/scan.hpp"
 #include "probe/scoring.hpp"
 
 namespace callready::exporter {
 
 namespace {
-
-double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 EngineOptions engine_options(const ProbeSettings& settings, Millis overall) {
   EngineOptions eo;
