@@ -57,7 +57,7 @@ struct ScanArgs {
   std::string responder;
   std::string token;
   std::vector<std::string> only, skip;
-  double timeout_s = 60;
+  std::optional<double> timeout_s;  // unset: default_overall_timeout(plan)
   int concurrency = 32;
   std::vector<std::string> outputs;
   std::string format;
@@ -113,7 +113,8 @@ int run_scan(const ScanArgs& a) {
   }
   for (const auto& o : a.outputs)
     if (!format_for_path(o)) return usage_error(fmt::format("-o {}: the extension must be .json, .html or .txt", o));
-  if (a.timeout_s <= 0 || a.timeout_s > 3600) return usage_error("--timeout: expected 0 < SECONDS <= 3600");
+  if (a.timeout_s && !(*a.timeout_s > 0 && *a.timeout_s <= 3600))  // !(...) also refuses NaN
+    return usage_error("--timeout: expected 0 < SECONDS <= 3600");
   if (a.concurrency < 1 || a.concurrency > 4096) return usage_error("--concurrency: expected 1-4096");
   std::string responder_host;
   if (!a.responder.empty()) {
@@ -124,7 +125,8 @@ int run_scan(const ScanArgs& a) {
   auto planned = plan_from(a.profile, a.sets, a.only, a.skip, responder_host);
   if (!planned.errors.empty()) return print_errors(planned.errors);
 
-  eo.overall_timeout = Millis(static_cast<long long>(a.timeout_s * 1000));
+  eo.overall_timeout =
+      a.timeout_s ? Millis(static_cast<long long>(*a.timeout_s * 1000)) : default_overall_timeout(*planned.plan);
   eo.concurrency = a.concurrency;
   if (!a.responder.empty()) eo.settings.responder = a.responder;
   eo.settings.token = a.token;
@@ -241,7 +243,8 @@ int run_cli(int argc, char** argv) {
       ->excludes(scan_token);
   scan->add_option("--only", sa.only, "Run only these checks (ids or kinds, comma-separated)")->delimiter(',');
   scan->add_option("--skip", sa.skip, "Skip these checks (ids or kinds, comma-separated)")->delimiter(',');
-  scan->add_option("--timeout", sa.timeout_s, "Overall deadline in seconds")->default_str("60");
+  scan->add_option("--timeout", sa.timeout_s, "Overall deadline in seconds")
+      ->default_str("60, or the longest check's timeout + 5 when longer");
   scan->add_option("--concurrency", sa.concurrency, "Checks running at once")->default_str("32");
   scan->add_option("-o,--output", sa.outputs, "Write a report; format from the extension (.json .html .txt)");
   scan->add_option("--format", sa.format, "What goes to stdout")->check(CLI::IsMember({"json", "text", "nagios"}));

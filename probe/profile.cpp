@@ -16,7 +16,7 @@ namespace {
 const std::regex kVarRef(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)\})");
 const std::regex kIdPattern(R"([A-Za-z0-9][A-Za-z0-9._-]*)");
 
-constexpr long long kMaxTimeoutMs = 600000;
+constexpr long long kMaxTimeoutMs = 3600000;  // as --timeout's own bound
 
 struct Errors {
   std::string origin;
@@ -446,6 +446,13 @@ json plan_to_json(const Plan& plan, const Profile& profile) {
     checks.push_back(j);
   }
   return {{"name", profile.name}, {"description", profile.description}, {"variables", vars}, {"checks", checks}};
+}
+
+Millis default_overall_timeout(const Plan& plan) {
+  Millis longest{0};
+  for (const auto& c : plan.checks)
+    if (!c.skip_reason) longest = std::max(longest, c.timeout);
+  return std::max(Millis(60000), longest + Millis(5000));
 }
 
 }  // namespace callready

@@ -76,6 +76,11 @@ struct Plan {
   std::vector<PlannedCheck> checks;
 };
 
+// The scan's deadline when --timeout is not given: 60 s, or the longest
+// check that will run plus a margin, so a check whose own timeout is longer
+// (a NAT binding held idle for minutes) is not cut off by the default.
+Millis default_overall_timeout(const Plan& plan);
+
 struct PlanOptions {
   std::map<std::string, std::string> sets;  // --set KEY=VALUE
   std::vector<std::string> only;            // ids or kinds

@@ -87,6 +87,8 @@ expect 3 "-o out.pdf: the extension must be" -- "$CALLREADY" scan --profile "$tm
 expect 3 "bogus" -- "$CALLREADY" scan --bogus
 expect 3 "" -- "$CALLREADY" frobnicate
 expect 3 "--timeout" -- "$CALLREADY" scan --timeout 0
+expect 3 "--timeout: expected 0 < SECONDS" -- "$CALLREADY" scan --timeout nan
+expect 3 "--timeout: expected 0 < SECONDS" -- "$CALLREADY" scan --timeout inf
 expect 0 "callready [0-9]+\.[0-9]+\.[0-9]+" -- "$CALLREADY" --version
 expect 0 "scan" -- "$CALLREADY" --help
 expect 0 "--dns-server" -- "$CALLREADY" scan --help

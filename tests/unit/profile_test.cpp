@@ -44,7 +44,7 @@ TEST_CASE("every invalid fixture is rejected with an error naming the file and t
       {"unknown_data.json", "checks[0].params.expect_in_subnets: unknown data \"no_such_list\""},
       {"bad_cidr.json", "checks[0].params.expect_in_subnets[0]: expected a CIDR"},
       {"bad_dns_type.json", "checks[0].params.type: expected one of A, AAAA, SRV, PTR, got \"MX\""},
-      {"bad_timeout.json", "checks[0].params.timeout_ms: expected an integer 1-600000"},
+      {"bad_timeout.json", "checks[0].params.timeout_ms: expected an integer 1-3600000"},
       {"bad_default_value.json", "checks[0].params.port: expected an integer 1-65535"},
   };
   std::size_t files = 0;
@@ -109,7 +109,17 @@ TEST_CASE("variables, $data and selection build the plan") {
     CHECK(c[2].params["host"] == "127.0.0.1");
     CHECK(c[2].params["port"] == "5061");
     CHECK(c[2].target == "127.0.0.1:5061");
-    CHECK(c[2].timeout == Millis(8000));  // the tcp kind's default
+    CHECK(c[2].timeout == Millis(8000));                           // the tcp kind's default
+    CHECK(default_overall_timeout(*built.plan) == Millis(60000));  // nothing runs longer than 55 s
+  }
+  SUBCASE("the default deadline covers the longest check that runs, never a skipped one") {
+    auto built = build_plan(p, {});
+    REQUIRE(built.plan);
+    auto plan = *built.plan;
+    plan.checks[1].timeout = Millis(170000);
+    CHECK(default_overall_timeout(plan) == Millis(175000));
+    plan.checks[0].timeout = Millis(900000);  // skipped: needs --set domain
+    CHECK(default_overall_timeout(plan) == Millis(175000));
   }
   SUBCASE("--set fills the variable everywhere it is used") {
     PlanOptions o;
