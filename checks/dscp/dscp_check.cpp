@@ -11,6 +11,7 @@
 
 #include "checks/common/echo_client.hpp"
 #include "checks/common/responder_step.hpp"
+#include "checks/dscp/dscp_metrics.hpp"
 #include "probe/net/errors.hpp"
 #include "probe/net/host_port.hpp"
 
@@ -436,7 +437,8 @@ DscpParams DscpParams::parse(ParamReader& r) {
 std::string DscpParams::target() const { return host; }
 
 CheckKind dscp_check_kind() {
-  return make_check_kind<DscpParams, DscpResult>("dscp", Millis(60000), {&measure_dscp, &judge_dscp, &dscp_view});
+  return make_check_kind<DscpParams, DscpResult>("dscp", Millis(60000),
+                                                 {&measure_dscp, &judge_dscp, &dscp_view, &dscp_metrics});
 }
 
 }  // namespace callready::checks

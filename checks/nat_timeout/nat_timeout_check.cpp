@@ -5,6 +5,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "checks/common/responder_step.hpp"
+#include "checks/nat_timeout/nat_timeout_metrics.hpp"
 #include "checks/nat_timeout/nat_timeout_tcp.hpp"
 #include "checks/nat_timeout/nat_timeout_udp.hpp"
 
@@ -154,7 +155,8 @@ std::string NatTimeoutParams::target() const {
 CheckKind nat_timeout_check_kind() {
   // The default ladder tops out at max_s (150 s by default) plus warm-up and grace.
   return make_check_kind<NatTimeoutParams, NatTimeoutResult>(
-      "nat_timeout", Millis(170000), {&measure_nat_timeout, &judge_nat_timeout, &nat_timeout_view});
+      "nat_timeout", Millis(170000),
+      {&measure_nat_timeout, &judge_nat_timeout, &nat_timeout_view, &nat_timeout_metrics});
 }
 
 }  // namespace callready::checks

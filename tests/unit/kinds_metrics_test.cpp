@@ -92,3 +92,43 @@ TEST_CASE("sip_alg: detected and how many fields arrived changed") {
   CHECK(value(s, "callready_sip_alg_detected") == 1);
   CHECK(value(s, "callready_sip_alg_rewritten_fields") == 3);
 }
+
+TEST_CASE("nat_timeout: lifetime bounds per flow in seconds, NaN for a bound not found") {
+  json flow = {{"lifetime_min_s", 40}, {"lifetime_max_s", 50}, {"max_s", 80}};
+  json alive = {{"lifetime_min_s", 150}, {"lifetime_max_s", nullptr}, {"max_s", 150}};
+  auto s = samples("nat_timeout", {{"udp", flow}, {"udp_single", alive}, {"tcp", nullptr}});
+  CHECK(s.size() == 9);
+  CHECK(value(s, "callready_nat_binding_lifetime_min_seconds", "udp") == 40);
+  CHECK(value(s, "callready_nat_binding_lifetime_max_seconds", "udp") == 50);
+  CHECK(value(s, "callready_nat_binding_idle_tried_seconds", "udp") == 80);
+  CHECK(value(s, "callready_nat_binding_lifetime_min_seconds", "udp_single") == 150);
+  CHECK(std::isnan(value(s, "callready_nat_binding_lifetime_max_seconds", "udp_single")));
+  CHECK(std::isnan(value(s, "callready_nat_binding_lifetime_min_seconds", "tcp")));
+  CHECK(samples("nat_timeout", json::object()).size() == 9);
+}
+
+TEST_CASE("dscp: preserved per class and direction, unknown as NaN") {
+  json ef = {{"name", "EF"},
+             {"dscp", 46},
+             {"transport", "udp"},
+             {"family", "ipv4"},
+             {"upstream", {{"verdict", "preserved"}}},
+             {"downstream", {{"verdict", "bleached"}}}};
+  json cs3 = {{"name", "CS3"},
+              {"dscp", 24},
+              {"transport", "tcp"},
+              {"family", "ipv6"},
+              {"upstream", {{"verdict", "unknown"}}},
+              {"downstream", {{"verdict", "remarked"}}}};
+  auto s = samples("dscp", {{"classes", {ef, cs3}}});
+  REQUIRE(s.size() == 4);
+  CHECK(s[0].labels.at("class") == "EF");
+  CHECK(s[0].labels.at("direction") == "upstream");
+  CHECK(s[0].value == 1);
+  CHECK(s[1].labels.at("direction") == "downstream");
+  CHECK(s[1].value == 0);
+  CHECK(std::isnan(s[2].value));
+  CHECK(s[2].labels.at("family") == "ipv6");
+  CHECK(s[3].value == 0);
+  CHECK(samples("dscp", json::object()).empty());
+}

@@ -153,6 +153,11 @@ TEST_CASE("every built-in module answers fewer than 300 series") {
       auto c = record(rule.id, rule.kind, Status::error);
       c.category = rule.category;
       c.error = CheckError{ErrorReason::timeout, Operation::none, "late"};
+      if (rule.kind == "dscp") {  // its series grow with its classes: count every class in both families
+        auto classes = rule.params.value("classes", json::array({"EF", "AF41", "CS3", "CS0"}));
+        for (std::size_t i = 0; i < 2 * classes.size(); ++i)
+          c.details["classes"].push_back({{"name", std::to_string(i)}, {"family", i % 2 ? "ipv6" : "ipv4"}});
+      }
       r.checks.push_back(c);
     }
     std::map<std::string, double> last_run;
