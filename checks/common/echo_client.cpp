@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "checks/common/icmp_error_queue.hpp"
 #include "probe/net/errors.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/udp_msg.hpp"
@@ -125,35 +126,16 @@ boost::system::error_code EchoSocket::send(const udp::endpoint& to, const echo::
 std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
   would_block = false;
   int fd = socket_.native_handle();
-  net::UdpRecv rx;
   // The error queue first: an ICMP error is small and must not wait behind replies.
-  {
-    std::uint8_t payload[64];
-    if (rx.receive(fd, payload, sizeof payload, MSG_ERRQUEUE) >= 0) {
-      for (cmsghdr* c = CMSG_FIRSTHDR(&rx.msg); c; c = CMSG_NXTHDR(&rx.msg, c)) {
-        bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
-        bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
-        if (!v4 && !v6) continue;
-        sock_extended_err ee;
-        std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
-        EchoEvent ev;
-        ev.kind = EchoEvent::Kind::icmp;
-        ev.at = Clock::now();
-        ev.icmp.destination = rx.peer_endpoint();
-        ev.icmp.error = static_cast<int>(ee.ee_errno);
-        ev.icmp.origin = ee.ee_origin;
-        ev.icmp.type = ee.ee_type;
-        ev.icmp.code = ee.ee_code;
-        ev.icmp.info = ee.ee_info;
-        const auto* off = reinterpret_cast<const sockaddr*>(reinterpret_cast<const std::uint8_t*>(CMSG_DATA(c)) +
-                                                            sizeof(sock_extended_err));
-        if (off->sa_family == AF_INET || off->sa_family == AF_INET6)
-          ev.icmp.offender = net::endpoint_from_sockaddr(off).address();
-        return ev;
-      }
-      return std::nullopt;  // an error without the extended header: consumed, nothing to report
-    }
+  if (auto queued = read_icmp_error(fd); queued.consumed) {
+    if (!queued.icmp) return std::nullopt;  // an error without the extended header: consumed, nothing to report
+    EchoEvent ev;
+    ev.kind = EchoEvent::Kind::icmp;
+    ev.at = Clock::now();
+    ev.icmp = *queued.icmp;
+    return ev;
   }
+  net::UdpRecv rx;
   static thread_local std::uint8_t buffer[echo::kMaxDatagram + 1];
   ssize_t n = rx.receive(fd, buffer, sizeof buffer);
   if (n < 0) {

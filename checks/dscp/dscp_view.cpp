@@ -41,6 +41,8 @@ std::string describe(const nlohmann::json& d) {
 }  // namespace
 
 view::View dscp_view(const nlohmann::json& details) {
+  auto classes = details.find("classes");
+  if (classes == details.end() || !classes->is_array()) return {};  // not this kind's shape: the generic table
   view::Matrix matrix;
   matrix.caption = "DSCP marking per class and direction";
   matrix.columns = {{"upstream"}, {"downstream"}};
@@ -50,22 +52,20 @@ view::View dscp_view(const nlohmann::json& details) {
   view::Table table;
   table.caption = "What arrived";
   table.headers = {"class", "sent", "transport", "family", "upstream", "downstream"};
-  auto classes = details.find("classes");
-  if (classes != details.end() && classes->is_array())
-    for (const auto& c : *classes) {
-      if (!c.is_object()) continue;
-      static const nlohmann::json none = nlohmann::json::object();
-      const auto& up = c.contains("upstream") ? c["upstream"] : none;
-      const auto& down = c.contains("downstream") ? c["downstream"] : none;
-      std::string label = fmt::format("{} {} {}", field(c, "name"), field(c, "transport"), field(c, "family"));
-      matrix.rows.push_back({label, {tone_of(field(up, "verdict")), tone_of(field(down, "verdict"))}});
-      table.rows.push_back({{field(c, "name")},
-                            {c.contains("dscp") ? view::text(c["dscp"]) : "—", view::Tone::plain, true},
-                            {field(c, "transport")},
-                            {field(c, "family")},
-                            {describe(up), tone_of(field(up, "verdict"))},
-                            {describe(down), tone_of(field(down, "verdict"))}});
-    }
+  for (const auto& c : *classes) {
+    if (!c.is_object()) continue;
+    static const nlohmann::json none = nlohmann::json::object();
+    const auto& up = c.contains("upstream") ? c["upstream"] : none;
+    const auto& down = c.contains("downstream") ? c["downstream"] : none;
+    std::string label = fmt::format("{} {} {}", field(c, "name"), field(c, "transport"), field(c, "family"));
+    matrix.rows.push_back({label, {tone_of(field(up, "verdict")), tone_of(field(down, "verdict"))}});
+    table.rows.push_back({{field(c, "name")},
+                          {c.contains("dscp") ? view::text(c["dscp"]) : "—", view::Tone::plain, true},
+                          {field(c, "transport")},
+                          {field(c, "family")},
+                          {describe(up), tone_of(field(up, "verdict"))},
+                          {describe(down), tone_of(field(down, "verdict"))}});
+  }
   view::View v;
   v.blocks.push_back(std::move(matrix));
   v.blocks.push_back(std::move(table));

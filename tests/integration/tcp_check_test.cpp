@@ -98,14 +98,17 @@ TEST_CASE("tcp: every address of a name is tried and reported") {
   CHECK(r.findings[0].code == "tcp.partial");
 }
 
-TEST_CASE("tcp: a name that does not resolve is no_address") {
+TEST_CASE("tcp: a name that does not resolve is a dependency error, not a TCP verdict") {
   // A dead DNS server on loopback: resolution fails fast and nothing leaves the machine.
   auto run = scan("[" + tcp("x", "nothing.invalid", 443) + "]",
                   "127.0.0.1:" + std::to_string(callready::test::free_port(true)));
   REQUIRE(run.size() == 1);
-  CHECK(run[0].status == Status::fail);
+  CHECK(run[0].status == Status::error);
   CHECK(run[0].details["error"] == "no_address");
-  REQUIRE(run[0].findings.size() == 1);
-  CHECK(run[0].findings[0].code == "tcp.no_address");
-  CHECK(run[0].findings[0].operation == Operation::resolve);
+  REQUIRE(run[0].error);
+  CHECK(run[0].error->reason == ErrorReason::dependency);
+  CHECK(run[0].error->operation == Operation::resolve);
+  REQUIRE(run[0].error->cause);
+  CHECK(run[0].error->cause->code.starts_with("dns."));  // the root cause the report names once
+  CHECK(run[0].findings.empty());
 }

@@ -126,13 +126,14 @@ TEST_CASE("a finding makes a failure and the rule's requirement is attached") {
   CHECK(run.records[0].findings[0].requirement == "req [src]");
 }
 
-TEST_CASE("a rule's remediation replaces the check's, except when the name did not resolve") {
+TEST_CASE("a rule's remediation replaces the check's, except where the check could not tell") {
   PlannedCheck p = planned(kSleepy, "r");
   p.rule.remediation = "open TCP 443 to the cloud";
   CheckOutcome o;
   o.findings = {{Severity::critical, "tcp.refused", "refused", "generic", "", Operation::connect},
                 {Severity::critical, "tcp.no_address", "no name", "fix DNS", "", Operation::resolve},
                 {Severity::info, "tcp.note", "fyi", "", ""}};
+  o.findings[1].inconclusive = true;  // the resolve step failed: nothing was learnt about TCP 443
   auto r = make_record(p, CheckRun{o, 1});
   CHECK(r.findings[0].remediation == "open TCP 443 to the cloud");
   CHECK(r.findings[1].remediation == "fix DNS");

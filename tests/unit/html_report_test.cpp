@@ -486,7 +486,7 @@ TEST_CASE("a saved report renders through the kinds' views (check_view)") {
   for (const char* shown : {R"(<td class="mono">versions.)", R"(<td class="mono">path_mtu</td>)",
                             R"(<td class="mono">sent.)", R"(<td class="mono">received.)"})
     CHECK_FALSE_MESSAGE(has(html, shown), shown);
-  // Keys no view shows still render (the dscp kind has no view).
+  // Details of a shape the kind's view does not know (an older dscp) fall back to the generic table.
   CHECK(has(html, R"(<td class="mono">per_class[1].class</td><td class="">AF41</td>)"));
 }
 
