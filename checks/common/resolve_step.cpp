@@ -65,4 +65,10 @@ Finding unresolved_finding(const std::string& kind, const TargetAddresses& targe
   return f;
 }
 
+Judgement unresolved_judgement(const std::string& kind, const TargetAddresses& target, const std::string& purpose,
+                               Severity severity) {
+  auto f = unresolved_finding(kind, target, purpose, severity);
+  return Judgement{f.message, {f}};
+}
+
 }  // namespace callready::checks

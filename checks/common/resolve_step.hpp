@@ -45,4 +45,9 @@ Cause unresolved_cause(const TargetAddresses& target);
 Finding unresolved_finding(const std::string& kind, const TargetAddresses& target, const std::string& purpose,
                            Severity severity = Severity::critical);
 
+// A judgement that is only that finding, its message as the summary: what a
+// check whose target did not resolve has to say.
+Judgement unresolved_judgement(const std::string& kind, const TargetAddresses& target, const std::string& purpose,
+                               Severity severity = Severity::critical);
+
 }  // namespace callready::checks

@@ -151,11 +151,8 @@ void to_json(nlohmann::json& j, const DscpResult& r) {
 Judgement judge_dscp(const DscpResult& r, const DscpParams& p) {
   Judgement j;
   if (r.unresolved) {
-    auto f =
-        checks::unresolved_finding("dscp", *r.unresolved, "test DSCP marking toward the responder", Severity::warning);
-    j.summary = f.message;
-    j.findings.push_back(std::move(f));
-    return j;
+    return checks::unresolved_judgement("dscp", *r.unresolved, "test DSCP marking toward the responder",
+                                        Severity::warning);
   }
   std::vector<std::string> parts;
   for (const auto& c : r.classes) {

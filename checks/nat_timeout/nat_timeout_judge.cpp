@@ -111,10 +111,7 @@ void to_json(nlohmann::json& j, const NatTimeoutResult& r) {
 Judgement judge_nat_timeout(const NatTimeoutResult& r, const NatTimeoutParams& p) {
   Judgement j;
   if (r.unresolved) {
-    auto f = checks::unresolved_finding("nat_timeout", *r.unresolved, "measure NAT timeouts towards " + p.host);
-    j.summary = f.message;
-    j.findings.push_back(std::move(f));
-    return j;
+    return checks::unresolved_judgement("nat_timeout", *r.unresolved, "measure NAT timeouts towards " + p.host);
   }
   judge_lifetime(j, r, r.udp, kUdp, r.udp_min_s, "UDP", "nat_timeout.udp_unproven");
   judge_lifetime(j, r, r.udp_single, kUdpSingle, r.udp_min_s, "UDP", "nat_timeout.udp_unproven");

@@ -76,10 +76,7 @@ void to_json(nlohmann::json& j, const PmtuResult& r) {
 Judgement judge_pmtu(const PmtuResult& r, const PmtuParams& p) {
   Judgement j;
   if (r.unresolved) {
-    auto f = checks::unresolved_finding("pmtu", *r.unresolved, "measure the path MTU", Severity::warning);
-    j.summary = f.message;
-    j.findings.push_back(std::move(f));
-    return j;
+    return checks::unresolved_judgement("pmtu", *r.unresolved, "measure the path MTU", Severity::warning);
   }
   if (!r.search) {
     j.summary = fmt::format("path MTU to {} not measured", p.target());

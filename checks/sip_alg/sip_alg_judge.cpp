@@ -76,10 +76,7 @@ Analysis analyse(const Result& r) {
 Judgement judge(const Result& r, const Params& p) {
   Judgement j;
   if (r.unresolved) {
-    auto f = checks::unresolved_finding("sip_alg", *r.unresolved, "test for a SIP ALG", Severity::warning);
-    j.summary = f.message;
-    j.findings.push_back(std::move(f));
-    return j;
+    return checks::unresolved_judgement("sip_alg", *r.unresolved, "test for a SIP ALG", Severity::warning);
   }
   auto a = analyse(r);
   if (!a.rewritten.empty())

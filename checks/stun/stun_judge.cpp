@@ -91,7 +91,7 @@ Finding finding(Severity severity, std::string code, std::string message, std::s
 // An ICMP error ended the wait: from the server itself a closed port (the
 // host is there and said nothing listens: no firewall to open), otherwise a
 // device on the path that rejects the port.
-Judgement judge_icmp(const StunResult& r, const StunParams& p) {
+Judgement judge_icmp(const StunResult& r) {
   Judgement j;
   std::string address = r.address ? r.address->to_string() : r.server;
   std::string host = address == r.server ? r.server : fmt::format("{} ({})", r.server, address);
@@ -133,7 +133,7 @@ Judgement judge_unanswered(const StunResult& r, const StunParams& p) {
                                  "Check the default route / gateway of this network", Operation::connect));
     return j;
   }
-  if (r.icmp) return judge_icmp(r, p);
+  if (r.icmp) return judge_icmp(r);
   j.summary = fmt::format("no STUN answer from {}: {}", p.target(), r.error);
   if (!r.junk.empty()) {
     j.findings.push_back(finding(Severity::critical, "stun.bad_response",
@@ -205,8 +205,7 @@ void to_json(nlohmann::json& j, const StunResult& r) {
 
 Judgement judge(const StunResult& r, const StunParams& p) {
   if (r.unresolved) {
-    auto f = checks::unresolved_finding("stun", *r.unresolved, "reach the STUN server " + p.target());
-    return Judgement{f.message, {f}};
+    return checks::unresolved_judgement("stun", *r.unresolved, "reach the STUN server " + p.target());
   }
   if (!r.answered) return judge_unanswered(r, p);
 

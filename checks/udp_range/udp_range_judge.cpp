@@ -63,10 +63,7 @@ void to_json(nlohmann::json& j, const UdpRangeResult& r) {
 Judgement judge_udp_range(const UdpRangeResult& r, const UdpRangeParams& p) {
   Judgement j;
   if (r.unresolved) {
-    auto f = checks::unresolved_finding("udp_range", *r.unresolved, "sweep UDP ports on " + p.host);
-    j.summary = f.message;
-    j.findings.push_back(std::move(f));
-    return j;
+    return checks::unresolved_judgement("udp_range", *r.unresolved, "sweep UDP ports on " + p.host);
   }
   const std::string address = r.address.value_or(p.host);
   const std::string from =
