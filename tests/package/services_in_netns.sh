@@ -59,7 +59,7 @@ else
 fi
 
 # The periodic scan, three runs of its unit's ExecStart with CALLREADY_KEEP=2:
-# three reports written (runs in the same second get -N names), the oldest
+# three reports written (names carry nanoseconds, so runs in one second still sort by time), the oldest
 # deleted, last.* at the newest.
 for i in 1 2 3; do
   bash "$here/unit_exec.sh" callready-scan.service >"$UNIT_TMP/scan$i.log" 2>&1
@@ -70,7 +70,7 @@ reports=(/var/lib/callready/reports/*.json)
 htmls=(/var/lib/callready/reports/*.html)
 [ ${#reports[@]} = 2 ] && [ ${#htmls[@]} = 2 ] && ok "rotation kept the newest 2 of 3 reports" ||
   bad "rotation: ${#reports[@]} JSON and ${#htmls[@]} HTML reports left: ${reports[*]}"
-newest=$(ls /var/lib/callready/reports/*.json | sort | tail -1)
+newest=$(ls /var/lib/callready/reports/*.json | LC_ALL=C sort | tail -1)
 [ "$(readlink -f /var/lib/callready/last.json)" = "$(readlink -f "$newest")" ] &&
   ok "last.json points at the newest report" || bad "last.json -> $(readlink /var/lib/callready/last.json), newest $newest"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["verdict"]=="ready", r["verdict"]' \
