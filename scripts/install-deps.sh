@@ -8,6 +8,7 @@ BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libssl-dev libc-ares-dev libnice-dev libglib2.0-dev
   nlohmann-json3-dev doctest-dev libcli11-dev libfmt-dev libkainjow-mustache-dev
+  libnetfilter-queue-dev
 )
 # Real peers and lab tools the tests drive (LAB.md lists what was verified).
 # dnsmasq-base, not dnsmasq: the latter starts a system resolver on port 53.
@@ -16,6 +17,7 @@ TEST_PKGS=(
   dnsutils iputils-tracepath iputils-ping iperf3 sslscan tcpdump coturn
   dnsmasq-base nmap python3 python3-html5lib chromium clang-format
   nginx-light bind9 prometheus libmonitoring-plugin-perl
+  irtt chrony ntpsec-ntpdig squid-openssl python3-jsonschema sip-tester
 )
 
 want=("${BUILD_PKGS[@]}")
