@@ -15,8 +15,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <istream>
+#include <type_traits>
 
 #include "probe/clock.hpp"
+#include "probe/net/async.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/port_ranges.hpp"
 
@@ -61,38 +63,52 @@ asio::awaitable<std::string> read_line(tcp::socket& s, asio::streambuf& buf) {
   co_return line;
 }
 
-asio::awaitable<ResponderInfo> exchange_or_throw(tcp::socket& s, tcp::endpoint control, std::string token) {
-  ResponderInfo info;
+// Connects, reads the greeting, sends `message` (with the token's proof of the
+// greeting's nonce) and returns the answer when it is an object with "ok" true;
+// nullopt with `failure` and `error` set otherwise.
+template <class Answer>
+asio::awaitable<std::optional<nlohmann::json>> control_exchange(tcp::socket& s, tcp::endpoint control,
+                                                                const std::string& token, nlohmann::json message,
+                                                                Answer& out) {
   auto [ec] = co_await s.async_connect(control, asio::as_tuple(asio::use_awaitable));
   if (ec) {
-    info.failure = ResponderInfo::Failure::connect;
-    info.error = "control: connect " + format_host_port(control.address(), control.port()) + ": " + ec.message();
-    co_return info;
+    out.failure = ResponderInfo::Failure::connect;
+    out.error = "control: connect " + format_host_port(control.address(), control.port()) + ": " + ec.message();
+    co_return std::nullopt;
   }
-  asio::streambuf buf(16384);
+  asio::streambuf buf(32768);
   auto greeting = nlohmann::json::parse(co_await read_line(s, buf), nullptr, false);
   if (!greeting.is_object() || greeting.value("service", "") != "callready-respond") {
-    info.failure = ResponderInfo::Failure::protocol;
-    info.error = "control: not a callready responder";
-    co_return info;
+    out.failure = ResponderInfo::Failure::protocol;
+    out.error = "control: not a callready responder";
+    co_return std::nullopt;
   }
-  nlohmann::json hello = {{"op", "hello"}, {"version", kControlVersion}};
-  if (!token.empty()) hello["proof"] = control_proof(token, greeting.value("nonce", ""));
-  std::string line = hello.dump() + "\n";
+  if (!token.empty()) message["proof"] = control_proof(token, greeting.value("nonce", ""));
+  std::string line = message.dump() + "\n";
   co_await asio::async_write(s, asio::buffer(line), asio::use_awaitable);
   auto answer = nlohmann::json::parse(co_await read_line(s, buf), nullptr, false);
   if (!answer.is_object()) {
-    info.failure = ResponderInfo::Failure::protocol;
-    info.error = "control: answer is not JSON";
-    co_return info;
+    out.failure = ResponderInfo::Failure::protocol;
+    out.error = "control: answer is not JSON";
+    co_return std::nullopt;
   }
-  info.raw = answer;
   if (!answer.value("ok", false)) {
     std::string why = answer.value("error", "refused");
-    info.failure = why == "unauthorized" ? ResponderInfo::Failure::unauthorized : ResponderInfo::Failure::protocol;
-    info.error = "control: responder said " + why;
-    co_return info;
+    if constexpr (std::is_same_v<Answer, ServiceAnswer>) out.refusal = why;
+    out.failure = why == "unauthorized" ? ResponderInfo::Failure::unauthorized : ResponderInfo::Failure::protocol;
+    out.error = "control: responder said " + why;
+    co_return std::nullopt;
   }
+  co_return answer;
+}
+
+asio::awaitable<ResponderInfo> exchange_or_throw(tcp::socket& s, tcp::endpoint control, std::string token) {
+  ResponderInfo info;
+  nlohmann::json hello = {{"op", "hello"}, {"version", kControlVersion}};
+  auto ok = co_await control_exchange(s, control, token, hello, info);
+  if (!ok) co_return info;
+  const auto& answer = *ok;
+  info.raw = answer;
   try {
     info.token_required = answer.value("token_required", false);
     if (auto it = answer.find("services"); it != answer.end() && it->is_object())
@@ -145,6 +161,48 @@ asio::awaitable<ResponderInfo> query_responder(asio::any_io_executor ex, tcp::en
   co_return info;
 }
 
+namespace {
+
+// Never throws, like exchange().
+asio::awaitable<ServiceAnswer> service_exchange(tcp::socket& s, tcp::endpoint control, std::string token,
+                                                nlohmann::json message) {
+  ServiceAnswer answer;
+  try {
+    auto ok = co_await control_exchange(s, control, token, std::move(message), answer);
+    if (!ok) co_return answer;
+    auto reply = ok->find("reply");
+    if (reply == ok->end() || !reply->is_object()) {
+      answer.failure = ResponderInfo::Failure::protocol;
+      answer.error = "control: the service's answer has no reply object";
+    } else {
+      answer.reply = std::move(*reply);
+    }
+  } catch (const boost::system::system_error& e) {
+    answer.failure = ResponderInfo::Failure::protocol;
+    answer.error =
+        "control: read/write " + format_host_port(control.address(), control.port()) + ": " + e.code().message();
+  }
+  co_return answer;
+}
+
+}  // namespace
+
+asio::awaitable<ServiceAnswer> ask_service(asio::any_io_executor ex, tcp::endpoint control, std::string token,
+                                           std::string service, nlohmann::json request,
+                                           std::chrono::milliseconds timeout) {
+  nlohmann::json message = {{"op", "service"}, {"service", service}, {"request", std::move(request)}};
+  tcp::socket socket(ex);
+  auto exchange_op = service_exchange(socket, control, token, std::move(message));
+  auto answer = co_await with_timeout(std::move(exchange_op), timeout);
+  if (answer) co_return std::move(*answer);
+  ServiceAnswer late;
+  late.failure = ResponderInfo::Failure::timeout;
+  late.error = "control: no answer from service " + service + " at " +
+               format_host_port(control.address(), control.port()) + " within " + std::to_string(timeout.count()) +
+               " ms";
+  co_return late;
+}
+
 const std::vector<std::uint16_t>& ResponderInfo::ports(const std::string& service) const {
   static const std::vector<std::uint16_t> none;
   auto it = services.find(service);
@@ -168,7 +226,7 @@ std::optional<CheckError> setup_error(const ResponderInfo& info, const std::stri
       return CheckError{ErrorReason::setup, Operation::control,
                         info.error + ": is `callready respond` running there, and is its control port reachable?"};
   }
-  if (port ? info.serves(service, *port) : !info.ports(service).empty()) return std::nullopt;
+  if (port ? info.serves(service, *port) : info.services.count(service) > 0) return std::nullopt;
   std::string what = port ? service + " on port " + std::to_string(*port) : service;
   return CheckError{ErrorReason::setup, Operation::control,
                     "the responder does not serve " + what + "; start it with that service's ports"};

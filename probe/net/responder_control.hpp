@@ -9,6 +9,12 @@
 //             or {"ok":false,"error":"unauthorized"|"bad_request"}
 // Checks use it to learn which ports are served and to verify the token before
 // a silent sweep would mistake a wrong token for a firewall.
+// Instead of the hello, a client may send one request to a running service
+// (both lines at most respond::kMaxServiceMessage bytes of JSON, plus the envelope):
+//   client    -> {"op":"service","service":"<name>","proof":"<hex>","request":{..}}
+//   responder -> {"ok":true,"reply":{..}}
+//             or {"ok":false,"error":"unauthorized"|"bad_request"|"no_such_service"|"too_large"|"bad_reply"}
+// A switch service (no ports) is listed in the hello's "services" with an empty list.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -55,6 +61,22 @@ std::optional<CheckError> setup_error(const ResponderInfo& info, const std::stri
 boost::asio::awaitable<ResponderInfo> query_responder(boost::asio::any_io_executor ex,
                                                       boost::asio::ip::tcp::endpoint control, std::string token,
                                                       std::chrono::milliseconds timeout);
+
+// The answer to one service request.
+struct ServiceAnswer {
+  ResponderInfo::Failure failure = ResponderInfo::Failure::none;
+  std::string refusal;  // the responder's error word when it refused ("no_such_service", ...)
+  std::string error;    // which operation failed and why
+  nlohmann::json reply;
+  bool ok() const { return failure == ResponderInfo::Failure::none; }
+};
+
+// Sends `request` (a JSON object) to the responder's service `service`;
+// `timeout` bounds the whole exchange, the service's work included.
+boost::asio::awaitable<ServiceAnswer> ask_service(boost::asio::any_io_executor ex,
+                                                  boost::asio::ip::tcp::endpoint control, std::string token,
+                                                  std::string service, nlohmann::json request,
+                                                  std::chrono::milliseconds timeout);
 
 // The scan's responder, asked once per control endpoint and token: every
 // cooperative check of a scan shares the answer (checks that ask while the

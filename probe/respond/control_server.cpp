@@ -9,10 +9,12 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <istream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "probe/net/host_port.hpp"
@@ -41,8 +43,10 @@ namespace {
 
 nlohmann::json services_json(const ResponderOptions& opts) {
   nlohmann::json services = nlohmann::json::object();
+  // A switch service (no ports) is listed with an empty list.
   for (const auto& [name, ranges] : opts.ports)
-    if (!ranges.empty()) services[name] = net::merge_port_ranges(net::expand_ports(ranges));
+    services[name] =
+        ranges.empty() ? nlohmann::json::array() : nlohmann::json(net::merge_port_ranges(net::expand_ports(ranges)));
   return services;
 }
 
@@ -58,51 +62,106 @@ std::string random_nonce() {
   return s;
 }
 
-asio::awaitable<void> session(tcp::socket socket, const ResponderOptions& opts, ResponderLog log) {
+bool proof_ok(const ResponderOptions& opts, const std::string& nonce, const nlohmann::json& message) {
+  if (opts.token.empty()) return true;
+  std::string expected = net::control_proof(opts.token, nonce);
+  std::string proof = message.value("proof", "");
+  return proof.size() == expected.size() && CRYPTO_memcmp(proof.data(), expected.data(), expected.size()) == 0;
+}
+
+nlohmann::json hello_answer(const ResponderOptions& opts, const tcp::endpoint& peer) {
+  return {{"ok", true},
+          {"version", net::kControlVersion},
+          {"token_required", !opts.token.empty()},
+          {"observed", {{"address", peer.address().to_string()}, {"port", peer.port()}}},
+          {"services", services_json(opts)},
+          {"alt_address", opts.alt_address},
+          {"max_pps", opts.max_pps},
+          {"time_us",
+           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+               .count()}};
+}
+
+// Hands the request to the service and waits for its reply, which may come
+// from a later turn of the loop (or never: the session's timer bounds it).
+asio::awaitable<nlohmann::json> forward(RunningService& service, const nlohmann::json& request,
+                                        const std::string& peer) {
+  struct Pending {
+    std::optional<nlohmann::json> reply;
+    Timer done;
+    explicit Pending(asio::any_io_executor ex) : done(ex) { done.expires_at(Clock::time_point::max()); }
+  };
+  auto pending = std::make_shared<Pending>(co_await asio::this_coro::executor);
+  service.request(request, peer, [pending](nlohmann::json reply) {
+    if (pending->reply) return;
+    pending->reply = std::move(reply);
+    pending->done.cancel();
+  });
+  while (!pending->reply) {
+    co_await pending->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (!pending->reply && state.cancelled() != asio::cancellation_type::none)
+      throw boost::system::system_error(asio::error::operation_aborted);
+  }
+  co_return std::move(*pending->reply);
+}
+
+// {"op":"service","service":NAME,"proof":..,"request":{..}} -> {"ok":true,"reply":{..}}
+asio::awaitable<nlohmann::json> service_answer(const nlohmann::json& message, const ServiceRoutes& services,
+                                               const std::string& peer) {
+  auto request = message.find("request");
+  if (request == message.end() || !request->is_object() || !message.value("service", nlohmann::json()).is_string())
+    co_return nlohmann::json{{"ok", false}, {"error", "bad_request"}};
+  auto route = services.find(message["service"].get<std::string>());
+  if (route == services.end()) co_return nlohmann::json{{"ok", false}, {"error", "no_such_service"}};
+  auto reply = co_await forward(*route->second, *request, peer);
+  if (!reply.is_object() || reply.dump().size() > kMaxServiceMessage)
+    co_return nlohmann::json{{"ok", false}, {"error", "bad_reply"}};
+  co_return nlohmann::json{{"ok", true}, {"reply", std::move(reply)}};
+}
+
+asio::awaitable<void> session(tcp::socket socket, const ResponderOptions& opts, ResponderLog log,
+                              const ServiceRoutes& services) {
   boost::system::error_code ec;
   auto peer = socket.remote_endpoint(ec);
   std::string nonce = random_nonce();
   nlohmann::json greeting = {{"service", "callready-respond"}, {"version", net::kControlVersion}, {"nonce", nonce}};
   std::string out = greeting.dump() + "\n";
   co_await asio::async_write(socket, asio::buffer(out), asio::use_awaitable);
-  asio::streambuf buf(4096);  // a hello is small: a longer line is an error, not a memory sink
-  co_await asio::async_read_until(socket, buf, '\n', asio::use_awaitable);
+  // A hello is small and a service request bounded: a longer line is an error, not a memory sink.
+  asio::streambuf buf(kMaxServiceMessage + 1024);
+  auto [read_error, n] = co_await asio::async_read_until(socket, buf, '\n', asio::as_tuple(asio::use_awaitable));
+  if (read_error && read_error != asio::error::not_found) co_return;
   std::istream in(&buf);
   std::string line;
   std::getline(in, line);
-  auto hello = nlohmann::json::parse(line, nullptr, false);
+  auto message = read_error ? nlohmann::json() : nlohmann::json::parse(line, nullptr, false);
+  std::string op = message.is_object() ? message.value("op", "") : "";
+  std::string where = net::format_host_port(peer.address(), peer.port());
   nlohmann::json answer;
-  if (!hello.is_object() || hello.value("op", "") != "hello") {
+  if (read_error)
+    answer = {{"ok", false}, {"error", "too_large"}};
+  else if (op != "hello" && op != "service")
     answer = {{"ok", false}, {"error", "bad_request"}};
-  } else if (!opts.token.empty()) {
-    std::string expected = net::control_proof(opts.token, nonce);
-    std::string proof = hello.value("proof", "");
-    if (proof.size() != expected.size() || CRYPTO_memcmp(proof.data(), expected.data(), expected.size()) != 0)
-      answer = {{"ok", false}, {"error", "unauthorized"}};
-  }
-  if (answer.is_null()) {
-    answer = {{"ok", true},
-              {"version", net::kControlVersion},
-              {"token_required", !opts.token.empty()},
-              {"observed", {{"address", peer.address().to_string()}, {"port", peer.port()}}},
-              {"services", services_json(opts)},
-              {"alt_address", opts.alt_address},
-              {"max_pps", opts.max_pps},
-              {"time_us", std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count()}};
-  }
-  log(answer["ok"].get<bool>() ? "debug" : "warn",
-      "control: " + net::format_host_port(peer.address(), peer.port()) +
-          (answer["ok"].get<bool>() ? " hello" : " refused: " + answer["error"].get<std::string>()));
+  else if (!proof_ok(opts, nonce, message))
+    answer = {{"ok", false}, {"error", "unauthorized"}};
+  else if (op == "hello")
+    answer = hello_answer(opts, peer);
+  else
+    answer = co_await service_answer(message, services, peer.address().to_string());
+  bool ok = answer["ok"].get<bool>();
+  std::string what = op == "service" ? " service " + message.value("service", nlohmann::json("?")).dump() : " hello";
+  log(ok ? "debug" : "warn",
+      "control: " + where + what + (ok ? "" : " refused: " + answer["error"].get<std::string>()));
   out = answer.dump() + "\n";
   co_await asio::async_write(socket, asio::buffer(out), asio::use_awaitable);
 }
 
-asio::awaitable<void> bounded_session(tcp::socket socket, const ResponderOptions& opts, ResponderLog log) {
+asio::awaitable<void> bounded_session(tcp::socket socket, const ResponderOptions& opts, ResponderLog log,
+                                      const ServiceRoutes& services) {
   Timer timer(socket.get_executor(), std::chrono::seconds(5));
   try {
-    co_await (session(std::move(socket), opts, log) || timer.async_wait(asio::use_awaitable));
+    co_await (session(std::move(socket), opts, log, services) || timer.async_wait(asio::use_awaitable));
   } catch (const std::exception&) {
     // the client went away or sent garbage: nothing to answer
   }
@@ -110,8 +169,9 @@ asio::awaitable<void> bounded_session(tcp::socket socket, const ResponderOptions
 
 }  // namespace
 
-ControlServer::ControlServer(asio::io_context& io, const ResponderOptions& opts, ResponderLog log)
-    : io_(io), opts_(opts), log_(std::move(log)), acceptor_(io) {}
+ControlServer::ControlServer(asio::io_context& io, const ResponderOptions& opts, ResponderLog log,
+                             ServiceRoutes services)
+    : io_(io), opts_(opts), log_(std::move(log)), services_(std::move(services)), acceptor_(io) {}
 
 std::string ControlServer::start() {
   tcp::endpoint where;
@@ -133,7 +193,7 @@ std::string ControlServer::start() {
           auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
           if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
           if (ec) continue;
-          asio::co_spawn(io_, bounded_session(std::move(socket), opts_, log_), asio::detached);
+          asio::co_spawn(io_, bounded_session(std::move(socket), opts_, log_, services_), asio::detached);
         }
       },
       asio::detached);

@@ -74,20 +74,23 @@ int run_responder(const ResponderOptions& options, const std::vector<ServiceKind
   ServiceHost host{io, options, sessions, log};
   std::vector<std::unique_ptr<RunningService>> running;
   std::vector<std::string> served;
+  std::map<std::string, RunningService*> routes;  // service requests on the control port
   for (const auto& kind : services) {
     auto it = options.ports.find(kind.name);
-    if (it == options.ports.end() || it->second.empty()) continue;
+    if (it == options.ports.end() || (kind.takes_ports && it->second.empty())) continue;
     std::string err;
     auto service = kind.start(host, it->second, err);
     if (!service) {
       log("error", kind.name + ": " + err);
       return 1;
     }
+    routes[kind.name] = service.get();
     running.push_back(std::move(service));
-    served.push_back(std::to_string(count_ports(it->second)) + " " + kind.name);
+    served.push_back(kind.takes_ports ? std::to_string(count_ports(it->second)) + " " + kind.name + " ports"
+                                      : kind.name);
   }
   // Last: an open control port tells clients (and tests) that every service is up.
-  ControlServer control(io, options, log);
+  ControlServer control(io, options, log, routes);
   if (auto err = control.start(); !err.empty()) {
     log("error", "control: " + err);
     return 1;
@@ -95,7 +98,7 @@ int run_responder(const ResponderOptions& options, const std::vector<ServiceKind
 
   auto listen = control.local_endpoint();
   std::string ports_line;
-  for (const auto& s : served) ports_line += ", " + s + " ports";
+  for (const auto& s : served) ports_line += ", " + s;
   log("info", "responder ready: control " + net::format_host_port(listen.address(), listen.port()) + ports_line +
                   (options.token.empty() ? ", no token (open)" : ", token required"));
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,11 @@ struct ResponderOptions {
   std::string token;
   int max_pps = 2000;  // per source address
   LogLevel log_level = LogLevel::info;
-  // Service name -> the ports its flag asked for. Services absent here do not run.
+  // Service name -> the ports its flag asked for. Services absent here do not run;
+  // a switch service (ServiceKind::takes_ports false) is present with no ports.
   std::map<std::string, std::vector<net::PortRange>> ports;
+  // A service's further options by flag ("--ice-stun" -> "HOST:PORT"), as written.
+  std::map<std::string, std::string> settings;
 };
 
 // What the host lends a service while it runs.
@@ -41,20 +45,41 @@ struct ServiceHost {
   ResponderLog log;
 };
 
+// Delivers the answer to a service request: called once, on the responder's
+// io_context, with a JSON object (at most kMaxServiceMessage bytes when dumped).
+using ServiceReply = std::function<void(nlohmann::json reply)>;
+
+// The size limit of a service request and of its reply on the control channel.
+inline constexpr std::size_t kMaxServiceMessage = 16384;
+
 // A started service; stop() then destruction when the responder shuts down.
 class RunningService {
  public:
   virtual ~RunningService() = default;
+  // A request a client sent over the control channel after proving the token
+  // ({"op":"service",...}); `peer` is its address. The reply may come later.
+  virtual void request(const nlohmann::json& /*request*/, const std::string& /*peer*/, ServiceReply reply) {
+    reply({{"error", "not_supported"}});
+  }
   virtual void stop() {}
   virtual void housekeeping(Clock::time_point) {}     // once a second
   virtual std::string summary() const { return {}; }  // for the shutdown log line
 };
 
+// A further option of a service on `callready respond`, e.g. "--ice-stun".
+struct ServiceOption {
+  std::string flag;
+  std::string help;
+};
+
 struct ServiceKind {
   std::string name;  // its key in the control greeting, e.g. "udp_echo"
-  std::string flag;  // e.g. "--udp-ports"; takes a port list
+  std::string flag;  // e.g. "--udp-ports"; takes a port list unless takes_ports is false
   std::string help;
-  std::size_t sockets_per_port = 2;  // for the open-files limit
+  // false: `flag` is a switch; the service runs when it is given, with no ports.
+  bool takes_ports = true;
+  std::vector<ServiceOption> options;  // values land in ResponderOptions::settings
+  std::size_t sockets_per_port = 2;    // for the open-files limit
   // Binds every port and starts; nullptr with `error` set when it could not.
   std::function<std::unique_ptr<RunningService>(ServiceHost&, const std::vector<net::PortRange>&, std::string& error)>
       start;
