@@ -4,7 +4,11 @@ include(GNUInstallDirs)
 set(CALLREADY_SYSTEMD_UNIT_DIR "${CMAKE_INSTALL_PREFIX}/lib/systemd/system"
     CACHE PATH "Where the systemd units are installed")
 
-install(TARGETS callready RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(CALLREADY_PREBUILT_BINARY)
+  install(PROGRAMS ${CALLREADY_PREBUILT_BINARY} DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME callready)
+else()
+  install(TARGETS callready RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/callready.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/bash-completion/callready
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
