@@ -1,12 +1,16 @@
 #include "probe/engine.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
 
 #include "probe/net/host_port.hpp"
 #include "probe/net/responder_control.hpp"
@@ -49,6 +53,10 @@ class Engine {
         overall_timer_(io_),
         signals_(io_) {
     run_.runs.resize(plan.checks.size());
+    concurrency_ = std::min(options.concurrency, concurrency_for_descriptors(raise_descriptor_limit()));
+    if (concurrency_ < options.concurrency)
+      log(fmt::format("--concurrency {} lowered to {}: file descriptors are limited", options.concurrency,
+                      concurrency_));
   }
 
   EngineRun run() {
@@ -76,8 +84,7 @@ class Engine {
   }
 
   void launch_more() {
-    while (!stopping_ && running_ < static_cast<std::size_t>(std::max(1, options_.concurrency)) &&
-           next_ < plan_.checks.size())
+    while (!stopping_ && running_ < static_cast<std::size_t>(std::max(1, concurrency_)) && next_ < plan_.checks.size())
       launch(next_++);
     if (finished_ == plan_.checks.size()) {
       // Abandoned checks may still hold work; the scan is over regardless.
@@ -147,6 +154,10 @@ class Engine {
     } else if (e) {
       try {
         std::rethrow_exception(e);
+      } catch (const boost::system::system_error& ex) {
+        outcome = escaped_error(ex.code().value(), ex.what());
+      } catch (const std::system_error& ex) {
+        outcome = escaped_error(ex.code().value(), ex.what());
       } catch (const std::exception& ex) {
         outcome = CheckOutcome::failed(ErrorReason::internal, fmt::format("the check broke: {}", ex.what()));
       } catch (...) {
@@ -157,6 +168,13 @@ class Engine {
     --running_;
     complete(slot->index, std::move(done));
     launch_more();
+  }
+
+  // Out of descriptors is this machine's fault (`local`), never the network's.
+  static CheckOutcome escaped_error(int code, const std::string& what) {
+    if (code == EMFILE || code == ENFILE)
+      return CheckOutcome::failed(ErrorReason::local, fmt::format("out of file descriptors: {}", what));
+    return CheckOutcome::failed(ErrorReason::internal, fmt::format("the check broke: {}", what));
   }
 
   void complete(std::size_t i, CheckRun done) {
@@ -194,12 +212,37 @@ class Engine {
   asio::signal_set signals_;
   Clock::time_point deadline_;
   std::vector<std::shared_ptr<Slot>> slots_;
+  int concurrency_ = 1;
   std::size_t next_ = 0, running_ = 0, finished_ = 0;
   bool stopping_ = false;
   EngineRun run_;
 };
 
 }  // namespace
+
+DescriptorBudget raise_descriptor_limit() {
+  DescriptorBudget budget;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    if (lim.rlim_cur < lim.rlim_max) {
+      rlimit raised = lim;
+      raised.rlim_cur = lim.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    budget.limit =
+        lim.rlim_cur == RLIM_INFINITY ? 1L << 20 : static_cast<long>(std::min<rlim_t>(lim.rlim_cur, 1L << 20));
+  }
+  std::error_code ec;
+  long open = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) ++open;
+  if (!ec) budget.in_use = open;
+  return budget;
+}
+
+int concurrency_for_descriptors(const DescriptorBudget& budget) {
+  long spare = budget.limit - budget.in_use - kDescriptorsReserved;
+  return static_cast<int>(std::clamp<long>(spare / kDescriptorsPerCheck, 1, 1L << 20));
+}
 
 EngineRun run_plan(const Plan& plan, const EngineOptions& options, EngineObserver* observer) {
   Engine engine(plan, options, observer);

@@ -47,6 +47,19 @@ struct EngineRun {
   bool deadline_reached = false;  // the overall --timeout ended it
 };
 
+// File descriptors: the soft limit is raised to the hard one at the start of
+// a scan, and --concurrency is lowered so that the checks running at once
+// cannot run out of them (an EMFILE that still happens is an error with
+// reason `local`, never a finding about the network).
+struct DescriptorBudget {
+  long limit = 1024;  // the soft RLIMIT_NOFILE in force
+  long in_use = 0;    // open before the scan starts
+};
+inline constexpr long kDescriptorsPerCheck = 16;  // sockets a check holds at once, with margin
+inline constexpr long kDescriptorsReserved = 16;  // c-ares, the responder link, the event loop
+DescriptorBudget raise_descriptor_limit();
+int concurrency_for_descriptors(const DescriptorBudget& budget);
+
 // Runs on the calling thread; in a test under VirtualTime, in virtual time.
 EngineRun run_plan(const Plan& plan, const EngineOptions& options, EngineObserver* observer = nullptr);
 

@@ -1,22 +1,54 @@
 #include "probe/profile.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
-#include <fstream>
-#include <regex>
-#include <sstream>
+#include <algorithm>
 
 #include "probe/embedded.hpp"
+#include "probe/input_limits.hpp"
 #include "probe/registry.hpp"
 
 namespace callready {
 
 namespace {
 
-const std::regex kVarRef(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)\})");
-const std::regex kIdPattern(R"([A-Za-z0-9][A-Za-z0-9._-]*)");
-
 constexpr long long kMaxTimeoutMs = 3600000;  // as --timeout's own bound
+
+// Plain character scans, not std::regex: libstdc++'s regex recurses per
+// character and overflowed the stack on a 30 k-character id.
+constexpr std::size_t kMaxNameLength = 128;       // ids and variable names
+constexpr std::size_t kMaxValueLength = 4096;     // a variable's value (--set or default)
+constexpr std::size_t kMaxProfileString = 65536;  // any string in a profile, also after substitution
+
+bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// [A-Za-z_][A-Za-z0-9_]*
+bool is_identifier(std::string_view s) {
+  if (s.empty() || !(is_alpha(s[0]) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return is_alpha(c) || is_digit(c) || c == '_'; });
+}
+
+// [A-Za-z0-9][A-Za-z0-9._-]*
+bool is_check_id(std::string_view s) {
+  if (s.empty() || !(is_alpha(s[0]) || is_digit(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_alpha(c) || is_digit(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+// Calls on_ref(position, length, name) for every ${name} in s, in order.
+template <class F>
+void for_each_var_ref(std::string_view s, F on_ref) {
+  for (std::size_t at = s.find("${"); at != std::string_view::npos; at = s.find("${", at + 1)) {
+    auto close = s.find('}', at + 2);
+    if (close == std::string_view::npos) return;
+    auto name = s.substr(at + 2, close - at - 2);
+    if (!is_identifier(name)) continue;
+    on_ref(at, close + 1 - at, name);
+    at = close;
+  }
+}
 
 struct Errors {
   std::string origin;
@@ -28,34 +60,42 @@ struct Errors {
 
 void collect_vars(const json& j, std::set<std::string>& out) {
   if (j.is_string()) {
-    const auto& s = j.get_ref<const std::string&>();
-    for (std::sregex_iterator it(s.begin(), s.end(), kVarRef), end; it != end; ++it) out.insert((*it)[1]);
+    for_each_var_ref(j.get_ref<const std::string&>(),
+                     [&](std::size_t, std::size_t, std::string_view name) { out.insert(std::string(name)); });
   } else if (j.is_structured()) {
     for (const auto& e : j) collect_vars(e, out);
   }
 }
 
-json substitute(const json& j, const std::map<std::string, std::string>& values) {
+// `too_long` is set when a string grows past kMaxProfileString (many
+// references to a long value): it is cut there and the caller refuses it.
+json substitute(const json& j, const std::map<std::string, std::string>& values, bool& too_long) {
   if (j.is_string()) {
-    const auto& s = j.get_ref<const std::string&>();
+    std::string_view s = j.get_ref<const std::string&>();
     std::string out;
     std::size_t last = 0;
-    for (std::sregex_iterator it(s.begin(), s.end(), kVarRef), end; it != end; ++it) {
-      out += s.substr(last, it->position() - last);
-      auto v = values.find((*it)[1]);
-      out += v != values.end() ? v->second : it->str();
-      last = it->position() + it->length();
+    for_each_var_ref(s, [&](std::size_t at, std::size_t length, std::string_view name) {
+      if (out.size() > kMaxProfileString) return;
+      out += s.substr(last, at - last);
+      auto v = values.find(std::string(name));
+      out += v != values.end() ? std::string_view(v->second) : s.substr(at, length);
+      last = at + length;
+    });
+    if (out.size() > kMaxProfileString) {
+      too_long = true;
+      out.resize(kMaxProfileString);
+      return out;
     }
-    return out + s.substr(last);
+    return out.append(s.substr(last));
   }
   if (j.is_array()) {
     json a = json::array();
-    for (const auto& e : j) a.push_back(substitute(e, values));
+    for (const auto& e : j) a.push_back(substitute(e, values, too_long));
     return a;
   }
   if (j.is_object()) {
     json o = json::object();
-    for (const auto& [k, v] : j.items()) o[k] = substitute(v, values);
+    for (const auto& [k, v] : j.items()) o[k] = substitute(v, values, too_long);
     return o;
   }
   return j;
@@ -73,7 +113,7 @@ json resolve_data(const json& j, const json& local, const std::string& path, Err
       auto name = ref.get<std::string>();
       if (local.is_object() && local.contains(name)) return local[name];
       if (data_catalog().contains(name)) return data_catalog()[name];
-      errors.add(path, fmt::format("unknown data \"{}\"", name));
+      errors.add(path, fmt::format("unknown data \"{}\"", escape_for_message(name)));
       return nullptr;
     }
     json o = json::object();
@@ -95,19 +135,28 @@ void check_keys(const json& obj, std::initializer_list<const char*> allowed, con
   for (const auto& [k, v] : obj.items()) {
     bool known = false;
     for (const char* a : allowed) known = known || k == a;
-    if (!known) errors.add(path.empty() ? k : path + "." + k, "unknown key");
+    if (!known) errors.add(path.empty() ? escape_for_message(k) : path + "." + escape_for_message(k), "unknown key");
   }
 }
 
 std::optional<ProfileVariable> parse_variable(const std::string& name, const json& v, Errors& errors) {
   ProfileVariable var{name, std::nullopt, {}};
   std::string path = "variables." + name;
-  if (!std::regex_match(name, std::regex("[A-Za-z_][A-Za-z0-9_]*"))) {
-    errors.add(path, "variable names are letters, digits and _");
+  if (name.size() > kMaxNameLength) {
+    errors.add("variables." + escape_for_message(name, 40),
+               fmt::format("a variable name is at most {} characters", kMaxNameLength));
+    return std::nullopt;
+  }
+  if (!is_identifier(name)) {
+    errors.add("variables." + escape_for_message(name), "variable names are letters, digits and _");
     return std::nullopt;
   }
   auto scalar = [&](const json& d) -> bool {
     if (d.is_null()) return true;
+    if (d.is_string() && d.get_ref<const std::string&>().size() > kMaxValueLength) {
+      errors.add(path, fmt::format("a default value is at most {} bytes", kMaxValueLength));
+      return true;
+    }
     if (d.is_string())
       var.default_value = d.get<std::string>();
     else if (d.is_number_integer() || d.is_boolean())
@@ -162,22 +211,18 @@ std::optional<std::pair<std::string, std::string>> parse_set(const std::string& 
   auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) return std::nullopt;
   auto key = text.substr(0, eq);
-  if (!std::regex_match(key, std::regex("[A-Za-z_][A-Za-z0-9_]*"))) return std::nullopt;
+  if (key.size() > kMaxNameLength || !is_identifier(key) || text.size() - eq - 1 > kMaxValueLength) return std::nullopt;
   return std::make_pair(key, text.substr(eq + 1));
 }
 
 ProfileLoad load_profile_text(std::string_view text, const std::string& origin) {
   Errors errors{origin, {}};
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message carries "line L, column C".
-    std::string what = e.what();
-    auto pos = what.find("parse error");
-    errors.add("", "invalid JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
+  auto parsed = parse_json_bounded(text, {kMaxJsonDepth, kMaxProfileString});
+  if (!parsed.value) {
+    errors.add("", parsed.error);
     return {std::nullopt, errors.list};
   }
+  const json doc = std::move(*parsed.value);
   if (!doc.is_object()) {
     errors.add("", "a profile is a JSON object");
     return {std::nullopt, errors.list};
@@ -225,7 +270,9 @@ ProfileLoad load_profile_text(std::string_view text, const std::string& origin) 
     check_keys(c, {"id", "kind", "category", "description", "params", "severity", "requirement", "remediation"}, path,
                errors);
     ProfileRule rule;
-    if (!non_empty_string(c.value("id", json())) || !std::regex_match(c["id"].get<std::string>(), kIdPattern))
+    if (non_empty_string(c.value("id", json())) && c["id"].get_ref<const std::string&>().size() > kMaxNameLength)
+      errors.add(path + ".id", fmt::format("an id is at most {} characters", kMaxNameLength));
+    else if (!non_empty_string(c.value("id", json())) || !is_check_id(c["id"].get_ref<const std::string&>()))
       errors.add(path + ".id", "required: letters, digits, '.', '_' or '-'");
     else if (!ids.insert(c["id"].get<std::string>()).second)
       errors.add(path + ".id", fmt::format("duplicate id \"{}\"", c["id"].get<std::string>()));
@@ -240,7 +287,8 @@ ProfileLoad load_profile_text(std::string_view text, const std::string& origin) 
       if (!kind) {
         std::string known;
         for (const auto& [name, k] : check_registry()) known += (known.empty() ? "" : ", ") + name;
-        errors.add(path + ".kind", fmt::format("unknown check kind \"{}\" (known: {})", rule.kind, known));
+        errors.add(path + ".kind",
+                   fmt::format("unknown check kind \"{}\" (known: {})", escape_for_message(rule.kind), known));
       }
     }
     if (!non_empty_string(c.value("category", json())))
@@ -305,7 +353,13 @@ ProfileLoad load_profile_text(std::string_view text, const std::string& origin) 
     }
     // Params are validated now when every variable they use has a default;
     // otherwise once the user's --set values are known (build_plan).
-    if (kind && all_defaults) validate_params(*kind, substitute(rule.params, defaults), path + ".params", errors);
+    bool too_long = false;
+    json with_defaults = substitute(rule.params, defaults, too_long);
+    if (too_long)
+      errors.add(path + ".params",
+                 fmt::format("a string longer than {} bytes after filling variables", kMaxProfileString));
+    else if (kind && all_defaults)
+      validate_params(*kind, with_defaults, path + ".params", errors);
     p.checks.push_back(std::move(rule));
   }
   if (!errors.list.empty()) return {std::nullopt, errors.list};
@@ -331,17 +385,16 @@ std::vector<BuiltinProfileInfo> list_builtin_profiles() {
 
 ProfileLoad load_profile(const std::string& name_or_path) {
   if (auto text = builtin_profile_text(name_or_path)) return load_profile_text(*text, "built-in:" + name_or_path);
-  std::ifstream in(name_or_path, std::ios::binary);
-  if (!in) {
+  if (::access(name_or_path.c_str(), F_OK) != 0) {
     std::string names;
     for (const auto& b : list_builtin_profiles()) names += (names.empty() ? "" : ", ") + b.name;
-    return {
-        std::nullopt,
-        {fmt::format("{}: no built-in profile of that name (built-in: {}) and no readable file", name_or_path, names)}};
+    return {std::nullopt,
+            {fmt::format("{}: no built-in profile of that name (built-in: {}) and no readable file",
+                         escape_for_message(name_or_path), names)}};
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return load_profile_text(ss.str(), name_or_path);
+  auto read = read_file_capped(name_or_path, kMaxProfileBytes, "profile");
+  if (!read.contents) return {std::nullopt, {read.error}};
+  return load_profile_text(*read.contents, escape_for_message(name_or_path));
 }
 
 PlanBuild build_plan(const Profile& profile, const PlanOptions& options) {
@@ -376,8 +429,8 @@ PlanBuild build_plan(const Profile& profile, const PlanOptions& options) {
       bool matches = std::any_of(profile.checks.begin(), profile.checks.end(),
                                  [&](const ProfileRule& r) { return r.id == name || r.kind == name; });
       if (!matches)
-        errors.list.push_back(
-            fmt::format("{} {}: no check in profile \"{}\" has that id or kind", flag, name, profile.name));
+        errors.list.push_back(fmt::format("{} {}: no check in profile \"{}\" has that id or kind", flag,
+                                          escape_for_message(name), profile.name));
     }
   for (std::size_t i = 0; i < profile.checks.size(); ++i) {
     const auto& rule = profile.checks[i];
@@ -391,7 +444,11 @@ PlanBuild build_plan(const Profile& profile, const PlanOptions& options) {
     std::vector<std::string> missing;
     for (const auto& name : used)
       if (!plan.variables.count(name)) missing.push_back(name);
-    pc.params = substitute(rule.params, plan.variables);
+    bool too_long = false;
+    pc.params = substitute(rule.params, plan.variables, too_long);
+    if (too_long)
+      errors.list.push_back(fmt::format("{}: checks[{}].params: a string longer than {} bytes after filling variables",
+                                        profile.origin, i, kMaxProfileString));
     if (!missing.empty()) {
       std::string how;
       for (const auto& m : missing) {
