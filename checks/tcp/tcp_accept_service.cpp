@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "checks/common/echo_probe.hpp"
+#include "checks/common/framed_echo.hpp"
 #include "checks/common/udp_echo_service.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/respond/rate_limiter.hpp"
@@ -169,17 +170,11 @@ class TcpAcceptService : public std::enable_shared_from_this<TcpAcceptService> {
     asio::co_spawn(self->host_.io, write_loop(self, conn), asio::detached);
     std::vector<std::uint8_t> buf(echo::kMaxDatagram);
     for (;;) {
-      std::array<std::uint8_t, 2> length_bytes{};
-      auto [hec, hn] = co_await asio::async_read(conn->socket, asio::buffer(length_bytes), kUseTuple);
-      if (hec) break;
-      conn->last_activity = Clock::now();
-      std::size_t length = boost::endian::load_big_u16(length_bytes.data());
-      if (length < echo::kMinDatagram || length > echo::kMaxDatagram) {
-        ++self->stats_.closed_bad;
-        break;
-      }
-      auto [bec, bn] = co_await asio::async_read(conn->socket, asio::buffer(buf.data(), length), kUseTuple);
-      if (bec) break;
+      auto reading = framed::read_frame(conn->socket, buf);
+      auto frame = co_await std::move(reading);
+      if (frame.error == asio::error::invalid_argument) ++self->stats_.closed_bad;
+      if (!frame.ok()) break;
+      std::size_t length = frame.length;
       auto now = Clock::now();
       conn->last_activity = now;
       if (!self->limiter_.allow(conn->peer.address(), now)) continue;  // dropped, as over UDP
@@ -201,10 +196,7 @@ class TcpAcceptService : public std::enable_shared_from_this<TcpAcceptService> {
                    self->deferrals_.acquire(conn->peer.address());
       if (wants_delay && !defer) ++self->stats_.deferral_refused;
       marks.delayed = defer;
-      auto reply = echo::encode_reply(request, seen, self->host_.options.token, marks);
-      std::vector<std::uint8_t> framed(2 + reply.size());
-      boost::endian::store_big_u16(framed.data(), static_cast<std::uint16_t>(reply.size()));
-      std::copy(reply.begin(), reply.end(), framed.begin() + 2);
+      auto framed = framed::framed_reply(request, seen, self->host_.options.token, marks);
       if (defer) {
         ++self->stats_.deferred;
         ++conn->deferred;

@@ -1,0 +1,130 @@
+#include "checks/media_path/media_path_check.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "checks/common/responder_step.hpp"
+#include "checks/media_path/media_path_metrics.hpp"
+#include "checks/media_path/media_path_steps.hpp"
+#include "probe/net/async.hpp"
+#include "probe/net/host_port.hpp"
+
+namespace callready::checks {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using asio::ip::udp;
+
+namespace {
+
+// What each rung may wait at most; the check's budget may cut it shorter.
+constexpr Millis kUdpWait{2000};  // probes resent at 0, 200, 600, 1400 ms
+constexpr Millis kTcpWait{3000};  // connect and one framed echo
+constexpr Millis kTlsWait{4000};  // connect, handshake and one framed echo
+constexpr std::size_t kMaxUdpPorts = 16;
+
+using media_path::Step;
+
+// The services each rung needs from the responder; a missing one is a set-up error, not a finding.
+std::optional<CheckError> missing_service(const net::ResponderInfo& info, const MediaPathParams& p) {
+  for (auto port : p.udp_ports)
+    if (auto err = net::setup_error(info, "udp_echo", port)) return err;
+  if (auto err = net::setup_error(info, "tcp_accept", p.tcp_port)) return err;
+  return net::setup_error(info, "tls_echo", p.tls_port);
+}
+
+// Keeps a rung's attempt; a local fault becomes the measurement's error.
+bool keep(Measured<MediaPathResult>& m, Step step) {
+  if (step.error) {
+    m.error = std::move(step.error);
+    return false;
+  }
+  m.result.attempts.push_back(std::move(step.attempt));
+  return true;
+}
+
+asio::awaitable<Measured<MediaPathResult>> measure_media_path(MediaPathParams p, CheckContext& ctx) {
+  Measured<MediaPathResult> m;
+  m.result.host = p.host;
+  auto asking = resolve_and_ask(ctx, p.host, p.control_port);
+  auto responder = co_await std::move(asking);
+  if (!responder.resolved()) {
+    m.result.unresolved = responder.lookup;
+    co_return m;
+  }
+  if (auto err = missing_service(responder.info, p)) {
+    m.error = std::move(err);
+    co_return m;
+  }
+  auto address = responder.address();
+  m.result.address = address.to_string();
+
+  // UDP: every media port at once; any answer makes UDP the path.
+  std::vector<asio::awaitable<Step>> udp_steps;
+  auto udp_wait = ctx.budget(kUdpWait);
+  for (auto port : p.udp_ports) udp_steps.push_back(media_path::try_udp(ctx, udp::endpoint(address, port), udp_wait));
+  auto gathering = net::gather(std::move(udp_steps));
+  auto udp_results = co_await std::move(gathering);
+  for (auto& step : udp_results)
+    if (!keep(m, std::move(step))) co_return m;
+  if (std::any_of(m.result.attempts.begin(), m.result.attempts.end(),
+                  [](const PathAttempt& a) { return a.result == AttemptResult::ok; })) {
+    m.result.path = PathTransport::udp;
+    co_return m;
+  }
+
+  auto tcp_trying = media_path::try_tcp(ctx, tcp::endpoint(address, p.tcp_port), ctx.budget(kTcpWait));
+  if (!keep(m, co_await std::move(tcp_trying))) co_return m;
+  if (m.result.attempts.back().result == AttemptResult::ok) {
+    m.result.path = PathTransport::tcp;
+    co_return m;
+  }
+
+  auto tls_trying = media_path::try_tls(ctx, tcp::endpoint(address, p.tls_port), ctx.budget(kTlsWait));
+  if (!keep(m, co_await std::move(tls_trying))) co_return m;
+  if (m.result.attempts.back().result == AttemptResult::ok) m.result.path = PathTransport::tls;
+  co_return m;
+}
+
+}  // namespace
+
+MediaPathParams MediaPathParams::parse(ParamReader& r) {
+  MediaPathParams p;
+  p.host = r.string("host");
+  if (const auto* j = r.raw("udp_ports")) {
+    p.udp_ports.clear();
+    auto one = [&](const nlohmann::json& e, const std::string& path) {
+      if (e.is_number_integer() && e.get<long long>() >= 1 && e.get<long long>() <= 65535)
+        p.udp_ports.push_back(static_cast<std::uint16_t>(e.get<long long>()));
+      else
+        r.error(path, "expected a port number 1-65535");
+    };
+    if (j->is_array())
+      for (std::size_t i = 0; i < j->size(); ++i) one((*j)[i], fmt::format("udp_ports[{}]", i));
+    else
+      one(*j, "udp_ports");
+    if (r.ok() && p.udp_ports.empty()) r.error("udp_ports", "expected at least one port");
+    if (p.udp_ports.size() > kMaxUdpPorts)
+      r.error("udp_ports", fmt::format("at most {} ports (the media ports a client tries)", kMaxUdpPorts));
+  }
+  p.tcp_port = r.port_or("tcp_port", 5004);
+  p.tls_port = r.port_or("tls_port", 443);
+  if (auto proxy = r.opt_string("proxy")) {
+    if (!proxy->starts_with("http://"))
+      r.error("proxy", "expected an http:// URL of an explicit proxy");
+    else
+      p.proxy = *proxy;
+  }
+  if (auto port = r.opt_integer("control_port", 1, 65535)) p.control_port = static_cast<std::uint16_t>(*port);
+  return p;
+}
+
+std::string MediaPathParams::target() const { return host; }
+
+CheckKind media_path_check_kind() {
+  return make_check_kind<MediaPathParams, MediaPathResult>(
+      "media_path", Millis(15000), {&measure_media_path, &judge_media_path, &media_path_view, &media_path_metrics});
+}
+
+}  // namespace callready::checks

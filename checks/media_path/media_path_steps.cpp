@@ -1,0 +1,266 @@
+#include "checks/media_path/media_path_steps.hpp"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cmath>
+
+#include "checks/common/echo_client.hpp"
+#include "checks/common/framed_echo.hpp"
+#include "probe/net/async.hpp"
+#include "probe/net/errors.hpp"
+#include "probe/net/host_port.hpp"
+
+namespace callready::checks::media_path {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+using asio::ip::udp;
+using net::NetFailure;
+
+namespace {
+
+constexpr Millis kFirstResend{200};  // UDP: the gap before the first resend, doubled after each
+
+std::uint64_t random_session() {
+  std::uint64_t s = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&s), sizeof s);
+  return s;
+}
+
+double ms_since(Clock::time_point start) {
+  return std::round(std::chrono::duration<double, std::milli>(Clock::now() - start).count() * 10) / 10;
+}
+
+std::string where(const tcp::endpoint& to) { return net::format_host_port(to.address(), to.port()); }
+
+// A failed connect or stream operation, sorted by net::classify.
+void failed(PathAttempt& a, const boost::system::error_code& ec, Operation op, const std::string& what) {
+  a.operation = op;
+  switch (net::classify(ec)) {
+    case NetFailure::refused:
+      a.result = AttemptResult::refused;
+      break;
+    case NetFailure::unreachable:
+      a.result = AttemptResult::unreachable;
+      break;
+    case NetFailure::timeout:
+      a.result = AttemptResult::timeout;
+      break;
+    default:
+      a.result = AttemptResult::reset;
+      break;
+  }
+  a.detail = fmt::format("{}: {}", what, ec == asio::error::timed_out ? "no answer" : ec.message());
+}
+
+bool local_failure(const boost::system::error_code& ec) { return net::classify(ec) == NetFailure::local; }
+
+}  // namespace
+
+asio::awaitable<Step> try_udp(CheckContext& ctx, udp::endpoint to, Millis wait) {
+  Step s;
+  s.attempt.transport = PathTransport::udp;
+  s.attempt.port = to.port();
+  EchoSocket socket(ctx.executor);
+  EchoSocketOptions options;
+  options.token = ctx.settings.token;
+  if (auto err = socket.open(to.protocol(), options)) {
+    s.error = err;
+    co_return s;
+  }
+  auto session = random_session();
+  auto start = Clock::now();
+  auto end = start + wait;
+  auto next_send = start;
+  Millis gap = kFirstResend;
+  std::uint32_t sent = 0;
+  while (Clock::now() < end) {
+    if (Clock::now() >= next_send) {
+      echo::Request request;
+      request.session = session;
+      request.sequence = sent;
+      if (auto ec = socket.send(to, request); ec && local_failure(ec)) {
+        s.error = net::local_error(Operation::send, "UDP to " + net::format_host_port(to.address(), to.port()), ec);
+        co_return s;
+      }
+      ++sent;
+      next_send = Clock::now() + gap;
+      gap *= 2;
+    }
+    auto event = co_await socket.receive(std::min(next_send, end));
+    if (!event) continue;
+    if (event->kind == EchoEvent::Kind::icmp) {
+      if (event->icmp.destination != to || !event->icmp.destination_unreachable()) continue;
+      s.attempt.result = AttemptResult::unreachable;
+      s.attempt.operation = Operation::receive;
+      s.attempt.detail = event->icmp.describe();
+      co_return s;
+    }
+    if (event->from != to || event->reply.session != session) continue;
+    s.attempt.result = AttemptResult::ok;
+    s.attempt.rtt_ms = std::round(static_cast<double>(echo::now_us() - event->reply.sent_us) / 100.0) / 10.0;
+    co_return s;
+  }
+  s.attempt.result = AttemptResult::timeout;
+  s.attempt.operation = Operation::receive;
+  s.attempt.detail = fmt::format("no reply to {} probe{} in {} ms", sent, sent == 1 ? "" : "s", wait.count());
+  co_return s;
+}
+
+asio::awaitable<Step> try_tcp(CheckContext& ctx, tcp::endpoint to, Millis wait) {
+  Step s;
+  s.attempt.transport = PathTransport::tcp;
+  s.attempt.port = to.port();
+  auto start = Clock::now();
+  EchoStream stream(ctx.executor);
+  EchoStreamOptions options;
+  options.token = ctx.settings.token;
+  auto connecting = stream.connect(to, options, wait);
+  auto connected = co_await std::move(connecting);
+  if (connected.error) {
+    s.error = connected.error;
+    co_return s;
+  }
+  if (connected.connect_error) {
+    if (local_failure(connected.connect_error)) {
+      s.error = net::local_error(Operation::connect, "TCP " + where(to), connected.connect_error);
+      co_return s;
+    }
+    failed(s.attempt, connected.connect_error, Operation::connect, "connect to " + where(to));
+    co_return s;
+  }
+  echo::Request request;
+  request.session = random_session();
+  auto sending = stream.send(request);
+  if (auto ec = co_await std::move(sending)) {
+    failed(s.attempt, ec, Operation::send, "send over TCP to " + where(to));
+    co_return s;
+  }
+  auto sent_at = Clock::now();
+  while (true) {
+    auto receiving = stream.receive(start + wait);
+    auto reply = co_await std::move(receiving);
+    if (!reply) {
+      failed(s.attempt, stream.last_error(), Operation::receive,
+             "the framed echo over TCP to " + where(to) + " (connected)");
+      co_return s;
+    }
+    if (reply->reply.session != request.session) continue;
+    s.attempt.result = AttemptResult::ok;
+    s.attempt.rtt_ms = ms_since(sent_at);
+    co_return s;
+  }
+}
+
+namespace {
+
+// Closes `sock` at `deadline` unless disarmed first: bounds every TLS step
+// (a handshake or read that hangs ends with operation_aborted).
+struct Watchdog {
+  struct State {
+    bool fired = false;
+    bool armed = true;  // false once the watchdog is gone: a handler already queued must not touch the socket
+  };
+  Watchdog(asio::any_io_executor ex, tcp::socket& sock, Clock::time_point deadline) : timer(ex) {
+    timer.expires_at(deadline);
+    timer.async_wait([&sock, state = state](boost::system::error_code ec) {
+      if (ec || !state->armed) return;
+      state->fired = true;
+      boost::system::error_code ignored;
+      sock.close(ignored);
+    });
+  }
+  ~Watchdog() {
+    state->armed = false;
+    timer.cancel();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  bool fired() const { return state->fired; }
+  Timer timer;
+  std::shared_ptr<State> state = std::make_shared<State>();
+};
+
+// After a TLS step failed: the watchdog's timeout, a TLS alert, or the connection cut.
+void tls_failed(PathAttempt& a, const Watchdog& dog, const boost::system::error_code& ec, Operation op,
+                const std::string& what) {
+  a.operation = op;
+  if (dog.fired()) {
+    a.result = AttemptResult::timeout;
+    a.detail = what + ": no answer";
+  } else if (ec.category() == asio::error::get_ssl_category() || ec == ssl::error::stream_truncated) {
+    a.result = op == Operation::handshake ? AttemptResult::handshake_failed : AttemptResult::reset;
+    a.detail = what + ": " + ec.message();
+  } else {
+    failed(a, ec, op, what);
+  }
+}
+
+}  // namespace
+
+asio::awaitable<Step> try_tls(CheckContext& ctx, tcp::endpoint to, Millis wait) {
+  Step s;
+  s.attempt.transport = PathTransport::tls;
+  s.attempt.port = to.port();
+  auto start = Clock::now();
+  tcp::socket sock(ctx.executor);
+  boost::system::error_code ec;
+  sock.open(to.protocol(), ec);
+  if (ec) {
+    s.error = net::local_error(Operation::bind, "a TCP socket", ec);
+    co_return s;
+  }
+  Watchdog dog(ctx.executor, sock, start + wait);
+  auto [cec] = co_await sock.async_connect(to, asio::as_tuple(asio::use_awaitable));
+  if (cec) {
+    if (!dog.fired() && local_failure(cec)) {
+      s.error = net::local_error(Operation::connect, "TCP " + where(to), cec);
+      co_return s;
+    }
+    tls_failed(s.attempt, dog, cec, Operation::connect, "connect to " + where(to));
+    co_return s;
+  }
+  // No SNI (media over TLS carries none) and no verification: the path is tested, not trust.
+  ssl::context tls(ssl::context::tls_client);
+  tls.set_verify_mode(ssl::verify_none);
+  ssl::stream<tcp::socket&> stream(sock, tls);
+  auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+  if (hec) {
+    tls_failed(s.attempt, dog, hec, Operation::handshake, "TLS handshake with " + where(to) + " (no SNI)");
+    co_return s;
+  }
+  echo::Request request;
+  request.session = random_session();
+  auto bytes = framed::framed_request(request, ctx.settings.token);
+  auto sent_at = Clock::now();
+  auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+  if (wec) {
+    tls_failed(s.attempt, dog, wec, Operation::send, "send inside TLS to " + where(to));
+    co_return s;
+  }
+  std::vector<std::uint8_t> buffer(echo::kMaxDatagram);
+  for (;;) {
+    auto reading = framed::read_frame(stream, buffer);
+    auto frame = co_await std::move(reading);
+    if (!frame.ok()) {
+      tls_failed(s.attempt, dog, frame.error, Operation::receive, "the framed echo inside TLS to " + where(to));
+      co_return s;
+    }
+    echo::Reply reply;
+    if (echo::decode_reply({buffer.data(), frame.length}, ctx.settings.token, reply) != echo::DecodeError::none ||
+        reply.session != request.session)
+      continue;  // skipped, as over UDP
+    s.attempt.result = AttemptResult::ok;
+    s.attempt.rtt_ms = ms_since(sent_at);
+    break;
+  }
+  co_return s;
+}
+
+}  // namespace callready::checks::media_path

@@ -1,0 +1,33 @@
+#pragma once
+// The rungs of the media_path ladder, each a measurement of one transport to
+// one port of the responder: it says what happened (PathAttempt) and decides
+// nothing. Every wait is bounded by `wait` (the caller takes it from the
+// check's budget). A fault of this machine (cannot open a socket) comes back
+// as a CheckError with reason `local`.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <optional>
+#include <string>
+
+#include "checks/media_path/media_path_check.hpp"
+
+namespace callready::checks::media_path {
+
+struct Step {
+  PathAttempt attempt;
+  std::optional<CheckError> error;  // local: nothing learnt about the network
+};
+
+// Echo probes to `to`, resent on a backoff until a reply, an ICMP error for
+// that destination, or `wait`.
+boost::asio::awaitable<Step> try_udp(CheckContext& ctx, boost::asio::ip::udp::endpoint to, Millis wait);
+
+// A TCP connection to `to`, then one framed echo (RFC 4571) over it.
+boost::asio::awaitable<Step> try_tcp(CheckContext& ctx, boost::asio::ip::tcp::endpoint to, Millis wait);
+
+// A TCP connection to `to`, a TLS handshake with no SNI (any certificate
+// accepted), then one framed echo inside TLS.
+boost::asio::awaitable<Step> try_tls(CheckContext& ctx, boost::asio::ip::tcp::endpoint to, Millis wait);
+
+}  // namespace callready::checks::media_path
