@@ -206,7 +206,7 @@ ReportLoad load_report_text(std::string_view text, const std::string& origin) {
       problems.resize(20);
       problems.push_back(fmt::format("{}: ... and {} more problems", origin, more));
     }
-    problems.insert(problems.begin(), origin + ": not a valid callready.report/v1 report:");
+    problems.insert(problems.begin(), origin + ": not a callready report (schema callready.report/v1):");
     return {std::nullopt, problems};
   }
   // Valid against the schema: every conversion below is in range.

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz/*_fuzz.cpp) with clang, ASan and
+# UBSan into build-fuzz/, then runs each for SECONDS (default 60):
+#
+#   ./scripts/fuzz.sh [--seconds N] [--merge] [TARGET...]     (TARGET: stun, sip, ...)
+#
+# Each target starts from the committed corpus (tests/fuzz/corpus/<target>/)
+# and keeps what it finds in build-fuzz/corpus/<target>/; a crash is written
+# to build-fuzz/crashes/ and fails the run. --merge folds the new inputs that
+# add coverage into the committed corpus (commit them with any crash input:
+# the normal suite replays the corpus as fuzz:regression under GCC).
+# Installs clang and libclang-rt-14-dev when they are missing (root).
+# On a shared machine the build takes $CALLREADY_BUILD_LOCK (flock) one
+# library at a time, so other builds interleave.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+build="${FUZZ_BUILD_DIR:-$here/build-fuzz}"
+seconds=60
+merge=0
+targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds="$2"; shift 2 ;;
+    --merge) merge=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: --seconds wants a whole number" >&2; exit 2 ;; esac
+
+fuzzer_runtime() {
+  local rt
+  rt=$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null || true)
+  [ -f "$rt" ] || ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
+}
+if ! command -v clang++ >/dev/null 2>&1 || ! fuzzer_runtime; then
+  if [ "$(id -u)" != 0 ]; then echo "fuzz.sh: needs clang and libclang-rt-14-dev (run as root to install)" >&2; exit 1; fi
+  apt-get install -y --no-install-recommends clang libclang-rt-14-dev >/dev/null
+fi
+
+locked() {
+  local lock="${CALLREADY_BUILD_LOCK:-/tmp/callready-build.lock}"
+  if command -v flock >/dev/null 2>&1; then flock "$lock" "$@"; else "$@"; fi
+}
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  generator=()
+  command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+  locked cmake -S "$here" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCALLREADY_FUZZ=ON -DCALLREADY_TESTS=OFF >/dev/null
+fi
+all=()
+for src in "$here"/tests/fuzz/*_fuzz.cpp; do
+  name=$(basename "$src" _fuzz.cpp)
+  all+=("$name")
+done
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+for t in "${targets[@]}"; do
+  [ -f "$here/tests/fuzz/${t}_fuzz.cpp" ] || { echo "fuzz.sh: no target \"$t\" (have: ${all[*]})" >&2; exit 2; }
+done
+
+# One library per lock: the other builds on the machine are not held up for long.
+jobs=$(( $(nproc) < 2 ? $(nproc) : 2 ))
+for lib in $(cmake --build "$build" --target help 2>/dev/null | sed -n 's/^\(\(check_\|callready_\)[a-z_]*\): .*/\1/p' | sort -u); do
+  locked cmake --build "$build" --target "$lib" -j"$jobs"
+done
+for t in "${targets[@]}"; do locked cmake --build "$build" --target "${t}_fuzz" -j"$jobs"; done
+
+mkdir -p "$build/crashes"
+failed=0
+summary=""
+for t in "${targets[@]}"; do
+  mkdir -p "$build/corpus/$t"
+  log="$build/${t}.log"
+  echo "== $t: ${seconds} s"
+  set +e
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$build/${t}_fuzz" -max_total_time="$seconds" -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/crashes/${t}-" \
+    "$build/corpus/$t" "$here/tests/fuzz/corpus/$t" >"$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  if [ $rc -ne 0 ]; then
+    failed=1
+    summary+=$(printf '%-12s FAILED (exit %s): see %s and %s/crashes/\n' "$t" "$rc" "$log" "$build")$'\n'
+    grep -m5 -E "ERROR|runtime error|invariant failed" "$log" || true
+  else
+    summary+=$(printf '%-12s %12s executions  %8s/s  0 crashes\n' "$t" "${execs:-?}" "${rate:-?}")$'\n'
+  fi
+  if [ $merge = 1 ]; then
+    "$build/${t}_fuzz" -merge=1 "$here/tests/fuzz/corpus/$t" "$build/corpus/$t" >>"$log" 2>&1 || true
+  fi
+done
+echo
+printf '%s' "$summary"
+exit $failed
