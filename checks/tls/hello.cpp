@@ -52,6 +52,28 @@ void put16(Bytes& b, std::size_t at, std::size_t v) {
   b[at + 1] = static_cast<std::uint8_t>(v);
 }
 
+std::size_t get16(const Bytes& b, std::size_t at) { return static_cast<std::size_t>(b[at] << 8 | b[at + 1]); }
+
+// The record and handshake lengths after the body changed size.
+void fix_lengths(Bytes& hello) {
+  std::size_t hs_len = hello.size() - 9;
+  hello[6] = static_cast<std::uint8_t>(hs_len >> 16);
+  put16(hello, 7, hs_len);
+  put16(hello, 3, hello.size() - 5);
+}
+
+constexpr std::uint16_t kPaddingExtension = 21;
+
+// Offset of the extensions' 2-byte length, when the hello has extensions
+// that fill it exactly to its end.
+std::optional<std::size_t> extensions_at(const Bytes& h, const HelloLayout& l) {
+  std::size_t p = l.suites_len_at + 2 + l.suites_len;
+  if (p + 1 > h.size()) return std::nullopt;
+  p += 1 + h[p];  // compression methods
+  if (p + 2 > h.size() || p + 2 + get16(h, p) != h.size()) return std::nullopt;
+  return p;
+}
+
 }  // namespace
 
 std::optional<Bytes> client_hello_template(TlsVersion v, const std::string& sni, std::string* error) {
@@ -105,10 +127,37 @@ Bytes with_cipher_suites(const Bytes& hello, const std::vector<std::uint16_t>& s
   }
   out.insert(out.end(), hello.begin() + static_cast<long>(start + l->suites_len), hello.end());
   put16(out, l->suites_len_at, list.size() * 2);
-  std::size_t hs_len = out.size() - 9;
-  out[6] = static_cast<std::uint8_t>(hs_len >> 16);
-  put16(out, 7, hs_len);
-  put16(out, 3, out.size() - 5);
+  fix_lengths(out);
+  return with_middlebox_padding(out);
+}
+
+std::size_t hello_message_length(const Bytes& hello) { return layout_of(hello) ? hello.size() - 5 : 0; }
+
+Bytes with_middlebox_padding(const Bytes& hello) {
+  auto l = layout_of(hello);
+  if (!l) return {};
+  auto ext_at = extensions_at(hello, *l);
+  if (!ext_at) return hello;  // no extensions block to add to: leave it as libssl made it
+  // Drop an earlier padding extension, so the length is the unpadded one.
+  Bytes out(hello.begin(), hello.begin() + static_cast<long>(*ext_at + 2));
+  for (std::size_t p = *ext_at + 2; p + 4 <= hello.size();) {
+    std::size_t len = get16(hello, p + 2);
+    if (p + 4 + len > hello.size()) return {};
+    if (get16(hello, p) != kPaddingExtension)
+      out.insert(out.end(), hello.begin() + static_cast<long>(p), hello.begin() + static_cast<long>(p + 4 + len));
+    p += 4 + len;
+  }
+  std::size_t message = out.size() - 5;
+  if (message >= 256 && message < 512) {
+    std::size_t fill = 512 - message >= 4 ? 512 - message - 4 : 0;
+    out.push_back(0);
+    out.push_back(kPaddingExtension);
+    out.push_back(static_cast<std::uint8_t>(fill >> 8));
+    out.push_back(static_cast<std::uint8_t>(fill));
+    out.insert(out.end(), fill, 0);
+  }
+  put16(out, *ext_at, out.size() - *ext_at - 2);
+  fix_lengths(out);
   return out;
 }
 

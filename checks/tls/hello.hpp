@@ -21,8 +21,18 @@ using Bytes = std::vector<std::uint8_t>;
 std::optional<Bytes> client_hello_template(TlsVersion v, const std::string& sni, std::string* error = nullptr);
 
 // `hello` with its cipher-suite list replaced by `suites` (signalling values
-// such as TLS_EMPTY_RENEGOTIATION_INFO_SCSV are kept). Empty when malformed.
+// such as TLS_EMPTY_RENEGOTIATION_INFO_SCSV are kept), padded as
+// with_middlebox_padding does. Empty when malformed.
 Bytes with_cipher_suites(const Bytes& hello, const std::vector<std::uint16_t>& suites);
+
+// RFC 7685: a ClientHello whose handshake message is 256-511 bytes long gets
+// a padding extension that makes it 512 (a known load-balancer bug drops
+// that range; libssl's SSL_OP_TLSEXT_PADDING and browsers do the same). A
+// padding extension already there is dropped first. `hello` unchanged when
+// outside that range; empty when malformed.
+Bytes with_middlebox_padding(const Bytes& hello);
+// The handshake message's length (without the record header); 0 when malformed.
+std::size_t hello_message_length(const Bytes& hello);
 // The cipher-suite list of a ClientHello record (for tests).
 std::vector<std::uint16_t> offered_suites(const Bytes& hello);
 

@@ -86,34 +86,77 @@ std::string refusal(const std::optional<ProbeResult>& r) {
   return std::string(to_string(r->failure)) + (r->message.empty() ? "" : " (" + r->message + ")");
 }
 
-// One version, N + 1 handshakes for N accepted suites: offer every suite not
-// yet found and take the one the server picks, until it refuses. The picks
-// come in the server's order when it has one (else in ours); one more
-// handshake offering them reversed tells which. The first offer is the
-// version probe.
-asio::awaitable<void> enumerate_version(VersionResult& vr, const Bytes& tpl, TlsVersion v, Prober& prober) {
-  std::vector<std::uint16_t> left;
-  for (const auto& s : suites_for(v)) left.push_back(s.code);
-  for (bool first = true; !left.empty(); first = false) {
-    Bytes hello = with_cipher_suites(tpl, left);
-    auto r = co_await prober.probe(hello);
-    Verdict verdict = judge(r, v, left);
-    if (first) {
-      vr.tested = verdict != Verdict::inconclusive;
-      vr.supported = verdict == Verdict::accepted;
-      if (!vr.supported) vr.probe_failure = refusal(r);
+// A first offer that ends without an answer (closed, reset, silence) may be
+// a server or middlebox that drops large ClientHellos rather than a refusal.
+bool may_be_size_intolerance(const std::optional<ProbeResult>& r) {
+  return r && (r->failure == Failure::closed || r->failure == Failure::reset || r->failure == Failure::timeout);
+}
+
+// A group this small makes a ClientHello well under 256 bytes on the wire.
+constexpr std::size_t kSmallOffer = 24;
+
+// N + 1 handshakes for the N suites of `left` the server accepts: offer every
+// suite not yet found and take the one the server picks, until it refuses.
+// The picks come in the server's order when it has one (else in ours).
+// `first` is the answer to offering all of `left`, when already asked.
+asio::awaitable<void> pick_suites(VersionResult& vr, const Bytes& tpl, TlsVersion v, Prober& prober,
+                                  std::vector<std::uint16_t> left, std::optional<ProbeResult> first) {
+  for (bool asked = first.has_value(); !left.empty(); asked = false) {
+    std::optional<ProbeResult> r = first;
+    if (!asked) {
+      Bytes hello = with_cipher_suites(tpl, left);
+      r = co_await prober.probe(hello);
     }
-    if (verdict == Verdict::inconclusive && !first)
+    Verdict verdict = judge(r, v, left);
+    if (verdict == Verdict::inconclusive)
       for (auto c : left) vr.inconclusive.push_back(suite_name(c));
     if (verdict != Verdict::accepted) break;
     vr.accepted.push_back(r->reply.cipher);
     left.erase(std::find(left.begin(), left.end(), r->reply.cipher));
   }
-  if (vr.accepted.size() < 2) co_return;
+}
+
+// One version. The first offer (every suite) is the version probe; when it
+// gets no answer at all, a small offer tells a server that drops large
+// ClientHellos from one that refuses the version, and the suites then go out
+// in small groups. One more handshake offering the picks reversed tells
+// whether the server has an order.
+asio::awaitable<void> enumerate_version(VersionResult& vr, const Bytes& tpl, TlsVersion v, Prober& prober) {
+  std::vector<std::uint16_t> all;
+  for (const auto& s : suites_for(v)) all.push_back(s.code);
+  Bytes full = with_cipher_suites(tpl, all);
+  auto r = co_await prober.probe(full);
+  Verdict verdict = judge(r, v, all);
+  std::size_t group = all.size();
+  if (verdict != Verdict::accepted && may_be_size_intolerance(r) && all.size() > kSmallOffer) {
+    std::vector<std::uint16_t> small(all.begin(), all.begin() + kSmallOffer);
+    Bytes small_hello = with_cipher_suites(tpl, small);
+    auto s = co_await prober.probe(small_hello);
+    if (judge(s, v, small) == Verdict::accepted) {
+      vr.large_hello_intolerant = true;
+      vr.refused_hello_bytes = full.size();
+      group = kSmallOffer;
+      r = s;
+      verdict = Verdict::accepted;
+    }
+  }
+  vr.tested = verdict != Verdict::inconclusive;
+  vr.supported = verdict == Verdict::accepted;
+  if (!vr.supported) {
+    vr.probe_failure = refusal(r);
+    co_return;
+  }
+  for (std::size_t at = 0; at < all.size(); at += group) {
+    std::vector<std::uint16_t> part(all.begin() + static_cast<long>(at),
+                                    all.begin() + static_cast<long>(std::min(all.size(), at + group)));
+    std::optional<ProbeResult> answered = at == 0 ? r : std::nullopt;
+    co_await pick_suites(vr, tpl, v, prober, std::move(part), std::move(answered));
+  }
+  if (vr.accepted.size() < 2 || vr.large_hello_intolerant) co_return;
   std::vector<std::uint16_t> reversed(vr.accepted.rbegin(), vr.accepted.rend());
-  Bytes hello = with_cipher_suites(tpl, reversed);
-  auto r = co_await prober.probe(hello);
-  if (judge(r, v, reversed) == Verdict::accepted) vr.server_order = r->reply.cipher == vr.accepted.front();
+  Bytes reversed_hello = with_cipher_suites(tpl, reversed);
+  auto o = co_await prober.probe(reversed_hello);
+  if (judge(o, v, reversed) == Verdict::accepted) vr.server_order = o->reply.cipher == vr.accepted.front();
 }
 
 }  // namespace

@@ -33,6 +33,11 @@ struct VersionResult {
   std::optional<bool> server_order;       // nullopt: fewer than two suites, or not determined
   std::vector<std::string> inconclusive;  // suites whose probe got no usable answer
   std::string untestable_reason;          // set when no ClientHello could be built
+  // The full offer got no answer but a small one did: something on the path
+  // drops large ClientHellos, so the suites were offered in small groups
+  // (their relative order across groups is unknown).
+  bool large_hello_intolerant = false;
+  std::size_t refused_hello_bytes = 0;  // the size that was dropped, when so
 };
 
 struct ScanResult {

@@ -25,6 +25,30 @@ CheckError local_connect_error(const tcp::endpoint& ep, const std::string& why) 
                     fmt::format("connect {}: {}", net::format_host_port(ep.address(), ep.port()), why)};
 }
 
+// Versions and suites (N + 1 handshakes per version, scan.cpp).
+asio::awaitable<void> scan_versions(TlsResult& r, Measured<TlsResult>& m, tcp::endpoint ep,
+                                    const HandshakeOptions& hopt, const TlsParams& p, CheckContext& ctx) {
+  ScanOptions sopt;
+  sopt.versions = p.versions;
+  sopt.sni = hopt.sni;
+  sopt.max_parallel = p.max_parallel;
+  sopt.pace = Millis(p.pace_ms);
+  ScanResult scan = co_await scan_suites(ep, sopt, ctx);
+  r.scanned = true;
+  r.versions = std::move(scan.versions);
+  r.out_of_time = scan.out_of_time;
+  r.connections_used += scan.connections;
+  if (!scan.local_failure.empty()) {
+    m.error = local_connect_error(ep, scan.local_failure);
+    co_return;
+  }
+  for (const auto& [v, vr] : r.versions)
+    if (!vr.untestable_reason.empty())
+      r.untestable.push_back(fmt::format("{}: {}", version_key(v), vr.untestable_reason));
+  if (p.policy)
+    for (auto& s : unknown_suites(*p.policy)) r.untestable.push_back(std::move(s));
+}
+
 }  // namespace
 
 TlsParams TlsParams::parse(ParamReader& r) {
@@ -107,7 +131,12 @@ asio::awaitable<Measured<TlsResult>> measure_tls(TlsParams p, CheckContext& ctx)
     co_return m;
   }
   r.handshake = HandshakeFacts{hs.failure, hs.message, hs.version, hs.cipher, hs.got_server_bytes, hs_budget};
-  if (ended_before_tls(hs.failure)) co_return m;
+  if (ended_before_tls(hs.failure)) {
+    // A reset or close may be a device dropping libssl's (large) ClientHello:
+    // the suite scan's small offers tell. Silence is not retried.
+    if (hs.failure == Failure::reset || hs.failure == Failure::closed) co_await scan_versions(r, m, ep, hopt, p, ctx);
+    co_return m;
+  }
 
   if (!hs.presented.empty()) {
     add_served(r.certificates, hs, "any", p.server_name, p.ca_file);
@@ -128,26 +157,8 @@ asio::awaitable<Measured<TlsResult>> measure_tls(TlsParams p, CheckContext& ctx)
       add_served(r.certificates, seen[i], probes[i].offer, p.server_name, p.ca_file);
   }
 
-  // Versions and suites.
-  ScanOptions sopt;
-  sopt.versions = p.versions;
-  sopt.sni = hopt.sni;
-  sopt.max_parallel = p.max_parallel;
-  sopt.pace = Millis(p.pace_ms);
-  ScanResult scan = co_await scan_suites(ep, sopt, ctx);
-  r.scanned = true;
-  r.versions = std::move(scan.versions);
-  r.out_of_time = scan.out_of_time;
-  r.connections_used += scan.connections;
-  if (!scan.local_failure.empty()) {
-    m.error = local_connect_error(ep, scan.local_failure);
-    co_return m;
-  }
-  for (const auto& [v, vr] : r.versions)
-    if (!vr.untestable_reason.empty())
-      r.untestable.push_back(fmt::format("{}: {}", version_key(v), vr.untestable_reason));
-  if (p.policy)
-    for (auto& s : unknown_suites(*p.policy)) r.untestable.push_back(std::move(s));
+  co_await scan_versions(r, m, ep, hopt, p, ctx);
+  if (m.error) co_return m;
 
   // SNI: without it, does the server still answer? If not, confirm with SNI.
   if (!p.sni) {

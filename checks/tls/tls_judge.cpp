@@ -150,6 +150,23 @@ std::string summary_of(const TlsResult& r, const std::vector<JudgedCertificate>&
   return s;
 }
 
+// A path that drops large ClientHellos, per version where small ones got answers.
+std::vector<Finding> large_hello_findings(const TlsResult& r) {
+  std::vector<Finding> out;
+  for (const auto& [v, vr] : r.versions)
+    if (vr.large_hello_intolerant)
+      out.push_back(failed(
+          make_finding(Severity::warning, "tls.large_hello_dropped",
+                       fmt::format("A {}-byte {} ClientHello got no answer while a small one did: the server or a "
+                                   "device on the path drops large ClientHellos (suites were tested in small "
+                                   "groups, so their order is unknown).",
+                                   vr.refused_hello_bytes, version_label(v)),
+                       "Clients that offer many suites or large key shares will fail to connect: update or "
+                       "reconfigure the load balancer, firewall or TLS inspection device that drops them."),
+          Operation::handshake));
+  return out;
+}
+
 }  // namespace
 
 Judgement judge_tls(const TlsResult& r, const TlsParams& p) {
@@ -168,7 +185,15 @@ Judgement judge_tls(const TlsResult& r, const TlsParams& p) {
                             "Check that the service listens on this port and that firewalls allow TCP to it."),
                Operation::connect));
   const HandshakeFacts& hs = *r.handshake;
-  if (ended_before_tls(hs.failure)) return stop(failed(broken_handshake(hs, r.where), Operation::handshake));
+  if (ended_before_tls(hs.failure)) {
+    // A reset that small ClientHellos do not get: the drop explains it.
+    stop(failed(broken_handshake(hs, r.where), Operation::handshake));
+    for (auto& f : large_hello_findings(r)) {
+      j.summary = f.message;
+      j.findings.push_back(std::move(f));
+    }
+    return j;
+  }
 
   auto& out = j.findings;
   auto served = served_list(r);
@@ -231,6 +256,7 @@ Judgement judge_tls(const TlsResult& r, const TlsParams& p) {
             make_finding(Severity::info, "tls.legacy_version",
                          fmt::format("The server still accepts {} (deprecated by RFC 8996).", version_label(v)),
                          fmt::format("Disable {} unless old clients need it.", version_label(v))));
+  for (auto& f : large_hello_findings(r)) out.push_back(std::move(f));
   std::size_t inconclusive = 0;
   for (const auto& [v, vr] : r.versions) inconclusive += vr.inconclusive.size();
   if (r.out_of_time || inconclusive > 0)
@@ -269,6 +295,7 @@ void to_json(nlohmann::json& j, const TlsResult& r) {
       e["server_order"] = vr.server_order ? json(*vr.server_order) : json(nullptr);
       if (!vr.inconclusive.empty()) e["inconclusive"] = vr.inconclusive;
       if (!vr.supported && !vr.probe_failure.empty()) e["refused"] = vr.probe_failure;
+      if (vr.large_hello_intolerant) e["large_hello_dropped_bytes"] = vr.refused_hello_bytes;
     }
     // The verdicts a picture needs: with a policy its own; without one, the
     // versions RFC 8996 deprecates are the ones not allowed.

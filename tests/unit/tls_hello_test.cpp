@@ -148,3 +148,61 @@ TEST_CASE("reply parser names plain HTTP, garbage and alerts") {
   ReplyParser f;
   CHECK(f.feed(Bytes{22, 3, 3, 0x50, 0}).kind == ServerReply::Kind::not_tls);  // oversize record
 }
+
+namespace {
+
+// The extension types of a ClientHello record, in order (empty when it has none).
+std::vector<std::uint16_t> extension_types(const Bytes& h) {
+  std::size_t p = 5 + 4 + 2 + 32;
+  p += 1 + h[p];
+  p += 2 + static_cast<std::size_t>(h[p] << 8 | h[p + 1]);
+  p += 1 + h[p];
+  std::vector<std::uint16_t> types;
+  for (p += 2; p + 4 <= h.size(); p += 4 + static_cast<std::size_t>(h[p + 2] << 8 | h[p + 3]))
+    types.push_back(static_cast<std::uint16_t>(h[p] << 8 | h[p + 1]));
+  return types;
+}
+
+}  // namespace
+
+TEST_CASE("RFC 7685 padding: a 256-511 byte ClientHello becomes 512, others stay as they are") {
+  MemoryServer server("ALL:@SECLEVEL=0");
+  auto tpl = client_hello_template(TlsVersion::tls1_2, "");
+  REQUIRE(tpl);
+  std::vector<std::uint16_t> every;
+  for (const auto& s : suites_for(TlsVersion::tls1_2)) every.push_back(s.code);
+  bool saw_padded = false, saw_small = false, saw_large = false;
+  for (std::size_t n = 1; n <= every.size(); ++n) {
+    std::vector<std::uint16_t> offer(every.begin(), every.begin() + static_cast<long>(n));
+    Bytes hello = with_cipher_suites(*tpl, offer);
+    REQUIRE(!hello.empty());
+    std::size_t message = hello_message_length(hello);
+    INFO(n << " suites, " << message << " bytes");
+    auto types = extension_types(hello);
+    bool padded = std::count(types.begin(), types.end(), 21) == 1;
+    CHECK((message < 256 || message >= 512));
+    CHECK(std::count(types.begin(), types.end(), 21) <= 1);
+    if (padded) {
+      CHECK(message >= 512);
+      CHECK(message <= 515);  // 508-511 bytes leave no room for the 4-byte header: it goes past 512
+      saw_padded = true;
+    }
+    saw_small = saw_small || message < 256;
+    saw_large = saw_large || (message >= 512 && !padded);
+    // Consistent lengths, and a real libssl server takes every size.
+    CHECK(static_cast<std::size_t>(hello[3] << 8 | hello[4]) == hello.size() - 5);
+    ReplyParser p;
+    auto r = p.feed(server.answer(hello));
+    // (The first suites of the catalogue may be ones this libssl lacks: an
+    // alert is a parsed refusal, which is what a wrong length would not give.)
+    CHECK((r.kind == ServerReply::Kind::server_hello || r.kind == ServerReply::Kind::alert));
+    if (padded) CHECK(r.kind == ServerReply::Kind::server_hello);
+    // Padding again changes nothing: the old padding is dropped first.
+    CHECK(with_middlebox_padding(hello) == hello);
+  }
+  CHECK(saw_padded);
+  CHECK(saw_small);
+  CHECK(saw_large);
+  CHECK(with_middlebox_padding(Bytes{22, 3, 1, 0, 1, 1}).empty());
+  CHECK(hello_message_length(Bytes{1, 2, 3}) == 0);
+}

@@ -461,6 +461,20 @@ TEST_CASE("tls.legacy_version without a policy, and tls.enumeration_incomplete")
             .message.find("ran out of time") != std::string::npos);
 }
 
+TEST_CASE("tls.large_hello_dropped: named with the size, in the details, the order left unknown") {
+  TlsResult r = healthy();
+  r.versions[TlsVersion::tls1_2].large_hello_intolerant = true;
+  r.versions[TlsVersion::tls1_2].refused_hello_bytes = 611;
+  auto j = judge(r);
+  auto f = expect(j, "tls.large_hello_dropped", Severity::warning, Operation::handshake);
+  CHECK(f.message.find("611-byte TLS 1.2") != std::string::npos);
+  nlohmann::json d = r;
+  CHECK(d["versions"]["tls1.2"]["large_hello_dropped_bytes"] == 611);
+  CHECK(!d["versions"]["tls1.3"].contains("large_hello_dropped_bytes"));
+  CHECK(std::none_of(judge(healthy()).findings.begin(), judge(healthy()).findings.end(),
+                     [](const Finding& x) { return x.code == "tls.large_hello_dropped"; }));
+}
+
 TEST_CASE("the policies in the profile data parse, and the XSP rule reads as the document says") {
   Policy w = data_policy("webex_signaling_tls_policy");
   CHECK(w.name == "webex-signaling");
