@@ -47,8 +47,9 @@ DecodeError check_common(Bytes d, std::uint8_t kind, std::uint16_t& flags) {
   if (d.size() < kMinDatagram) return DecodeError::too_short;
   if (d.size() > kMaxDatagram) return DecodeError::too_long;
   if (std::memcmp(d.data(), kMagic, 4) != 0) return DecodeError::bad_magic;
-  if (d[4] != kVersion && d[4] != kVersion2) return DecodeError::bad_version;
+  if (d[4] != kVersion && d[4] != kVersion2 && d[4] != kVersion3) return DecodeError::bad_version;
   if (d[5] != kind) return DecodeError::wrong_kind;
+  if (d[4] == kVersion3 && d.size() < kMinStreamDatagram) return DecodeError::too_short;
   flags = load_big_u16(d.data() + 6);
   return DecodeError::none;
 }
@@ -91,12 +92,20 @@ std::uint64_t now_us() {
           .count());
 }
 
+std::optional<bool> StreamView::covers(std::uint32_t sequence) const {
+  if (received == 0 || sequence > highest) return std::nullopt;
+  if (sequence == highest) return true;
+  std::uint32_t back = highest - sequence;
+  if (back > kStreamWindow) return std::nullopt;
+  return ((bitmap >> (back - 1)) & 1) != 0;
+}
+
 std::vector<std::uint8_t> encode_request(const Request& r, std::string_view token) {
-  std::size_t size = std::clamp(r.size, kMinDatagram, kMaxDatagram);
+  std::size_t size = std::clamp(r.size, r.stream ? kMinStreamDatagram : kMinDatagram, kMaxDatagram);
   std::vector<std::uint8_t> out(size, 0);
-  std::uint16_t flags = (r.minimal_reply ? kMinimalReply : 0) | (token.empty() ? 0 : kKeyed);
+  std::uint16_t flags = (r.minimal_reply && !r.stream ? kMinimalReply : 0) | (token.empty() ? 0 : kKeyed);
   bool v2 = r.reply_tos || r.reply_delay_ms;
-  if (v2) {
+  if (v2 || r.stream) {
     std::uint8_t* o = out.data() + kHeaderSize;
     if (r.reply_tos) {
       flags |= kReplyTos;
@@ -107,7 +116,8 @@ std::vector<std::uint8_t> encode_request(const Request& r, std::string_view toke
       store_big_u32(o + 4, std::min(*r.reply_delay_ms, kMaxReplyDelayMs));
     }
   }
-  write_header(out.data(), v2 ? kVersion2 : kVersion, kKindRequest, flags, r.session, r.sequence, r.sent_us);
+  std::uint8_t version = r.stream ? kVersion3 : v2 ? kVersion2 : kVersion;
+  write_header(out.data(), version, kKindRequest, flags, r.session, r.sequence, r.sent_us);
   mac(out.data(), size - kMacSize, token, out.data() + size - kMacSize);
   return out;
 }
@@ -129,7 +139,10 @@ DecodeError decode_request(Bytes d, std::string_view token, Request& out) {
   out.version = d[4];
   out.reply_tos.reset();
   out.reply_delay_ms.reset();
-  if (out.version == kVersion2) {
+  out.stream = out.version == kVersion3;
+  // A stream reply is as long as its request: never a minimal one.
+  if (out.stream && out.minimal_reply) return DecodeError::bad_field;
+  if (out.version != kVersion) {
     const std::uint8_t* o = d.data() + kHeaderSize;
     static_assert(kHeaderSize + kOptionsSize + kMacSize <= kMinDatagram);
     if (flags & kReplyTos) out.reply_tos = o[0];
@@ -143,11 +156,12 @@ DecodeError decode_request(Bytes d, std::string_view token, Request& out) {
 }
 
 std::vector<std::uint8_t> encode_reply(const Request& request, const Observation& seen, std::string_view token,
-                                       const ReplyMarks& marks) {
+                                       const ReplyMarks& marks, const StreamView& stream) {
   std::size_t size = request.minimal_reply ? kMinDatagram : std::clamp(request.size, kMinDatagram, kMaxDatagram);
   std::vector<std::uint8_t> out(size, 0);
   std::uint16_t flags = token.empty() ? 0 : kKeyed;
-  bool v2 = request.version == kVersion2;
+  bool v2 = request.version == kVersion2 || request.version == kVersion3;
+  bool v3 = request.version == kVersion3 && size >= kMinStreamDatagram;
   std::uint8_t* o = out.data() + kHeaderSize;
   if (v2) {
     if (marks.reply_tos) {
@@ -157,8 +171,18 @@ std::vector<std::uint8_t> encode_reply(const Request& request, const Observation
     if (marks.delayed) flags |= kReplyDelay;
     o[31] = marks.tcp ? 1 : 0;
   }
-  write_header(out.data(), v2 ? kVersion2 : kVersion, kKindReply, flags, request.session, request.sequence,
-               request.sent_us);
+  std::uint8_t version = v3 ? kVersion3 : v2 ? kVersion2 : kVersion;
+  write_header(out.data(), version, kKindReply, flags, request.session, request.sequence, request.sent_us);
+  if (v3) {
+    std::uint8_t* s = o + kObservationSize;
+    store_big_u64(s, stream.sent_us);
+    store_big_u32(s + 8, stream.received);
+    store_big_u32(s + 12, stream.duplicates);
+    store_big_u32(s + 16, stream.highest);
+    store_big_u64(s + 20, stream.bitmap);
+    s[28] = static_cast<std::uint8_t>((stream.clock_known ? 1 : 0) | (stream.clock_synchronised ? 2 : 0));
+    store_big_u16(s + 30, stream.clock_error_ms);
+  }
   auto addr = seen.source.address();
   if (addr.is_v4() || (addr.is_v6() && addr.to_v6().is_v4_mapped())) {
     auto v4 = addr.is_v4() ? addr.to_v4() : boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, addr.to_v6());
@@ -208,10 +232,25 @@ DecodeError decode_reply(Bytes d, std::string_view token, Reply& out) {
   out.size = d.size();
   out.version = d[4];
   out.marks = {};
-  if (out.version == kVersion2) {
+  out.stream.reset();
+  if (out.version != kVersion) {
     if (flags & kReplyTos) out.marks.reply_tos = o[30];
     out.marks.delayed = flags & kReplyDelay;
     out.marks.tcp = o[31] & 1;
+  }
+  if (out.version == kVersion3) {
+    const std::uint8_t* s = o + kObservationSize;
+    StreamView v;
+    v.sent_us = load_big_u64(s);
+    v.received = load_big_u32(s + 8);
+    v.duplicates = load_big_u32(s + 12);
+    v.highest = load_big_u32(s + 16);
+    v.bitmap = load_big_u64(s + 20);
+    v.clock_known = s[28] & 1;
+    v.clock_synchronised = s[28] & 2;
+    v.clock_error_ms = load_big_u16(s + 30);
+    if (s[28] & ~3u) return DecodeError::bad_field;
+    out.stream = v;
   }
   return DecodeError::none;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // The echo probe `callready respond` answers over UDP (--udp-ports) and,
-// RFC 4571-framed, over TCP (--tcp-ports). Versions 1 and 2; big-endian.
+// RFC 4571-framed, over TCP (--tcp-ports). Versions 1, 2 and 3; big-endian.
 //
 //   request  = header(28) | [v2: options(8)] | padding | mac(32)
 //   reply    = header(28) | observation(32) | pad      | mac(32)
@@ -22,6 +22,17 @@
 // once, without kReplyDelay). A version-1 responder drops version-2 requests
 // (bad_version): a client that gets silence for v2 and answers for v1 is
 // talking to an older responder.
+//
+// Version 3 (media streams, `media_quality`) is version 2 plus the
+// responder's view of the stream: a v3 request is at least
+// kMinStreamDatagram bytes and its reply carries, after the observation,
+//   stream view: sent_us(8: the responder's send time) received(4)
+//                duplicates(4) highest(4) bitmap(8) clock(1: bit 0 known,
+//                bit 1 synchronised) reserved(1) clock_error_ms(2)
+// where received and duplicates count the session's requests so far (one
+// reply per request: the reply rate never exceeds the request rate) and bit i
+// of bitmap says whether sequence highest-1-i arrived. With it the client
+// tells a request lost on the way up from a reply lost on the way back.
 //   mac:         HMAC-SHA256 over everything before it; keyed with the shared
 //                token when flag `keyed` is set, else with an empty key (an
 //                integrity check only).
@@ -41,12 +52,16 @@ namespace callready::checks::echo {
 
 inline constexpr std::uint8_t kVersion = 1;  // the oldest version spoken; v1 requests are still answered
 inline constexpr std::uint8_t kVersion2 = 2;
+inline constexpr std::uint8_t kVersion3 = 3;
 inline constexpr std::uint32_t kMaxReplyDelayMs = 2 * 3600 * 1000;  // 2 h
 inline constexpr std::size_t kHeaderSize = 28;
 inline constexpr std::size_t kObservationSize = 32;
 inline constexpr std::size_t kMacSize = 32;
 inline constexpr std::size_t kMinDatagram = kHeaderSize + kObservationSize + kMacSize;  // 92
 inline constexpr std::size_t kMaxDatagram = 65507;
+inline constexpr std::size_t kStreamViewSize = 32;
+inline constexpr std::size_t kMinStreamDatagram = kMinDatagram + kStreamViewSize;  // 124
+inline constexpr std::uint32_t kStreamWindow = 64;  // sequences below `highest` the bitmap covers
 
 enum Flag : std::uint16_t {
   kMinimalReply = 0x0001,  // request: answer with kMinDatagram bytes whatever the request's size
@@ -65,7 +80,8 @@ struct Request {
   // Version 2 (encode_request writes v2 when either is set, else v1):
   std::optional<std::uint8_t> reply_tos;        // mark the reply with this TOS / traffic class byte
   std::optional<std::uint32_t> reply_delay_ms;  // send the reply this long after receipt (<= kMaxReplyDelayMs)
-  std::uint8_t version = kVersion;              // set by decode
+  bool stream = false;  // version 3: the reply carries the responder's StreamView (size >= kMinStreamDatagram)
+  std::uint8_t version = kVersion;  // set by decode
 };
 
 // What the responder saw of the request.
@@ -83,6 +99,20 @@ struct ReplyMarks {
   bool tcp = false;                       // served over a TCP connection (observation.tos: the SYN's)
 };
 
+// What a v3 reply says of the responder's side of the stream.
+struct StreamView {
+  std::uint64_t sent_us = 0;     // responder's clock when it sent this reply
+  std::uint32_t received = 0;    // distinct requests of the session received so far
+  std::uint32_t duplicates = 0;  // requests received again
+  std::uint32_t highest = 0;     // highest sequence received
+  std::uint64_t bitmap = 0;      // bit i: sequence highest-1-i was received
+  bool clock_known = false;      // the responder could read its clock state
+  bool clock_synchronised = false;
+  std::uint16_t clock_error_ms = 0;  // its estimated error, saturated at 65535
+  // Whether `sequence` is known received (true), known lost (false), or outside the window (nullopt).
+  std::optional<bool> covers(std::uint32_t sequence) const;
+};
+
 struct Reply {
   std::uint64_t session = 0;
   std::uint32_t sequence = 0;
@@ -90,8 +120,9 @@ struct Reply {
   bool keyed = false;
   Observation seen;
   std::size_t size = 0;
-  std::uint8_t version = kVersion;  // the request's version
-  ReplyMarks marks;                 // v2 only; all empty for v1
+  std::uint8_t version = kVersion;   // the request's version
+  ReplyMarks marks;                  // v2 and v3; all empty for v1
+  std::optional<StreamView> stream;  // v3 only
 };
 
 enum class DecodeError {
@@ -115,9 +146,10 @@ std::vector<std::uint8_t> encode_request(const Request& r, std::string_view toke
 DecodeError decode_request(Bytes datagram, std::string_view token, Request& out);
 
 // The reply to `request` (as decoded, with its size and version). Never longer
-// than the request. `marks` is written for a v2 request only.
+// than the request. `marks` is written for a v2 or v3 request only, `stream`
+// for a v3 request only (a v3 reply without it says nothing was received).
 std::vector<std::uint8_t> encode_reply(const Request& request, const Observation& seen, std::string_view token,
-                                       const ReplyMarks& marks = {});
+                                       const ReplyMarks& marks = {}, const StreamView& stream = {});
 // A keyed reply must verify with `token`; an unkeyed one with the empty key.
 DecodeError decode_reply(Bytes datagram, std::string_view token, Reply& out);
 

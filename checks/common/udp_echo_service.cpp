@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "checks/common/clock_state.hpp"
 #include "checks/common/echo_probe.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/udp_msg.hpp"
@@ -32,6 +33,63 @@ void DeferralBudget::release(const asio::ip::address& source) {
   if (it == per_source_.end()) return;
   if (--it->second == 0) per_source_.erase(it);
   --total_;
+}
+
+std::optional<echo::StreamView> StreamSessions::observe(const Key& key, std::uint32_t sequence, Clock::time_point now) {
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) {
+    auto& from_source = per_source_[key.source.address()];
+    if (sessions_.size() >= kGlobal || from_source >= kPerSource) {
+      expire(now);
+      if (sessions_.size() >= kGlobal || per_source_[key.source.address()] >= kPerSource) return std::nullopt;
+    }
+    ++per_source_[key.source.address()];
+    it = sessions_.emplace(key, Record{}).first;
+  }
+  auto& v = it->second.view;
+  it->second.last_seen = now;
+  if (v.received == 0) {
+    v.highest = sequence;
+    v.bitmap = 0;
+    v.received = 1;
+  } else if (sequence > v.highest) {
+    std::uint32_t shift = sequence - v.highest;
+    // The old highest becomes bit shift-1; older ones move up with it.
+    v.bitmap = shift > echo::kStreamWindow    ? 0
+               : shift == echo::kStreamWindow ? (1ull << 63)
+                                              : (v.bitmap << shift) | (1ull << (shift - 1));
+    v.highest = sequence;
+    ++v.received;
+  } else if (sequence == v.highest) {
+    ++v.duplicates;
+  } else if (std::uint32_t back = v.highest - sequence; back <= echo::kStreamWindow) {
+    std::uint64_t bit = 1ull << (back - 1);
+    if (v.bitmap & bit)
+      ++v.duplicates;
+    else {
+      v.bitmap |= bit;
+      ++v.received;
+    }
+  } else {
+    ++v.received;  // older than the window: counted, a duplicate there is not told apart
+  }
+  return v;
+}
+
+void StreamSessions::erase(std::map<Key, Record>::iterator it) {
+  auto s = per_source_.find(it->first.source.address());
+  if (s != per_source_.end() && --s->second == 0) per_source_.erase(s);
+  sessions_.erase(it);
+}
+
+void StreamSessions::expire(Clock::time_point now) {
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    auto next = std::next(it);
+    if (now - it->second.last_seen >= kIdle) erase(it);
+    it = next;
+  }
+  for (auto it = per_source_.begin(); it != per_source_.end();)
+    it = it->second == 0 ? per_source_.erase(it) : std::next(it);
 }
 
 UdpEchoService::UdpEchoService(asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions,
@@ -165,7 +223,17 @@ void UdpEchoService::drain(Port& p) {
     bool defer = request.reply_delay_ms && *request.reply_delay_ms > 0 && deferrals_.acquire(from.address());
     if (request.reply_delay_ms && *request.reply_delay_ms > 0 && !defer) ++stats_.deferral_refused;
     marks.delayed = defer;
-    auto reply = echo::encode_reply(request, seen, opts_.token, marks);
+    echo::StreamView view;
+    if (request.stream) {
+      auto recorded = stream_view(request, from, now);
+      if (!recorded) {
+        ++stats_.streams_refused;
+        record(SessionLog::Outcome::rate_limited, request.session);
+        continue;
+      }
+      view = *recorded;
+    }
+    auto reply = echo::encode_reply(request, seen, opts_.token, marks, view);
     if (defer) {
       ++stats_.deferred;
       auto& d =
@@ -239,12 +307,30 @@ bool UdpEchoService::send(Port& p, const Route& route, const std::vector<std::ui
   return true;
 }
 
+std::optional<echo::StreamView> UdpEchoService::stream_view(const echo::Request& request, const udp::endpoint& from,
+                                                            Clock::time_point now) {
+  auto view = streams_.observe({from, request.session}, request.sequence, now);
+  if (!view) return view;
+  if (!clock_read_at_ || now - *clock_read_at_ >= std::chrono::seconds(1)) {
+    auto state = read_clock_state();
+    clock_.clock_known = state.known;
+    clock_.clock_synchronised = state.synchronised;
+    clock_.clock_error_ms = static_cast<std::uint16_t>(std::clamp(state.estimated_error_ms, 0.0, 65535.0));
+    clock_read_at_ = now;
+  }
+  view->clock_known = clock_.clock_known;
+  view->clock_synchronised = clock_.clock_synchronised;
+  view->clock_error_ms = clock_.clock_error_ms;
+  view->sent_us = echo::now_us();
+  return view;
+}
+
 std::string UdpEchoService::summary() const {
   return fmt::format(
       "{} probes answered, {} rate-limited, {} unauthenticated, {} malformed, {} deferred, {} "
-      "deferrals refused",
+      "deferrals refused, {} streams refused",
       stats_.answered, stats_.rate_limited, stats_.unauthenticated, stats_.malformed, stats_.deferred,
-      stats_.deferral_refused);
+      stats_.deferral_refused, stats_.streams_refused);
 }
 
 respond::ServiceKind udp_echo_service() {

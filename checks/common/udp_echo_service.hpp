@@ -12,6 +12,12 @@
 // the same socket to the request's observed source and from the address the
 // request was sent to, once. Deferred replies are bounded (DeferralBudget);
 // past the bound the reply goes out at once, without the kReplyDelay flag.
+//
+// Echo v3 (media streams): each (source, session) has a fixed-size record
+// (StreamSessions) of what arrived, written into every reply. Records are
+// bounded in number, per source address and in all, and expire when idle; a
+// v3 request that finds no room is dropped and counted (never answered
+// without its record, which would read as loss).
 #include <netinet/in.h>
 
 #include <boost/asio/io_context.hpp>
@@ -24,8 +30,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "checks/common/echo_probe.hpp"
 #include "probe/clock.hpp"
 #include "probe/respond/rate_limiter.hpp"
 #include "probe/respond/service.hpp"
@@ -40,7 +48,34 @@ using respond::SessionLog;
 
 struct EchoStats {
   std::uint64_t answered = 0, rate_limited = 0, unauthenticated = 0, malformed = 0, send_errors = 0, deferred = 0,
-                deferral_refused = 0;
+                deferral_refused = 0, streams_refused = 0;
+};
+
+// The responder's record of each v3 stream: what arrived, in a fixed size.
+class StreamSessions {
+ public:
+  static constexpr std::size_t kPerSource = 256;
+  static constexpr std::size_t kGlobal = 4096;
+  static constexpr std::chrono::seconds kIdle{30};
+  struct Key {
+    boost::asio::ip::udp::endpoint source;
+    std::uint64_t session = 0;
+    bool operator<(const Key& o) const { return std::tie(source, session) < std::tie(o.source, o.session); }
+  };
+  // Records `sequence` and returns the session's view (clock fields left
+  // empty); nullopt when a new session finds no room.
+  std::optional<echo::StreamView> observe(const Key& key, std::uint32_t sequence, Clock::time_point now);
+  void expire(Clock::time_point now);
+  std::size_t size() const { return sessions_.size(); }
+
+ private:
+  struct Record {
+    echo::StreamView view;
+    Clock::time_point last_seen;
+  };
+  std::map<Key, Record> sessions_;
+  std::map<boost::asio::ip::address, std::size_t> per_source_;
+  void erase(std::map<Key, Record>::iterator it);
 };
 
 // Bounds on replies waiting for their reply_delay_ms, per source address and
@@ -67,7 +102,10 @@ class UdpEchoService : public respond::RunningService {
   // Binds every port (IPv4, plus IPv6 when bound to the wildcard); "" or what failed.
   std::string start();
   void stop() override;
-  void housekeeping(Clock::time_point now) override { limiter_.forget_idle(now); }
+  void housekeeping(Clock::time_point now) override {
+    limiter_.forget_idle(now);
+    streams_.expire(now);
+  }
   std::string summary() const override;
 
  private:
@@ -96,6 +134,9 @@ class UdpEchoService : public respond::RunningService {
   void arm(Port& p);
   void drain(Port& p);
   bool send(Port& p, const Route& route, const std::vector<std::uint8_t>& bytes, std::optional<std::uint8_t> tos);
+  // The v3 record for `request` with this host's clock state; nullopt when refused.
+  std::optional<echo::StreamView> stream_view(const echo::Request& request, const boost::asio::ip::udp::endpoint& from,
+                                              Clock::time_point now);
 
   boost::asio::io_context& io_;
   const ResponderOptions& opts_;
@@ -108,6 +149,9 @@ class UdpEchoService : public respond::RunningService {
   std::vector<std::uint8_t> buffer_;
   DeferralBudget deferrals_;
   std::list<Deferred> pending_;
+  StreamSessions streams_;
+  echo::StreamView clock_;  // clock fields only, re-read at most once a second
+  std::optional<Clock::time_point> clock_read_at_;
   bool stopped_ = false;
 };
 
