@@ -1,0 +1,301 @@
+// media_quality: params, the paced stream (measurement only) and the kind.
+#include "checks/media_quality/media_quality_check.hpp"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <boost/asio/ip/udp.hpp>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "checks/common/echo_client.hpp"
+#include "checks/common/responder_step.hpp"
+#include "probe/net/host_port.hpp"
+
+namespace callready::checks {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+
+std::optional<MediaCodec> media_codec(const std::string& name) {
+  // Ie and Bpl: ITU-T G.113 Appendix I (G.711 with packet loss concealment:
+  // Ie 0, Bpl 25.1). Opus and the audio of a video call are scored with the
+  // same constants: G.113 gives no narrowband values for them, and a
+  // codec with stronger concealment only scores better.
+  if (name == "g711") return MediaCodec{"g711", 20000, 172, 46, 0, 25.1};
+  if (name == "opus") return MediaCodec{"opus", 20000, echo::kMinStreamDatagram, 46, 0, 25.1};
+  // 1,100-byte packets at 1.5 Mbit/s: 1100 * 8 / 1.5e6 s = 5,867 us apart (~170 pps).
+  if (name == "video") return MediaCodec{"video", 5867, 1100, 34, 0, 25.1};
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr int kTailProbes = 3;         // after the stream: their replies carry the responder's final record
+constexpr Millis kMinReplyWait{1000};  // after the last packet, for late replies
+
+std::uint64_t random_session() {
+  std::uint64_t s = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&s), sizeof s);
+  return s;
+}
+
+std::optional<int> dscp_value(std::string name) {
+  for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::map<std::string, int> names = {{"EF", 46},  {"AF41", 34}, {"AF42", 36}, {"CS3", 24},
+                                                   {"CS4", 32}, {"CS5", 40},  {"CS0", 0},   {"DF", 0}};
+  if (auto it = names.find(name); it != names.end()) return it->second;
+  if (!name.empty() && name.size() <= 2 && std::all_of(name.begin(), name.end(), ::isdigit)) {
+    int v = std::stoi(name);
+    if (v <= 63) return v;
+  }
+  return std::nullopt;
+}
+
+double number_or(ParamReader& r, const char* key, double min, double max, double fallback) {
+  const auto* j = r.raw(key);
+  if (!j) return fallback;
+  double v = fallback;
+  if (j->is_number())
+    v = j->get<double>();
+  else if (j->is_string()) {
+    try {
+      v = std::stod(j->get<std::string>());
+    } catch (const std::exception&) {
+      r.error(key, fmt::format("expected a number {:g}-{:g}", min, max));
+      return fallback;
+    }
+  } else {
+    r.error(key, fmt::format("expected a number {:g}-{:g}", min, max));
+    return fallback;
+  }
+  if (!(v >= min && v <= max)) r.error(key, fmt::format("expected a number {:g}-{:g}", min, max));
+  return v;
+}
+
+// The client's wall clock for a Clock time point (the stream's timestamps
+// are wall-clock microseconds; Clock is what timers and virtual time use).
+struct WallClock {
+  Clock::time_point clock0 = Clock::now();
+  std::int64_t wall0 = static_cast<std::int64_t>(echo::now_us());
+  std::int64_t at(Clock::time_point t) const {
+    return wall0 + std::chrono::duration_cast<std::chrono::microseconds>(t - clock0).count();
+  }
+};
+
+struct StreamRun {
+  StreamLog log;
+  std::optional<echo::StreamView> latest;  // the responder's most advanced record
+  std::uint64_t session = 0;
+  std::size_t main = 0;  // packets of the stream proper
+  std::vector<bool> tail_replied;
+  int outstanding = 0;
+  Millis max_rtt{0};
+};
+
+void note_view(StreamRun& run, const echo::StreamView& v) {
+  if (!run.latest || v.received + v.duplicates >= run.latest->received + run.latest->duplicates) run.latest = v;
+  std::uint32_t lowest = v.highest > echo::kStreamWindow ? v.highest - echo::kStreamWindow : 0;
+  for (std::uint32_t s = lowest; s <= v.highest && s < run.main; ++s) {
+    auto covered = v.covers(s);
+    auto& mark = run.log.packets[s].reached_responder;
+    if (covered && (!mark || *covered)) mark = *covered;  // a later "received" overrides an earlier "not yet"
+  }
+}
+
+void take_reply(StreamRun& run, const EchoEvent& ev, const WallClock& wall) {
+  const auto& reply = ev.reply;
+  if (reply.session != run.session || !reply.stream) return;
+  std::size_t s = reply.sequence;
+  if (s >= run.main + run.tail_replied.size()) return;
+  note_view(run, *reply.stream);
+  if (s >= run.main) {
+    if (!run.tail_replied[s - run.main]) --run.outstanding;
+    run.tail_replied[s - run.main] = true;
+    return;
+  }
+  auto& p = run.log.packets[s];
+  if (p.replies++ > 0) return;  // a duplicate: counted, its times ignored
+  --run.outstanding;
+  p.received_us = static_cast<std::int64_t>(reply.seen.received_us);
+  p.reflected_us = static_cast<std::int64_t>(reply.stream->sent_us);
+  p.arrived_us = wall.at(ev.at);
+  run.log.reply_order.push_back(reply.sequence);
+  run.max_rtt = std::max(run.max_rtt, Millis((*p.arrived_us - p.sent_us) / 1000));
+}
+
+// The paced stream: packet i leaves at start + i * interval; replies are
+// taken while waiting for the next departure, so their arrival times are
+// those of the receive, not of the next send.
+asio::awaitable<std::optional<CheckError>> run_stream(CheckContext& ctx, const MediaQualityParams& p, udp::endpoint to,
+                                                      EchoSocket& socket, StreamRun& run) {
+  WallClock wall;
+  auto interval = std::chrono::microseconds(p.codec.interval_us);
+  run.main = static_cast<std::size_t>(static_cast<long long>(p.duration_s) * 1'000'000 / p.codec.interval_us);
+  run.tail_replied.assign(kTailProbes, false);
+  run.session = random_session();
+  auto stream_time = std::chrono::duration_cast<Millis>(interval * (run.main + kTailProbes));
+  auto end = wall.clock0 + ctx.budget(stream_time + kMinReplyWait);
+  auto drain_until = [&](Clock::time_point until) -> asio::awaitable<void> {
+    while (Clock::now() < until) {
+      auto receiving = socket.receive(until);
+      auto ev = co_await std::move(receiving);
+      if (!ev) break;
+      if (ev->kind == EchoEvent::Kind::reply && ev->from == to) take_reply(run, *ev, wall);
+    }
+  };
+  for (std::size_t i = 0; i < run.main + kTailProbes; ++i) {
+    auto due = wall.clock0 + std::chrono::duration_cast<Clock::duration>(interval * i);
+    if (due >= end) break;
+    auto draining = drain_until(due);
+    co_await std::move(draining);
+    echo::Request req;
+    req.session = run.session;
+    req.sequence = static_cast<std::uint32_t>(i);
+    req.stream = true;
+    req.size = p.codec.datagram;
+    auto now = Clock::now();
+    req.sent_us = static_cast<std::uint64_t>(wall.at(now));
+    auto error = socket.send(to, req);
+    if (i < run.main) {
+      run.log.packets.push_back({});
+      run.log.packets.back().sent_us = wall.at(now);
+    }
+    if (!error) ++run.outstanding;
+  }
+  if (run.log.packets.size() < run.main) run.main = run.log.packets.size();  // the budget ran out first
+  auto wait = std::max(kMinReplyWait, run.max_rtt * 3);
+  auto until = std::min(end, Clock::now() + std::chrono::duration_cast<Clock::duration>(wait));
+  while (run.outstanding > 0 && Clock::now() < until) {
+    auto receiving = socket.receive(until);
+    auto ev = co_await std::move(receiving);
+    if (!ev) break;
+    if (ev->kind == EchoEvent::Kind::reply && ev->from == to) take_reply(run, *ev, wall);
+  }
+  co_return std::nullopt;
+}
+
+void finish_log(StreamRun& run) {
+  if (!run.latest) return;
+  const auto& v = *run.latest;
+  run.log.responder_received = v.received;
+  run.log.responder_duplicates = v.duplicates;
+  for (std::size_t t = 0; t < run.tail_replied.size(); ++t)
+    if (run.tail_replied[t] || v.covers(static_cast<std::uint32_t>(run.main + t)) == true) ++run.log.tail_received;
+  run.log.responder_clock_known = v.clock_known;
+  run.log.responder_clock_synchronised = v.clock_synchronised;
+  run.log.responder_clock_error_ms = v.clock_error_ms;
+}
+
+asio::awaitable<Measured<MediaQualityResult>> measure_media_quality(MediaQualityParams p, CheckContext& ctx) {
+  Measured<MediaQualityResult> m;
+  auto& out = m.result;
+  out.host = p.host;
+  out.port = p.port;
+  out.codec = p.codec.name;
+  out.duration_s = p.duration_s;
+  out.dscp = p.dscp;
+  auto asking = resolve_and_ask(ctx, p.host, p.control_port);  // named: GCC 12 and co_await arguments
+  auto step = co_await std::move(asking);
+  if (!step.resolved()) {
+    out.unresolved = std::move(step.lookup);
+    co_return m;
+  }
+  if (auto setup = net::setup_error(step.info, "udp_echo", p.port)) {
+    m.error = std::move(setup);
+    co_return m;
+  }
+  udp::endpoint to(step.address(), p.port);
+  out.address = to.address().to_string();
+  EchoSocket socket(ctx.executor);
+  EchoSocketOptions opts;
+  opts.token = ctx.settings.token;
+  opts.tos = p.dscp << 2;
+  if (p.source_port)
+    opts.local = udp::endpoint(to.address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
+                                                    : asio::ip::address(asio::ip::address_v4::any()),
+                               *p.source_port);
+  if (auto err = socket.open(to.protocol(), opts)) {
+    m.error = std::move(err);
+    co_return m;
+  }
+  out.source_port = socket.local_endpoint().port();
+  StreamRun run;
+  run.log.interval_us = p.codec.interval_us;
+  run.log.local_clock = read_clock_state();
+  auto streaming = run_stream(ctx, p, to, socket, run);
+  if (auto err = co_await std::move(streaming)) {
+    m.error = std::move(err);
+    co_return m;
+  }
+  socket.close();
+  finish_log(run);
+  auto analysed = analyse_stream(run.log, p.codec);
+  analysed.host = out.host;
+  analysed.address = out.address;
+  analysed.port = out.port;
+  analysed.source_port = out.source_port;
+  analysed.duration_s = out.duration_s;
+  analysed.dscp = out.dscp;
+  out = std::move(analysed);
+  if (out.replies == 0 && !run.latest) {
+    // Silence: an older responder answers echo v1 but not v3 streams.
+    echo::Request old_style;
+    old_style.session = random_session();
+    EchoSocketOptions plain;
+    plain.token = ctx.settings.token;
+    auto probing = echo_once(ctx.executor, to, plain, old_style, ctx.budget(kMinReplyWait));
+    auto probe = co_await std::move(probing);
+    if (probe.event && probe.event->kind == EchoEvent::Kind::reply)
+      m.error = CheckError{ErrorReason::setup, Operation::receive,
+                           fmt::format("the responder at {} answers echo probes but not media streams (echo v3): it "
+                                       "is an older version; upgrade it",
+                                       net::format_host_port(to.address(), to.port()))};
+  }
+  co_return m;
+}
+
+}  // namespace
+
+MediaQualityParams MediaQualityParams::parse(ParamReader& r) {
+  MediaQualityParams p;
+  p.host = r.string("host");
+  p.port = r.port_or("port", 5004);
+  if (auto port = r.opt_integer("source_port", 1, 65535)) p.source_port = static_cast<std::uint16_t>(*port);
+  auto codec = r.choice("codec", {"g711", "opus", "video"}, "g711");
+  p.codec = media_codec(codec).value_or(*media_codec("g711"));
+  p.duration_s = static_cast<int>(r.integer_or("duration_s", 1, 60, 10));
+  p.dscp = p.codec.dscp;
+  if (const auto* j = r.raw("dscp")) {
+    std::optional<int> v;
+    if (j->is_string())
+      v = dscp_value(j->get<std::string>());
+    else if (j->is_number_integer() && j->get<long long>() >= 0 && j->get<long long>() <= 63)
+      v = static_cast<int>(j->get<long long>());
+    if (v)
+      p.dscp = *v;
+    else
+      r.error("dscp", "expected a DSCP value 0-63 or a class name (EF, AF41, CS3, CS0, ...)");
+  }
+  p.max_one_way_delay_ms = number_or(r, "max_one_way_delay_ms", 1, 10000, 150);
+  p.max_rtt_ms = number_or(r, "max_rtt_ms", 1, 20000, 300);
+  p.max_jitter_ms = number_or(r, "max_jitter_ms", 0, 10000, 30);
+  p.max_loss_pct = number_or(r, "max_loss_pct", 0, 100, 1);
+  p.mos_pass = number_or(r, "mos_pass", 1, 4.5, 4.0);
+  p.mos_fail = number_or(r, "mos_fail", 1, 4.5, 3.6);
+  if (p.mos_fail > p.mos_pass) r.error("mos_fail", "must not be above mos_pass");
+  if (auto port = r.opt_integer("control_port", 1, 65535)) p.control_port = static_cast<std::uint16_t>(*port);
+  return p;
+}
+
+std::string MediaQualityParams::target() const { return net::format_host_port(host, port); }
+
+CheckKind media_quality_check_kind() {
+  // The stream (up to 60 s) plus resolving, the control exchange and late replies.
+  return make_check_kind<MediaQualityParams, MediaQualityResult>(
+      "media_quality", Millis(75000),
+      {&measure_media_quality, &judge_media_quality, &media_quality_view, &media_quality_metrics});
+}
+
+}  // namespace callready::checks

@@ -1,0 +1,116 @@
+// media_quality on loopback against a real `callready respond`: a clean
+// stream of each codec passes with no loss and MOS >= 4.3, the responder's
+// counters match what was sent; the set-up errors (a port the responder does
+// not serve, a wrong token); a responder that dies mid-stream is a finding
+// within the deadline, never a hang. Loss, delay and jitter of real paths
+// are in the namespace lab (tests/lab/media_quality_*).
+#include "checks/media_quality/media_quality_check.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <thread>
+
+#include "probe/net/resolver.hpp"
+#include "probe/net/responder_control.hpp"
+#include "tests/integration/responder_support.hpp"
+
+using namespace callready;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+CheckOutcome run_media(const json& params, unsigned short control, const std::string& token = "") {
+  static const CheckKind kind = checks::media_quality_check_kind();
+  REQUIRE(kind.validate(params).empty());
+  asio::io_context io;
+  net::Resolver resolver(io.get_executor(), std::nullopt);
+  ScanSettings settings;
+  settings.token = token;
+  settings.responder = "127.0.0.1:" + std::to_string(control);
+  net::ResponderLink link(io.get_executor(), control, token);
+  CheckContext ctx{io.get_executor(), resolver, Clock::now() + 30s, settings, link, nullptr};
+  return test::run_io(io, kind.run(params, ctx));
+}
+
+bool has_code(const CheckOutcome& o, const std::string& code) {
+  return std::any_of(o.findings.begin(), o.findings.end(), [&](const Finding& f) { return f.code == code; });
+}
+
+}  // namespace
+
+TEST_CASE("a clean loopback stream of each codec: no loss either way, MOS >= 4.3, the counts add up") {
+  test::TempDir dir;
+  auto r = test::start_responder(dir, 1);
+  for (const char* codec : {"g711", "opus", "video"}) {
+    CAPTURE(codec);
+    auto o = run_media({{"host", "127.0.0.1"}, {"port", r.udp_first}, {"codec", codec}, {"duration_s", 2}}, r.control);
+    REQUIRE_MESSAGE(!o.error, o.summary);
+    const auto& d = o.details;
+    int expected = codec == std::string("video") ? 2'000'000 / 5867 : 100;
+    CHECK(d["upstream"]["sent"] == expected);
+    CHECK(d["upstream"]["received"] == expected);
+    CHECK(d["downstream"]["sent"] == expected);
+    CHECK(d["downstream"]["received"] == expected);
+    CHECK(d["upstream"]["loss_pct"] == 0);
+    CHECK(d["downstream"]["loss_pct"] == 0);
+    CHECK(d["upstream"]["duplicates"] == 0);
+    CHECK(d["rtt_ms"]["median"].get<double>() < 5);
+    CHECK(d["mos"].get<double>() >= 4.3);
+    CHECK(d["codec"] == codec);
+    // Only the clock finding (when this machine or the responder is not synchronised) may remain.
+    for (const auto& f : o.findings) CHECK(f.code == "media_quality.clock_unsynchronised");
+  }
+}
+
+TEST_CASE("a chosen source port and DSCP are used") {
+  test::TempDir dir;
+  auto r = test::start_responder(dir, 1);
+  auto source = test::free_port(true);
+  auto o = run_media(
+      {{"host", "127.0.0.1"}, {"port", r.udp_first}, {"source_port", source}, {"duration_s", 1}, {"dscp", "AF41"}},
+      r.control);
+  REQUIRE_MESSAGE(!o.error, o.summary);
+  CHECK(o.details["source_port"] == source);
+  CHECK(o.details["dscp"] == 34);
+  CHECK(o.details["upstream"]["received"] == 50);
+}
+
+TEST_CASE("a port the responder does not serve is a set-up error") {
+  test::TempDir dir;
+  auto r = test::start_responder(dir, 1);
+  auto o = run_media({{"host", "127.0.0.1"}, {"port", r.udp_first + 1}, {"duration_s", 1}}, r.control);
+  REQUIRE(o.error);
+  CHECK(o.error->reason == ErrorReason::setup);
+}
+
+TEST_CASE("a wrong token is a set-up error") {
+  test::TempDir dir;
+  auto r = test::start_responder(dir, 1, {"--token", "right"});
+  auto o = run_media({{"host", "127.0.0.1"}, {"port", r.udp_first}, {"duration_s", 1}}, r.control, "wrong");
+  REQUIRE(o.error);
+  CHECK(o.error->reason == ErrorReason::setup);
+  // With the right token the stream is answered.
+  auto ok = run_media({{"host", "127.0.0.1"}, {"port", r.udp_first}, {"duration_s", 1}}, r.control, "right");
+  REQUIRE_MESSAGE(!ok.error, ok.summary);
+  CHECK(ok.details["downstream"]["received"] == 50);
+}
+
+TEST_CASE("a responder that dies mid-stream: an interrupted finding, within the deadline") {
+  test::TempDir dir;
+  auto r = test::start_responder(dir, 1);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(1s);  // the stream runs 3 s: stop the far end in its middle
+    r.process->stop();
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto o = run_media({{"host", "127.0.0.1"}, {"port", r.udp_first}, {"duration_s", 3}}, r.control);
+  killer.join();
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+  REQUIRE_MESSAGE(!o.error, o.summary);
+  CHECK(has_code(o, "media_quality.interrupted"));
+  CHECK(has_code(o, "media_quality.loss"));
+  CHECK(o.details["interrupted_at"].get<int>() > 20);
+  CHECK(o.details["interrupted_at"].get<int>() < 130);
+}
