@@ -236,6 +236,18 @@ asio::awaitable<TargetProbe> probe_target(CheckContext& ctx, const Params& p, st
   co_return t;
 }
 
+// The HTTPS echo's pin, asked over the responder's control channel ("" when
+// the responder cannot say: an older responder, no TLS echo).
+asio::awaitable<std::string> pin_from_control(CheckContext& ctx, asio::ip::address remote) {
+  tcp::endpoint control(remote, ctx.responder.default_control_port());
+  nlohmann::json request = {{"op", "pin"}};
+  auto asking = net::ask_service(ctx.executor, control, ctx.settings.token, "https_echo", std::move(request),
+                                 ctx.budget(Millis(3000)));
+  auto answer = co_await std::move(asking);
+  if (!answer.ok() || !answer.reply.is_object()) co_return std::string();
+  co_return normalise_pin(answer.reply.value("pin_sha256", ""));
+}
+
 asio::awaitable<Measured<Result>> measure(Params p, CheckContext& ctx) {
   Measured<Result> m;
   Result& r = m.result;
@@ -271,9 +283,17 @@ asio::awaitable<Measured<Result>> measure(Params p, CheckContext& ctx) {
   auto plain = echo_over(std::move(plain_path), "http", p.http_port, "direct", p.host, ctx.budget(limit));
   r.exchanges.push_back(co_await std::move(plain));
   const auto& first = r.exchanges.front();
+  std::string learned;
+  if (p.pin_sha256.empty()) {
+    auto asking_pin = pin_from_control(ctx, remote);
+    learned = co_await std::move(asking_pin);
+  }
   if (!p.pin_sha256.empty()) {
     r.pin = p.pin_sha256;
     r.pin_source = "params";
+  } else if (!learned.empty()) {
+    r.pin = learned;
+    r.pin_source = "control";
   } else if (first.echo && !first.echo->tls_pin.empty()) {
     r.pin = first.echo->tls_pin;
     r.pin_source = "http_echo";

@@ -191,6 +191,14 @@ asio::awaitable<void> HttpEchoService::exchange(std::shared_ptr<HttpEchoService>
 struct EchoHandle : respond::RunningService {
   explicit EchoHandle(std::shared_ptr<HttpEchoService> s) : service(std::move(s)) {}
   void stop() override { service->stop(); }
+  // The control channel's question "which key do you serve?": the check
+  // learns the pin over a path TLS inspection does not touch.
+  void request(const nlohmann::json& req, const std::string&, respond::ServiceReply reply) override {
+    if (!req.is_object() || req.value("op", "") != "pin") return reply({{"error", "unknown_op"}});
+    auto pin = proxy::served_echo_pin();
+    if (pin.empty()) return reply({{"error", "no_tls"}});
+    reply({{"pin_sha256", pin}});
+  }
   std::shared_ptr<HttpEchoService> service;
 };
 

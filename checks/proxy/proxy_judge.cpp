@@ -129,7 +129,7 @@ void tls_findings(const Result& r, const Analysis& a, std::vector<Finding>& out)
                    fmt::format("TLS to the echo at port {} ({}) was intercepted: the certificate presented has key "
                                "{}, not the echo's {} ({}); it was issued by \"{}\" ({}).",
                                e.port, e.via, e.chain.front().spki_sha256.substr(0, 16) + "…",
-                               r.pin.substr(0, 16) + "…", r.pin_source == "params" ? "pinned" : "told by the echo",
+                               r.pin.substr(0, 16) + "…", r.pin_source == "params" ? "pinned" : "told by the responder",
                                a.interceptor_issuer.value_or(""), e.chain.front().issuer),
                    kBypassInspection, ""});
   }

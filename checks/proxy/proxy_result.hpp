@@ -93,7 +93,7 @@ struct Result {
   std::string proxy_exempted_by;              // the NO_PROXY entry that sent the responder direct
   std::string proxy_error;                    // an unusable proxy setting
   std::string pin;                            // the echo's pin the TLS step compared with
-  std::string pin_source;                     // "params" | "http_echo" | ""
+  std::string pin_source;                     // "params" | "control" | "http_echo" | ""
   std::vector<EchoExchange> exchanges;        // plain direct, TLS direct, TLS through the proxy
   std::vector<TargetProbe> targets;
   std::vector<PacFetch> pac;

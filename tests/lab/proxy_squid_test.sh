@@ -85,7 +85,7 @@ scan none "{\"host\": \"$LAB_CLOUD_IP\", $TARGET, $ECHO_ISSUER}"
 lab_assert "$LAB_DIR/none.json" 'c["status"] == "pass" and c["findings"] == []' "no proxy: nothing reported"
 lab_assert "$LAB_DIR/none.json" 'd["transparent_proxy"] is False and d["tls_intercepted"] is False and d["explicit_proxy"] is None'
 lab_assert "$LAB_DIR/none.json" 'd["headers_added"] == [] and d["headers_changed"] == [] and d["headers_removed"] == []'
-lab_assert "$LAB_DIR/none.json" 'd["pin_source"] == "http_echo" and d["echo_source"] == d["observed_address"] == "203.0.113.1"' "pin learned, NAT address seen by both"
+lab_assert "$LAB_DIR/none.json" 'd["pin_source"] == "control" and d["echo_source"] == d["observed_address"] == "203.0.113.1"' "pin learned, NAT address seen by both"
 lab_assert "$LAB_DIR/none.json" 'd["exchanges"][0]["sent"] == d["exchanges"][0]["received"]' "the head arrived byte for byte"
 lab_assert "$LAB_DIR/none.json" 'd["targets"][0]["expected_issuer"] is True and d["targets"][0]["via"] == "direct"'
 
