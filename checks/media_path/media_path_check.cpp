@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "checks/common/http_proxy.hpp"
 #include "checks/common/responder_step.hpp"
 #include "checks/media_path/media_path_metrics.hpp"
 #include "checks/media_path/media_path_steps.hpp"
@@ -42,6 +43,32 @@ bool keep(Measured<MediaPathResult>& m, Step step) {
   }
   m.result.attempts.push_back(std::move(step.attempt));
   return true;
+}
+
+// The last rung, when an explicit proxy applies to https://host:tls_port.
+asio::awaitable<void> tls_via_proxy(Measured<MediaPathResult>& m, const MediaPathParams& p, CheckContext& ctx) {
+  http_proxy::Url target{"https", "", "", p.host, p.tls_port};
+  auto choice = http_proxy::choose_proxy(target, p.proxy, http_proxy::ProxyEnvironment::from_process());
+  if (!choice.error.empty()) {
+    m.error = CheckError{p.proxy ? ErrorReason::bad_params : ErrorReason::local, Operation::none, choice.error};
+    co_return;
+  }
+  if (!choice.proxy) co_return;
+  m.result.proxy = choice.proxy->scheme + "://" + choice.proxy->authority();
+  m.result.proxy_source = choice.source;
+  auto resolving = resolve_target(ctx, choice.proxy->host);
+  auto proxy_addresses = co_await std::move(resolving);
+  if (!proxy_addresses.resolved()) {
+    m.error = CheckError{ErrorReason::dependency, Operation::resolve,
+                         fmt::format("the proxy {} ({}) does not resolve: {}", choice.proxy->host, choice.source,
+                                     proxy_addresses.message),
+                         unresolved_cause(proxy_addresses)};
+    co_return;
+  }
+  tcp::endpoint proxy_at(proxy_addresses.addresses.front(), choice.proxy->port);
+  auto trying = media_path::try_tls_via_proxy(ctx, proxy_at, *choice.proxy, p.host, p.tls_port, ctx.budget(kTlsWait));
+  if (!keep(m, co_await std::move(trying))) co_return;
+  if (m.result.attempts.back().result == AttemptResult::ok) m.result.path = PathTransport::tls;
 }
 
 asio::awaitable<Measured<MediaPathResult>> measure_media_path(MediaPathParams p, CheckContext& ctx) {
@@ -83,7 +110,12 @@ asio::awaitable<Measured<MediaPathResult>> measure_media_path(MediaPathParams p,
 
   auto tls_trying = media_path::try_tls(ctx, tcp::endpoint(address, p.tls_port), ctx.budget(kTlsWait));
   if (!keep(m, co_await std::move(tls_trying))) co_return m;
-  if (m.result.attempts.back().result == AttemptResult::ok) m.result.path = PathTransport::tls;
+  if (m.result.attempts.back().result == AttemptResult::ok) {
+    m.result.path = PathTransport::tls;
+    co_return m;
+  }
+  auto proxied = tls_via_proxy(m, p, ctx);
+  co_await std::move(proxied);
   co_return m;
 }
 
@@ -110,12 +142,10 @@ MediaPathParams MediaPathParams::parse(ParamReader& r) {
   }
   p.tcp_port = r.port_or("tcp_port", 5004);
   p.tls_port = r.port_or("tls_port", 443);
-  if (auto proxy = r.opt_string("proxy")) {
-    if (!proxy->starts_with("http://"))
-      r.error("proxy", "expected an http:// URL of an explicit proxy");
-    else
-      p.proxy = *proxy;
-  }
+  p.proxy = r.opt_string("proxy");
+  std::string error;
+  if (p.proxy && *p.proxy != "direct" && !p.proxy->empty() && !http_proxy::parse_url(*p.proxy, error, "http"))
+    r.error("proxy", error);
   if (auto port = r.opt_integer("control_port", 1, 65535)) p.control_port = static_cast<std::uint16_t>(*port);
   return p;
 }

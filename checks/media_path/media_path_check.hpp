@@ -4,10 +4,13 @@
 // The ladder a client walks when UDP is blocked, in order: UDP echo probes to
 // each media port (udp_ports), the echo RFC 4571-framed over TCP (tcp_port),
 // the same framed echo inside TLS without SNI (tls_port; the responder's
-// self-signed certificate is accepted: this tests the path, not trust). The
-// first step that gets an answer is the path; the ladder stops there. Each
-// attempt keeps why it failed (no answer, refused, reset, ICMP unreachable,
-// handshake failed), so the report says why every earlier step did not work.
+// self-signed certificate is accepted: this tests the path, not trust), and
+// when an explicit proxy applies (the `proxy` param, else HTTPS_PROXY), TLS
+// through a CONNECT tunnel of that proxy, as a client with a proxy sends TLS
+// media. The first step that gets an answer is the path; the ladder stops
+// there. Each attempt keeps why it failed (no answer, refused, reset, ICMP unreachable,
+// handshake failed, proxy refused with its status), so the report says why
+// every earlier step did not work.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,7 +26,9 @@ struct MediaPathParams {
   std::vector<std::uint16_t> udp_ports = {5004, 9000};
   std::uint16_t tcp_port = 5004;
   std::uint16_t tls_port = 443;
-  std::optional<std::string> proxy;  // http://host:port of an explicit proxy (contract key; see the check's notes)
+  // An explicit HTTP proxy for the last rung: a URL, or "direct"; absent: HTTPS_PROXY / https_proxy
+  // (NO_PROXY honoured), as checks/common/http_proxy.hpp chooses.
+  std::optional<std::string> proxy;
   std::optional<std::uint16_t> control_port;
 
   static MediaPathParams parse(ParamReader& r);
@@ -41,6 +46,7 @@ enum class AttemptResult {
   reset,             // reset or closed mid-way (a middlebox cutting the flow)
   unreachable,       // ICMP unreachable (a router's or firewall's REJECT), or no route
   handshake_failed,  // TCP connected but TLS did not complete
+  proxy_refused,     // the explicit proxy answered the CONNECT with 407, another status, or garbage
   not_tried,         // an earlier step worked
 };
 const char* to_string(AttemptResult);
@@ -52,6 +58,8 @@ struct PathAttempt {
   Operation operation = Operation::none;  // the step that failed
   std::string detail;                     // what was seen, in words ("port unreachable from 198.51.100.1")
   std::optional<double> rtt_ms;           // for an answer
+  std::string proxy;                      // the TLS rung through an explicit proxy: its URL (no credentials)
+  int proxy_status = 0;                   // the proxy's answer to CONNECT, when it gave one
 };
 
 struct MediaPathResult {
@@ -60,12 +68,16 @@ struct MediaPathResult {
   std::optional<TargetAddresses> unresolved;  // when the host did not resolve
   std::vector<PathAttempt> attempts;          // in the order tried
   std::optional<PathTransport> path;          // the first that worked
+  std::string proxy;                          // the proxy the last rung went through ("" when none applied)
+  std::string proxy_source;                   // where it came from: "params", "HTTPS_PROXY", ...
 
   const PathAttempt* chosen() const;  // the attempt that worked, if any
 };
 
-// The details: host, address, path ("udp"/"tcp"/"tls" or null), attempts
-// [{transport, port, result, operation, detail, rtt_ms}].
+// The details: host, address, path ("udp"/"tcp"/"tls" or null), proxy (the
+// URL the last rung went through, or null), attempts [{transport, port,
+// result, rtt_ms; on failure operation, detail; through a proxy: proxy,
+// proxy_status}].
 void to_json(nlohmann::json& j, const MediaPathResult& r);
 
 // Findings (code, severity, operation):

@@ -34,6 +34,8 @@ const char* to_string(AttemptResult r) {
       return "unreachable";
     case AttemptResult::handshake_failed:
       return "handshake_failed";
+    case AttemptResult::proxy_refused:
+      return "proxy_refused";
     case AttemptResult::not_tried:
       return "not_tried";
   }
@@ -51,6 +53,8 @@ void to_json(nlohmann::json& j, const MediaPathResult& r) {
   j["host"] = r.host;
   j["address"] = r.address.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.address);
   j["path"] = r.path ? nlohmann::json(to_string(*r.path)) : nlohmann::json(nullptr);
+  j["proxy"] = r.proxy.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.proxy);
+  if (!r.proxy_source.empty()) j["proxy_source"] = r.proxy_source;
   auto& list = j["attempts"] = nlohmann::json::array();
   for (const auto& a : r.attempts) {
     nlohmann::json e = {{"transport", to_string(a.transport)}, {"port", a.port}, {"result", to_string(a.result)}};
@@ -58,6 +62,10 @@ void to_json(nlohmann::json& j, const MediaPathResult& r) {
     if (a.result != AttemptResult::ok) {
       e["operation"] = to_string(a.operation);
       e["detail"] = a.detail;
+    }
+    if (!a.proxy.empty()) {
+      e["proxy"] = a.proxy;
+      e["proxy_status"] = a.proxy_status ? nlohmann::json(a.proxy_status) : nlohmann::json(nullptr);
     }
     list.push_back(std::move(e));
   }
@@ -96,10 +104,15 @@ std::string why(const PathAttempt& a) {
     case AttemptResult::handshake_failed:
       reason = "the TLS handshake failed (a proxy or firewall that needs SNI or inspects TLS)";
       break;
+    case AttemptResult::proxy_refused:
+      reason = a.proxy_status ? fmt::format("the proxy refused the tunnel with HTTP {}", a.proxy_status)
+                              : std::string("the proxy refused the tunnel");
+      break;
     default:
       reason = to_string(a.result);
   }
-  return fmt::format("{} {}: {}{}", transport_name(a.transport), a.port, reason,
+  return fmt::format("{} {}{}: {}{}", transport_name(a.transport), a.port,
+                     a.proxy.empty() ? "" : " via proxy " + a.proxy, reason,
                      a.detail.empty() ? "" : " [" + a.detail + "]");
 }
 
@@ -138,8 +151,8 @@ Judgement judge_media_path(const MediaPathResult& r, const MediaPathParams& p) {
     return j;
   }
   auto rtt = chosen->rtt_ms ? fmt::format(", {} ms", *chosen->rtt_ms) : std::string();
-  j.summary =
-      fmt::format("media would take {} {} to {}{}", transport_name(chosen->transport), chosen->port, p.host, rtt);
+  j.summary = fmt::format("media would take {} {}{} to {}{}", transport_name(chosen->transport), chosen->port,
+                          chosen->proxy.empty() ? "" : " via proxy " + chosen->proxy, p.host, rtt);
   auto reasons = failures(r);
   if (*r.path == PathTransport::udp) {
     if (!reasons.empty())
@@ -152,14 +165,21 @@ Judgement judge_media_path(const MediaPathResult& r, const MediaPathParams& p) {
     return j;
   }
   bool tls = *r.path == PathTransport::tls;
-  j.summary += fmt::format(" (fallback: {})", fmt::join(reasons, "; "));
+  std::vector<std::string> failed_rungs;
+  for (const auto& a : r.attempts)
+    if (a.result != AttemptResult::ok)
+      failed_rungs.push_back(fmt::format("{} {}{} {}", transport_name(a.transport), a.port,
+                                         a.proxy.empty() ? "" : " via proxy", to_string(a.result)));
+  j.summary += fmt::format(" (fallback: {})", fmt::join(failed_rungs, ", "));
   j.findings.push_back(
       {.severity = Severity::warning,
        .code = tls ? "media_path.tls_fallback" : "media_path.tcp_fallback",
-       .message =
-           fmt::format("Media would fall back to {} {} to {}: {}. Media over {} suffers added delay and "
-                       "jitter whenever a packet is lost",
-                       transport_name(*r.path), chosen->port, p.host, fmt::join(reasons, "; "), tls ? "TLS" : "TCP"),
+       .message = fmt::format("Media would fall back to {} {}{} to {}: {}. Media over {} suffers added delay and "
+                              "jitter whenever a packet is lost{}",
+                              transport_name(*r.path), chosen->port,
+                              chosen->proxy.empty() ? "" : " through the proxy " + chosen->proxy, p.host,
+                              fmt::join(reasons, "; "), tls ? "TLS" : "TCP",
+                              chosen->proxy.empty() ? "" : ", and the proxy may become a bandwidth bottleneck"),
        .remediation = fmt::format("Allow outbound UDP {} to {}{}", udp_ports_text(p), p.host,
                                   tls ? fmt::format(" (and TCP {})", p.tcp_port) : std::string()),
        .operation = first_failed_operation(r)});

@@ -11,6 +11,7 @@
 
 #include "checks/common/echo_client.hpp"
 #include "checks/common/framed_echo.hpp"
+#include "checks/common/http_proxy.hpp"
 #include "probe/net/async.hpp"
 #include "probe/net/errors.hpp"
 #include "probe/net/host_port.hpp"
@@ -204,6 +205,75 @@ void tls_failed(PathAttempt& a, const Watchdog& dog, const boost::system::error_
 
 }  // namespace
 
+namespace {
+
+// A TLS handshake with no SNI over the connected `sock`, then one framed echo
+// inside; `where` names the far end in the attempt's words.
+asio::awaitable<void> tls_echo(CheckContext& ctx, tcp::socket& sock, const Watchdog& dog, PathAttempt& attempt,
+                               std::string where) {
+  // No SNI (media over TLS carries none) and no verification: the path is tested, not trust.
+  ssl::context tls(ssl::context::tls_client);
+  tls.set_verify_mode(ssl::verify_none);
+  ssl::stream<tcp::socket&> stream(sock, tls);
+  auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+  if (hec) {
+    tls_failed(attempt, dog, hec, Operation::handshake, "TLS handshake with " + where + " (no SNI)");
+    co_return;
+  }
+  echo::Request request;
+  request.session = random_session();
+  auto bytes = framed::framed_request(request, ctx.settings.token);
+  auto sent_at = Clock::now();
+  auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+  if (wec) {
+    tls_failed(attempt, dog, wec, Operation::send, "send inside TLS to " + where);
+    co_return;
+  }
+  std::vector<std::uint8_t> buffer(echo::kMaxDatagram);
+  for (;;) {
+    auto reading = framed::read_frame(stream, buffer);
+    auto frame = co_await std::move(reading);
+    if (!frame.ok()) {
+      tls_failed(attempt, dog, frame.error, Operation::receive, "the framed echo inside TLS to " + where);
+      co_return;
+    }
+    echo::Reply reply;
+    if (echo::decode_reply({buffer.data(), frame.length}, ctx.settings.token, reply) != echo::DecodeError::none ||
+        reply.session != request.session)
+      continue;  // skipped, as over UDP
+    attempt.result = AttemptResult::ok;
+    attempt.rtt_ms = ms_since(sent_at);
+    co_return;
+  }
+}
+
+// Why the proxy gave no tunnel, as an attempt's result.
+void tunnel_failed(PathAttempt& a, const http_proxy::TunnelResult& t) {
+  using http_proxy::TunnelFailure;
+  a.operation = t.operation;
+  a.detail = t.message;
+  a.proxy_status = t.status;
+  switch (t.failure) {
+    case TunnelFailure::connect:
+      a.result = t.net == NetFailure::refused       ? AttemptResult::refused
+                 : t.net == NetFailure::unreachable ? AttemptResult::unreachable
+                 : t.net == NetFailure::timeout     ? AttemptResult::timeout
+                                                    : AttemptResult::reset;
+      break;
+    case TunnelFailure::timeout:
+      a.result = AttemptResult::timeout;
+      break;
+    case TunnelFailure::closed:
+      a.result = AttemptResult::reset;
+      break;
+    default:  // 407, another status, a malformed answer
+      a.result = AttemptResult::proxy_refused;
+      break;
+  }
+}
+
+}  // namespace
+
 asio::awaitable<Step> try_tls(CheckContext& ctx, tcp::endpoint to, Millis wait) {
   Step s;
   s.attempt.transport = PathTransport::tls;
@@ -226,40 +296,33 @@ asio::awaitable<Step> try_tls(CheckContext& ctx, tcp::endpoint to, Millis wait) 
     tls_failed(s.attempt, dog, cec, Operation::connect, "connect to " + where(to));
     co_return s;
   }
-  // No SNI (media over TLS carries none) and no verification: the path is tested, not trust.
-  ssl::context tls(ssl::context::tls_client);
-  tls.set_verify_mode(ssl::verify_none);
-  ssl::stream<tcp::socket&> stream(sock, tls);
-  auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
-  if (hec) {
-    tls_failed(s.attempt, dog, hec, Operation::handshake, "TLS handshake with " + where(to) + " (no SNI)");
-    co_return s;
-  }
-  echo::Request request;
-  request.session = random_session();
-  auto bytes = framed::framed_request(request, ctx.settings.token);
-  auto sent_at = Clock::now();
-  auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
-  if (wec) {
-    tls_failed(s.attempt, dog, wec, Operation::send, "send inside TLS to " + where(to));
-    co_return s;
-  }
-  std::vector<std::uint8_t> buffer(echo::kMaxDatagram);
-  for (;;) {
-    auto reading = framed::read_frame(stream, buffer);
-    auto frame = co_await std::move(reading);
-    if (!frame.ok()) {
-      tls_failed(s.attempt, dog, frame.error, Operation::receive, "the framed echo inside TLS to " + where(to));
+  auto echoing = tls_echo(ctx, sock, dog, s.attempt, where(to));
+  co_await std::move(echoing);
+  co_return s;
+}
+
+asio::awaitable<Step> try_tls_via_proxy(CheckContext& ctx, tcp::endpoint proxy_at, http_proxy::Url proxy,
+                                        std::string host, std::uint16_t port, Millis wait) {
+  Step s;
+  s.attempt.transport = PathTransport::tls;
+  s.attempt.port = port;
+  s.attempt.proxy = proxy.scheme + "://" + proxy.authority();  // no credentials, no path
+  auto start = Clock::now();
+  auto opening = http_proxy::open_tunnel(proxy_at, proxy, host, port, wait);
+  auto tunnel = co_await std::move(opening);
+  if (tunnel.failure != http_proxy::TunnelFailure::none || !tunnel.socket) {
+    if (tunnel.failure == http_proxy::TunnelFailure::connect && tunnel.net == NetFailure::local) {
+      s.error = CheckError{ErrorReason::local, Operation::connect, tunnel.message};
       co_return s;
     }
-    echo::Reply reply;
-    if (echo::decode_reply({buffer.data(), frame.length}, ctx.settings.token, reply) != echo::DecodeError::none ||
-        reply.session != request.session)
-      continue;  // skipped, as over UDP
-    s.attempt.result = AttemptResult::ok;
-    s.attempt.rtt_ms = ms_since(sent_at);
-    break;
+    tunnel_failed(s.attempt, tunnel);
+    co_return s;
   }
+  s.attempt.proxy_status = tunnel.status;
+  Watchdog dog(ctx.executor, *tunnel.socket, start + wait);
+  auto echoing = tls_echo(ctx, *tunnel.socket, dog, s.attempt,
+                          net::format_host_port(host, port) + " through proxy " + proxy.authority());
+  co_await std::move(echoing);
   co_return s;
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "checks/common/http_proxy.hpp"
 #include "checks/media_path/media_path_check.hpp"
 
 namespace callready::checks::media_path {
@@ -29,5 +30,12 @@ boost::asio::awaitable<Step> try_tcp(CheckContext& ctx, boost::asio::ip::tcp::en
 // A TCP connection to `to`, a TLS handshake with no SNI (any certificate
 // accepted), then one framed echo inside TLS.
 boost::asio::awaitable<Step> try_tls(CheckContext& ctx, boost::asio::ip::tcp::endpoint to, Millis wait);
+
+// The same through an explicit HTTP proxy: a CONNECT tunnel to host:port
+// (checks/common/http_proxy.hpp; the proxy resolves `host`), then TLS with
+// no SNI and one framed echo inside the tunnel.
+boost::asio::awaitable<Step> try_tls_via_proxy(CheckContext& ctx, boost::asio::ip::tcp::endpoint proxy_at,
+                                               http_proxy::Url proxy, std::string host, std::uint16_t port,
+                                               Millis wait);
 
 }  // namespace callready::checks::media_path

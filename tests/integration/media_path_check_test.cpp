@@ -63,7 +63,8 @@ Responder start(const test::TempDir& dir, bool with_tls = true) {
 }
 
 json params(unsigned short udp, unsigned short tcp, unsigned short tls, std::optional<unsigned short> control = {}) {
-  json p = {{"host", "127.0.0.1"}, {"udp_ports", {udp}}, {"tcp_port", tcp}, {"tls_port", tls}};
+  // "direct": an HTTPS_PROXY of the machine running the tests must not add a rung.
+  json p = {{"host", "127.0.0.1"}, {"udp_ports", {udp}}, {"tcp_port", tcp}, {"tls_port", tls}, {"proxy", "direct"}};
   if (control) p["control_port"] = *control;
   return p;
 }

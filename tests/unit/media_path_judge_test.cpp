@@ -98,7 +98,8 @@ TEST_CASE("media_path.tcp_fallback: no UDP port answered, TCP 5004 did") {
   CHECK(f.message.find("UDP 5004: no answer (dropped") != std::string::npos);
   CHECK(f.message.find("UDP 9000: ICMP unreachable") != std::string::npos);
   CHECK(f.message.find("from 203.0.113.1") != std::string::npos);
-  CHECK(j.summary.find("media would take TCP 5004") == 0);
+  CHECK(j.summary ==
+        "media would take TCP 5004 to 198.51.100.10, 12.5 ms (fallback: UDP 5004 timeout, UDP 9000 unreachable)");
 }
 
 TEST_CASE("media_path.tls_fallback: UDP dropped, TCP refused, TLS 443 answered") {
@@ -216,7 +217,7 @@ TEST_CASE("params: contract defaults, port lists, bad input") {
   CHECK(errors.front().path == "udp_ports[1]");
   parse({{"host", "h"}, {"udp_ports", nlohmann::json::array()}}, errors);
   CHECK_FALSE(errors.empty());
-  parse({{"host", "h"}, {"proxy", "socks5://10.0.0.1:1080"}}, errors);
+  parse({{"host", "h"}, {"proxy", "ftp://10.0.0.1:21"}}, errors);
   REQUIRE_FALSE(errors.empty());
   CHECK(errors.front().path == "proxy");
   parse({{"udp_ports", nlohmann::json::array({5004})}}, errors);
@@ -282,4 +283,55 @@ TEST_CASE("framing: lengths outside the echo bounds and cut frames are refused")
   REQUIRE(f.ok());
   echo::Request r;
   CHECK(echo::decode_request({buffer.data(), f.length}, "", r) == echo::DecodeError::bad_magic);
+}
+
+TEST_CASE("media_path.tls_fallback through the proxy: the proxy named, and its bottleneck") {
+  auto via = attempt(PathTransport::tls, 443, AttemptResult::ok);
+  via.proxy = "http://198.18.0.1:3128";
+  via.proxy_status = 200;
+  auto r = ladder({udp_silent(5004), udp_silent(9000),
+                   attempt(PathTransport::tcp, 5004, AttemptResult::timeout, Operation::connect),
+                   attempt(PathTransport::tls, 443, AttemptResult::timeout, Operation::connect), via});
+  r.proxy = via.proxy;
+  r.proxy_source = "HTTPS_PROXY";
+  auto j = judge_media_path(r, params());
+  const auto& f = only_finding(j);
+  CHECK(f.code == "media_path.tls_fallback");
+  CHECK(f.message.find("through the proxy http://198.18.0.1:3128") != std::string::npos);
+  CHECK(f.message.find("bandwidth bottleneck") != std::string::npos);
+  CHECK(j.summary.find("TLS 443 via proxy http://198.18.0.1:3128") != std::string::npos);
+  nlohmann::json d = r;
+  CHECK(d["proxy"] == "http://198.18.0.1:3128");
+  CHECK(d["proxy_source"] == "HTTPS_PROXY");
+  CHECK(d["attempts"][4]["proxy"] == "http://198.18.0.1:3128");
+  CHECK(d["attempts"][4]["proxy_status"] == 200);
+  CHECK_FALSE(d["attempts"][3].contains("proxy"));
+}
+
+TEST_CASE("media_path.no_path with the proxy refusing the tunnel: its status named") {
+  auto via = attempt(PathTransport::tls, 443, AttemptResult::proxy_refused, Operation::receive,
+                     "proxy 198.18.0.1:3128 answered 403 Forbidden");
+  via.proxy = "http://198.18.0.1:3128";
+  via.proxy_status = 403;
+  auto r = ladder({udp_silent(5004), attempt(PathTransport::tcp, 5004, AttemptResult::timeout, Operation::connect),
+                   attempt(PathTransport::tls, 443, AttemptResult::timeout, Operation::connect), via});
+  auto j = judge_media_path(r, params());
+  const auto& f = only_finding(j);
+  CHECK(f.code == "media_path.no_path");
+  CHECK(f.message.find("TLS 443 via proxy http://198.18.0.1:3128: the proxy refused the tunnel with HTTP 403") !=
+        std::string::npos);
+  nlohmann::json d = r;
+  CHECK(d["attempts"][3]["result"] == "proxy_refused");
+  CHECK(d["proxy"].is_null());
+}
+
+TEST_CASE("params: proxy is a URL, \"direct\", or absent") {
+  for (const char* ok : {"http://proxy.example.test:3128", "proxy.example.test:3128", "direct"}) {
+    nlohmann::json j = {{"host", "h"}, {"proxy", ok}};  // ParamReader keeps a reference
+    ParamReader r(j);
+    auto p = MediaPathParams::parse(r);
+    r.finish();
+    CHECK_MESSAGE(r.ok(), ok);
+    CHECK(p.proxy == std::optional<std::string>(ok));
+  }
 }
