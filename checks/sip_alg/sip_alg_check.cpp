@@ -60,6 +60,7 @@ boost::asio::awaitable<Measured<Result>> measure(Params p, CheckContext& ctx) {
       c.source_port = source;
       c.methods = p.methods;
       c.timeout = per_request;
+      c.token = ctx.settings.token;
       channels.push_back(run_channel(std::move(c)));
     }
   for (auto& exchanges : co_await net::gather(std::move(channels)))

@@ -105,6 +105,9 @@ asio::awaitable<std::vector<Exchange>> run_udp(ChannelSpec c) {
     Exchange e = base_exchange(c, method);
     e.local = net::format_host_port(local.address(), local.port());
     auto spec = new_spec(method, "UDP", local.address(), local.port(), c.remote, c.remote_port);
+    spec.token = c.token;
+    spec.unix_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto request = build_request(spec);
     auto t0 = Clock::now();
     auto deadline = t0 + c.timeout;
@@ -210,6 +213,9 @@ asio::awaitable<std::vector<Exchange>> run_tcp(ChannelSpec c) {
       continue;
     }
     auto spec = new_spec(method, "TCP", local.address(), local.port(), c.remote, c.remote_port);
+    spec.token = c.token;
+    spec.unix_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto request = build_request(spec);
     auto t0 = Clock::now();
     auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(request), kTuple);

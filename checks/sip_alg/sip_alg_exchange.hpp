@@ -20,6 +20,7 @@ struct ChannelSpec {
   std::uint16_t source_port = 0;  // 0 = ephemeral
   std::vector<std::string> methods;
   std::chrono::milliseconds timeout{2000};  // per request
+  std::string token;                        // the scan's: requests carry X-Callready-Auth
 };
 
 // One Exchange per method, in order. Never throws for network failures.

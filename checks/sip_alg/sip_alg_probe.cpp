@@ -13,6 +13,10 @@ namespace callready::checks::sip_alg {
 
 namespace {
 constexpr std::size_t kMinRequestBytes = 900;
+// Under a token the mirror answers at most 1.0x: a full answer (headers,
+// Via received/rport, the deflated copy) fits this many bytes, which stays
+// under RFC 3261 18.1.1's 1300 bytes for UDP.
+constexpr std::size_t kMinAuthenticatedRequestBytes = 1280;
 std::mt19937_64& rng() {
   static std::mt19937_64 r{std::random_device{}()};
   return r;
@@ -81,13 +85,16 @@ std::string build_request(const RequestSpec& s) {
         1000 + s.media_port, ip, addr, s.media_port);
     add("Content-Type", "application/sdp");
   }
+  if (!s.token.empty()) add(sip::kAuthHeader, sip::auth_value(s.token, s.method, s.unix_seconds, random_hex(16)));
   add("Content-Length", "0");  // serialize() writes the real length
-  // The mirror answers at most 1.5x a request's size (no amplification, see
-  // sip_service.cpp): pad short requests so that theirs fits. Dots deflate to
-  // almost nothing, so the pad buys room without growing the mirrored copy.
+  // The mirror answers at most 1.5x a request's size, 1.0x under a token (no
+  // amplification, see sip_service.cpp): pad short requests so that theirs
+  // fits. Dots deflate to almost nothing, so the pad buys room without
+  // growing the mirrored copy.
   auto size = sip::serialize(m).size();
-  if (size + 32 < kMinRequestBytes) {
-    auto pad = kMinRequestBytes - size - std::string_view("X-Callready-Pad: \r\n").size();
+  auto wanted = s.token.empty() ? kMinRequestBytes : kMinAuthenticatedRequestBytes;
+  if (size + 32 < wanted) {
+    auto pad = wanted - size - std::string_view("X-Callready-Pad: \r\n").size();
     m.headers.insert(m.headers.end() - 1, {"X-Callready-Pad", std::string(std::max<std::size_t>(pad, 1), '.')});
   }
   return sip::serialize(m);

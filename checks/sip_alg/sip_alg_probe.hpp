@@ -22,6 +22,11 @@ struct RequestSpec {
   std::string from_tag;
   unsigned cseq = 1;
   unsigned short media_port = 0;  // SDP m= port (INVITE); unique per probe, see LAB.md
+  // The scan's token: the request carries X-Callready-Auth (sip_codec.hpp) and
+  // is padded so that the mirror's answer (never larger than a request under a
+  // token) still holds the mirrored copy. Empty: unauthenticated.
+  std::string token;
+  long long unix_seconds = 0;  // when the request is built, for X-Callready-Auth
 };
 
 // Fresh random identifiers (Call-ID, branch, tag, an even media port not

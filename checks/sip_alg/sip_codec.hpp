@@ -91,6 +91,16 @@ struct Mirror {
   std::string request;  // the request's bytes as the responder received them
 };
 std::string encode_mirror(const Mirror& m);
+
+// With `callready respond --token`, the mirror answers only requests carrying
+//   X-Callready-Auth: <unix seconds>.<nonce>.<hex HMAC-SHA256(token, "callready-sip|" method "|" seconds "|" nonce)>
+// (the first 16 bytes of the HMAC). Nothing an ALG rewrites (addresses,
+// Call-ID) is covered, so an ALG cannot make a request look forged; a request
+// more than kAuthMaxSkewSeconds from the responder's clock is refused.
+inline constexpr const char* kAuthHeader = "X-Callready-Auth";
+inline constexpr long long kAuthMaxSkewSeconds = 300;
+std::string auth_value(std::string_view token, std::string_view method, long long unix_seconds, std::string_view nonce);
+bool auth_verifies(std::string_view value, std::string_view token, std::string_view method, long long now_seconds);
 std::optional<Mirror> decode_mirror(std::string_view body);
 
 }  // namespace callready::checks::sip

@@ -6,8 +6,12 @@
 //
 // Never an amplifier:
 //  - requests larger than sip::kMaxMessageBytes (8 KiB) are dropped;
-//  - a response is never more than 1.5x the bytes of its request: when the
-//    mirror would break that bound it is left out, and when even the bare
+//  - with --token, only requests whose X-Callready-Auth header verifies
+//    (sip_codec.hpp) are answered, and a response is never larger than its
+//    request (the client pads with X-Callready-Pad); without a token a
+//    response is at most 1.5x its request, the service warns at start that it
+//    is an open reflector and caps its answers per second in total. When the
+//    mirror would break the bound it is left out, and when even the bare
 //    response would, nothing is sent;
 //  - every source address is rate-limited (kRequestsPerSecond);
 //  - nothing is sent for bytes that do not parse as a SIP request.
@@ -46,8 +50,8 @@ using respond::ServiceKind;
 using respond::TcpSessionGuard;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr int kRequestsPerSecond = 50;
-constexpr std::size_t kMaxTcpConnections = 256;
-constexpr auto kTcpIdle = std::chrono::seconds(30);
+// Without a token: answers per second, all sources and ports together.
+constexpr int kOpenAnswersPerSecond = 500;
 
 std::string tag() {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -57,11 +61,15 @@ std::string tag() {
 }  // namespace
 
 std::string sip_mirror_answer(std::string_view raw, bool datagram, const asio::ip::address& source,
-                              unsigned short source_port) {
+                              unsigned short source_port, const MirrorPolicy& policy) {
   auto parsed = sip::parse(raw, datagram);
   if (parsed.status != sip::ParseStatus::ok || !parsed.message.is_request) return "";
   const auto& req = parsed.message;
   if (req.method == "ACK") return "";  // never answered (RFC 3261 17.2.1)
+  if (!policy.token.empty()) {
+    const std::string* auth = req.header(sip::kAuthHeader);
+    if (!auth || !sip::auth_verifies(*auth, policy.token, req.method, policy.now_seconds)) return "";
+  }
   const std::string* call_id = req.header("Call-ID");
   const std::string* cseq = req.header("CSeq");
   auto vias = req.all("Via");
@@ -88,7 +96,7 @@ std::string sip_mirror_answer(std::string_view raw, bool datagram, const asio::i
   res.headers.push_back({"Content-Type", sip::kMirrorContentType});
   res.body = sip::encode_mirror({source.to_string(), source_port, std::string(raw.substr(0, parsed.consumed))});
   std::string full = sip::serialize(res);
-  std::size_t bound = raw.size() * 3 / 2;
+  std::size_t bound = policy.token.empty() ? raw.size() * 3 / 2 : raw.size();
   if (full.size() <= bound) return full;
   if (bare.size() <= bound) return bare;
   return "";
@@ -98,38 +106,69 @@ namespace {
 
 class SipService : public std::enable_shared_from_this<SipService> {
  public:
-  SipService(asio::io_context& io, ResponderLog log)
-      : io_(io), log_(log), limiter_(kRequestsPerSecond), faults_("SIP mirror", log) {}
+  SipService(asio::io_context& io, const ResponderOptions& opts, ResponderLog log)
+      : io_(io),
+        log_(log),
+        token_(opts.token),
+        limiter_(kRequestsPerSecond),
+        open_cap_(kOpenAnswersPerSecond),
+        faults_("SIP mirror", log) {}
   std::string start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports);
   void stop();
-  void housekeeping(Clock::time_point now) { limiter_.forget_idle(now); }
+  std::string summary() const {
+    return "SIP " + std::to_string(answered_) + " answered, " + std::to_string(unanswered_) + " not answered, " +
+           std::to_string(capped_) + " over the rate caps, " + std::to_string(tcp_limits_.refused) +
+           " TCP connections refused";
+  }
 
  private:
-  bool allow(const asio::ip::address& a) { return limiter_.allow(a, RateLimiter::Clock::now()); }
+  bool allow(const asio::ip::address& a) {
+    bool ok = limiter_.allow(a, RateLimiter::Clock::now());
+    if (!ok) ++capped_;
+    return ok;
+  }
   // The answer, or "" when `raw` gets none; never throws (a bad request is
-  // counted and logged, and the loop goes on).
+  // counted and logged, and the loop goes on). An open service spends its
+  // total cap on answers only, so junk cannot use it up.
   std::string answer(std::string_view raw, bool datagram, const asio::ip::address& source, unsigned short port) {
+    std::string out;
     try {
-      return sip_mirror_answer(raw, datagram, source, port);
+      MirrorPolicy policy{
+          token_, std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                      .count()};
+      out = sip_mirror_answer(raw, datagram, source, port, policy);
     } catch (const std::exception& e) {
       faults_.caught(e.what(), Clock::now());
       return "";
     }
+    if (out.empty()) {
+      ++unanswered_;
+    } else if (token_.empty() && !open_cap_.allow(Clock::now())) {
+      ++capped_;
+      return "";
+    } else {
+      ++answered_;
+    }
+    return out;
   }
   void debug(const std::string& line) {
     if (log_) log_("debug", line);
   }
   static asio::awaitable<void> udp_loop(std::shared_ptr<SipService> self, udp::socket* sock);
   static asio::awaitable<void> accept_loop(std::shared_ptr<SipService> self, tcp::acceptor* acc);
-  static asio::awaitable<void> tcp_session(std::shared_ptr<SipService> self, std::shared_ptr<tcp::socket> sock);
+  static asio::awaitable<void> tcp_session(std::shared_ptr<SipService> self, std::shared_ptr<tcp::socket> sock,
+                                           std::unique_ptr<TcpSessionGuard> guard);
 
   asio::io_context& io_;
   ResponderLog log_;
+  std::string token_;
   RateLimiter limiter_;
+  respond::GlobalRateLimiter open_cap_;
   respond::LoopFaults faults_;
   std::vector<std::unique_ptr<udp::socket>> udp_;
   std::vector<std::unique_ptr<tcp::acceptor>> tcp_;
-  std::size_t tcp_connections_ = 0;
+  respond::TcpConnectionLimits tcp_limits_;
+  std::uint64_t answered_ = 0, unanswered_ = 0, capped_ = 0;
 };
 
 std::string SipService::start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports) {
@@ -157,7 +196,15 @@ std::string SipService::start(const ResponderOptions& opts, const std::vector<ne
   auto self = shared_from_this();
   for (auto& s : udp_) asio::co_spawn(io_, udp_loop(self, s.get()), asio::detached);
   for (auto& a : tcp_) asio::co_spawn(io_, accept_loop(self, a.get()), asio::detached);
-  if (log_) log_("info", "SIP mirror on " + std::to_string(udp_.size()) + " port(s) over UDP and TCP");
+  if (log_) {
+    log_("info", "SIP mirror on " + std::to_string(udp_.size()) + " port(s) over UDP and TCP" +
+                     (token_.empty() ? "" : ", authenticated requests only"));
+    if (token_.empty())
+      log_("warn",
+           "SIP mirror: no --token, so this is an open reflector: anyone (and any spoofed source) gets "
+           "answers up to 1.5x the request, up to " +
+               std::to_string(kOpenAnswersPerSecond) + " per second in total; set --token on a public address");
+  }
   return "";
 }
 
@@ -178,27 +225,28 @@ asio::awaitable<void> SipService::udp_loop(std::shared_ptr<SipService> self, udp
 }
 
 asio::awaitable<void> SipService::accept_loop(std::shared_ptr<SipService> self, tcp::acceptor* acc) {
-  for (;;) {
-    auto sock = std::make_shared<tcp::socket>(self->io_);
-    auto [ec] = co_await acc->async_accept(*sock, kUseTuple);
-    if (ec == asio::error::operation_aborted || !acc->is_open()) co_return;
-    if (ec || self->tcp_connections_ >= kMaxTcpConnections) continue;  // the socket closes here
-    asio::co_spawn(self->io_, tcp_session(self, std::move(sock)), asio::detached);
-  }
+  // Arguments named first: GCC 12 miscompiles temporaries in a co_await-ed call.
+  std::string name = "SIP/TCP";
+  respond::ConnectionHandler serve = [self](std::shared_ptr<tcp::socket> sock, std::unique_ptr<TcpSessionGuard> guard) {
+    asio::co_spawn(self->io_, tcp_session(self, std::move(sock), std::move(guard)), asio::detached);
+  };
+  Clock::duration idle = respond::kTcpIdleLimit;
+  co_await respond::accept_connections(*acc, self->tcp_limits_, name, self->log_, idle, serve);
 }
 
 // Messages back to back on the stream, framed by Content-Length (RFC 3261 18.3);
 // bare CRLFs between them are keep-alives (RFC 5626 3.5.1) and skipped.
-asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, std::shared_ptr<tcp::socket> sock) {
+asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, std::shared_ptr<tcp::socket> sock,
+                                              std::unique_ptr<TcpSessionGuard> guard) {
   boost::system::error_code ec;
   auto peer = sock->remote_endpoint(ec);
   if (ec) co_return;
-  TcpSessionGuard guard(self->tcp_connections_, sock, kTcpIdle);
   std::string pending;
   std::array<char, 4096> chunk;
   for (;;) {
     auto [rec, n] = co_await sock->async_read_some(asio::buffer(chunk), kUseTuple);
     if (rec) break;
+    guard->received();
     pending.append(chunk.data(), n);
     bool close = false;
     for (;;) {
@@ -221,7 +269,6 @@ asio::awaitable<void> SipService::tcp_session(std::shared_ptr<SipService> self, 
         close = true;
         break;
       }
-      guard.touch();
     }
     if (close) break;
   }
@@ -240,7 +287,7 @@ void SipService::stop() {
 struct SipServiceHandle : RunningService {
   explicit SipServiceHandle(std::shared_ptr<SipService> s) : service(std::move(s)) {}
   void stop() override { service->stop(); }
-  void housekeeping(Clock::time_point now) override { service->housekeeping(now); }
+  std::string summary() const override { return service->summary(); }
   std::shared_ptr<SipService> service;
 };
 
@@ -252,7 +299,7 @@ ServiceKind sip_mirror_service() {
   k.sockets_per_port = 4;
   k.start = [](ServiceHost& host, const std::vector<net::PortRange>& ports,
                std::string& error) -> std::unique_ptr<RunningService> {
-    auto service = std::make_shared<SipService>(host.io, host.log);
+    auto service = std::make_shared<SipService>(host.io, host.options, host.log);
     error = service->start(host.options, ports);
     if (!error.empty()) return nullptr;
     return std::make_unique<SipServiceHandle>(std::move(service));

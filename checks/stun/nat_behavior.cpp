@@ -86,7 +86,7 @@ struct Probe {
 };
 
 asio::awaitable<std::unique_ptr<Probe>> start_probe(const asio::ip::address& local, const Endpoint& primary,
-                                                    Retransmission plan) {
+                                                    Retransmission plan, std::string password) {
   auto p = std::make_unique<Probe>(co_await asio::this_coro::executor);
   boost::system::error_code ec;
   udp::endpoint ep(local, 0);
@@ -97,6 +97,7 @@ asio::awaitable<std::unique_ptr<Probe>> start_probe(const asio::ip::address& loc
     co_return p;
   }
   RequestOptions plain;
+  plain.password = password;
   auto t1 = co_await udp_exchange(p->sock, primary, plain, plan);
   p->mapped = mapped_of(t1);
   if (!p->mapped) p->unknown = why_unknown(t1, "test I", primary);
@@ -108,10 +109,11 @@ asio::awaitable<BehaviourTest> mapping_tests(asio::ip::address local, Endpoint p
   // Test I: the primary address.
   // Plans are named first: GCC 12 miscompiles by-value temporaries inside co_await.
   auto plan1 = expecting(plan, deadline);
-  auto s = co_await start_probe(local, primary, plan1);
+  auto s = co_await start_probe(local, primary, plan1, plan.password);
   if (!s->mapped) co_return unknown(s->unknown);
   auto m1 = *s->mapped;
   RequestOptions plain;
+  plain.password = plan.password;
   // Test II: the alternate IP, the primary port.
   Endpoint alt_ip(other.address(), primary.port());
   auto plan2 = expecting(plan, deadline);
@@ -149,8 +151,8 @@ asio::awaitable<BehaviourTest> filtering_tests(asio::ip::address local, Endpoint
                                                DiscoveryPlan plan) {
   auto plan1 = expecting(plan, deadline);
   std::vector<asio::awaitable<std::unique_ptr<Probe>>> starts;
-  starts.push_back(start_probe(local, primary, plan1));
-  starts.push_back(start_probe(local, primary, plan1));
+  starts.push_back(start_probe(local, primary, plan1, plan.password));
+  starts.push_back(start_probe(local, primary, plan1, plan.password));
   auto probes = co_await net::gather(std::move(starts));
   auto& s2 = probes[0];
   auto& s3 = probes[1];
@@ -161,8 +163,10 @@ asio::awaitable<BehaviourTest> filtering_tests(asio::ip::address local, Endpoint
   RequestOptions both;  // test II: answer from the other IP and port
   both.change_ip = true;
   both.change_port = true;
+  both.password = plan.password;
   RequestOptions port_only;  // test III: answer from the same IP, other port
   port_only.change_port = true;
+  port_only.password = plan.password;
   std::vector<asio::awaitable<Exchange>> tests;
   tests.push_back(udp_exchange(s2->sock, primary, both, plan.silence_likely));
   tests.push_back(udp_exchange(s3->sock, primary, port_only, plan.silence_likely));

@@ -39,6 +39,9 @@ struct NatBehaviour {
 struct DiscoveryPlan {
   Retransmission expect_answer{Millis(500), 4, 4, Millis(5500)};
   Retransmission silence_likely{Millis(500), 3, 4, Millis(3500)};
+  // The scan's token when the server is our responder: every request is
+  // authenticated and padded (RequestOptions::password). Empty: plain requests.
+  std::string password;
 };
 
 // The plan for a path whose RTT was just measured (the first Binding

@@ -30,10 +30,12 @@ double ms_between(Clock::time_point start, Clock::time_point end) {
 Millis offset(Clock::time_point start) { return std::chrono::duration_cast<Millis>(Clock::now() - start); }
 
 // Why `r` is not the answer to transaction `id`; empty when it is.
-std::string check_response(const ParseResult& r, const TransactionId& id) {
+std::string check_response(const ParseResult& r, const TransactionId& id, const std::string& password) {
   if (!r) return r.error;
   const auto& m = *r.message;
   if (m.transaction_id != id) return "a response to another transaction";
+  if (!password.empty() && m.integrity_offset && !verify_message_integrity(m, short_term_key(password)))
+    return "MESSAGE-INTEGRITY does not verify with the token";
   if (m.method != kBinding) return fmt::format("method 0x{:03x}, not Binding", m.method);
   if (m.cls != MessageClass::success && m.cls != MessageClass::error) return "not a response";
   if (auto unknown = m.unknown_comprehension_required(); !unknown.empty())
@@ -96,8 +98,18 @@ boost::system::error_code send_request(udp::socket& sock, const Bytes& request, 
 
 Bytes binding_request(const TransactionId& id, const RequestOptions& opts) {
   Builder b(kBinding, MessageClass::request, id);
+  if (!opts.password.empty()) b.add_string(attr::username, kUsername);
   if (opts.change_ip || opts.change_port) b.add_change_request(opts.change_ip, opts.change_port);
   b.add_string(attr::software, "callready");
+  if (!opts.password.empty()) {
+    constexpr std::size_t kTail = 4 + 20 + 4 + 4;  // MESSAGE-INTEGRITY and FINGERPRINT
+    std::size_t have = b.bytes().size() + kTail;
+    if (have + 4 <= kAuthenticatedRequestBytes) {
+      Bytes zeros((kAuthenticatedRequestBytes - have - 4 + 3) / 4 * 4, 0);
+      b.add(attr::padding, zeros);
+    }
+    b.add_message_integrity(short_term_key(opts.password));
+  }
   return b.add_fingerprint().bytes();
 }
 
@@ -155,7 +167,7 @@ asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, Reque
         co_return ex;
       }
       auto parsed = parse(ByteView(buf.data(), n));
-      if (auto why = check_response(parsed, id); !why.empty()) {
+      if (auto why = check_response(parsed, id, opts.password); !why.empty()) {
         ex.junk = fmt::format("{} bytes from {}: {}", n, to_string(from), why);
         continue;
       }
@@ -174,7 +186,8 @@ asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, Reque
   co_return ex;
 }
 
-asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Millis answer_limit) {
+asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Millis answer_limit,
+                                       RequestOptions opts) {
   Exchange ex;
   tcp::socket sock(co_await asio::this_coro::executor);
   tcp::endpoint target(server.address(), server.port());
@@ -197,8 +210,7 @@ asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Mi
   ex.local = Endpoint(local.address(), local.port());
   ex.responder = server;
   auto id = random_transaction_id();
-  RequestOptions plain;
-  auto request = binding_request(id, plain);
+  auto request = binding_request(id, opts);
   const auto sent = Clock::now();
   auto exchange = [&]() -> asio::awaitable<bool> {
     auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(request), kUseTuple);
@@ -224,7 +236,7 @@ asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Mi
         co_return false;
       }
       auto parsed = parse(ByteView(buf.data(), frame.total));
-      why = check_response(parsed, id);
+      why = check_response(parsed, id, opts.password);
       if (why.empty()) {
         ex.response = std::move(*parsed.message);
         co_return true;

@@ -32,7 +32,18 @@ struct Retransmission {
 struct RequestOptions {
   bool change_ip = false;
   bool change_port = false;
+  // Our responder with --token: the request carries USERNAME kUsername and
+  // MESSAGE-INTEGRITY keyed with this password (RFC 5389 §10.1 short-term
+  // credential), padded with RFC 5780 PADDING to kAuthenticatedRequestBytes so
+  // that the signed answer is never larger than the request. A response that
+  // carries MESSAGE-INTEGRITY must verify with it. Empty: a plain request (any
+  // third-party server).
+  std::string password;
 };
+inline constexpr std::string_view kUsername = "callready";
+// The largest answer our responder sends (IPv6, RFC 5780 attributes, SOFTWARE,
+// MESSAGE-INTEGRITY, FINGERPRINT) is 164 bytes.
+inline constexpr std::size_t kAuthenticatedRequestBytes = 164;
 
 struct Exchange {
   bool answered = false;        // a well-formed response with our transaction id arrived
@@ -67,7 +78,8 @@ boost::asio::awaitable<Exchange> udp_exchange(boost::asio::ip::udp::socket& sock
                                               Retransmission plan);
 
 // Connect, send one request, read one framed response.
-boost::asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Millis answer_limit);
+boost::asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Millis answer_limit,
+                                              RequestOptions opts);
 
 // The local address the kernel would use towards `server` (a connected UDP
 // socket's name; no packet is sent), or the error connect() gave.

@@ -47,6 +47,8 @@ const char* why_not_run(NatDiscovery d) {
       return "unknown: not tested (nat_discovery is false)";
     case NatDiscovery::no_other_address:
       return "unknown: server lacks RFC 5780";
+    case NatDiscovery::other_address_refused:
+      return "unknown: the server's OTHER-ADDRESS was not followed";
     case NatDiscovery::ran:
       break;
   }
@@ -196,6 +198,9 @@ void to_json(nlohmann::json& j, const StunResult& r) {
     j["closed_port"] = r.closed_port();
   }
   if (r.requests_sent) j["requests_sent"] = *r.requests_sent;
+  // Where the RFC 5780 tests sent probes besides the server, or why they did not.
+  if (r.discovery == NatDiscovery::ran && r.other_address) j["other_address_followed"] = to_string(*r.other_address);
+  if (r.discovery == NatDiscovery::other_address_refused) j["other_address_not_followed"] = r.other_address_refused;
   if (r.error_response) j["error_response"] = error_text(*r.error_response);
   if (r.discovery == NatDiscovery::ran) {
     if (!r.behaviour.mapping.evidence.empty()) j["mapping_evidence"] = r.behaviour.mapping.evidence;
@@ -249,6 +254,12 @@ Judgement judge(const StunResult& r, const StunParams& p) {
                                              p.target()),
                                  "Point the check at an RFC 5780 server (callready respond --alt-address, or coturn "
                                  "with two listening IPs) to classify the NAT"));
+  if (r.discovery == NatDiscovery::other_address_refused)
+    j.findings.push_back(finding(Severity::info, "stun.other_address_not_followed",
+                                 fmt::format("{}: {}, so the NAT's mapping and filtering behaviour was not measured",
+                                             p.target(), r.other_address_refused),
+                                 "Point the check at an RFC 5780 server whose alternate address is in the same "
+                                 "address family as its primary one"));
   auto mapping = r.behaviour.mapping.behaviour;
   if (r.discovery == NatDiscovery::ran &&
       (mapping == Behaviour::address_dependent || mapping == Behaviour::address_and_port_dependent))

@@ -1,6 +1,8 @@
 // The `stun` measurement: resolve, (with our responder) ask its control port,
 // one Binding exchange, then the RFC 5780 tests. It decides nothing; the
 // judge reads the StunResult.
+#include <fmt/format.h>
+
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/this_coro.hpp>
 
@@ -53,6 +55,22 @@ void take_exchange(StunResult& r, const Exchange& ex) {
 
 }  // namespace
 
+// A server's OTHER-ADDRESS is followed only within its own address family and
+// to an address a STUN server could hold: otherwise any server could point
+// the scan's probes at an arbitrary host (or at this machine itself).
+std::string other_address_not_followed(const Endpoint& server, const Endpoint& other) {
+  const auto& a = other.address();
+  if (a.is_v4() != server.address().is_v4())
+    return fmt::format("OTHER-ADDRESS {} is not in the server's address family ({}); not followed", to_string(other),
+                       server.address().is_v4() ? "IPv4" : "IPv6");
+  if (a.is_unspecified() || a.is_multicast() || other.port() == 0)
+    return fmt::format("OTHER-ADDRESS {} is not a unicast address and port; not followed", to_string(other));
+  if (a.is_loopback() != server.address().is_loopback())
+    return fmt::format("OTHER-ADDRESS {} is {} loopback while the server is {}; not followed", to_string(other),
+                       a.is_loopback() ? "" : "not", server.address().is_loopback() ? "" : "not");
+  return {};
+}
+
 asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
   Measured<StunResult> m;
   auto& r = m.result;
@@ -69,7 +87,11 @@ asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
   r.address = address;
   Endpoint server(address, p.port);
 
+  // Our responder: requests are authenticated with the scan's token (and
+  // padded, so its answers never outgrow them); others get plain requests.
+  RequestOptions plain;  // named: GCC 12 miscompiles braced temporaries in co_await
   if (talks_to_responder(p, ctx.settings, address)) {
+    plain.password = ctx.settings.token;
     auto limit = ctx.budget(Millis(3000));
     auto info = co_await ctx.responder.ask(address, std::nullopt, std::nullopt, limit);
     if (auto e = net::setup_error(info, "stun", p.port)) {
@@ -102,12 +124,11 @@ asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
     }
     Retransmission plan;
     plan.budget = ctx.budget(Millis(39500));
-    RequestOptions plain;  // named: GCC 12 miscompiles braced temporaries in co_await
     first = co_await udp_exchange(sock, server, plain, plan);
   } else {
     auto connect_limit = ctx.budget(Millis(5000));
     auto answer_limit = ctx.budget(Millis(8000));
-    first = co_await tcp_exchange(server, connect_limit, answer_limit);
+    first = co_await tcp_exchange(server, connect_limit, answer_limit, plain);
   }
   if (!first.answered && first.failure == net::NetFailure::local) {
     m.error = CheckError{ErrorReason::local, first.failed, to_string(server) + ": " + first.error};
@@ -123,12 +144,16 @@ asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
     r.discovery = NatDiscovery::disabled;
   else if (!r.other_address)
     r.discovery = NatDiscovery::no_other_address;
-  else {
+  else if (auto why = other_address_not_followed(server, *r.other_address); !why.empty()) {
+    r.discovery = NatDiscovery::other_address_refused;
+    r.other_address_refused = why;
+  } else {
     r.discovery = NatDiscovery::ran;
     auto deadline = Clock::now() + ctx.budget(Millis(60000));
     auto local = first.local.address();
     auto other = *r.other_address;
     auto plan = discovery_plan_for_rtt(first.rtt_ms);
+    plan.password = plain.password;
     r.behaviour = co_await discover(local, server, other, deadline, plan);
   }
   co_return m;

@@ -33,10 +33,11 @@ struct StunParams {
 
 // Why the RFC 5780 tests did or did not run.
 enum class NatDiscovery {
-  no_answer,         // nothing to start from: no answer, an error answer, no mapped address
-  tcp,               // RFC 5780 tests need UDP
-  disabled,          // nat_discovery is false
-  no_other_address,  // the server lacks RFC 5780 (no OTHER-ADDRESS)
+  no_answer,              // nothing to start from: no answer, an error answer, no mapped address
+  tcp,                    // RFC 5780 tests need UDP
+  disabled,               // nat_discovery is false
+  no_other_address,       // the server lacks RFC 5780 (no OTHER-ADDRESS)
+  other_address_refused,  // OTHER-ADDRESS outside the server's family (or not unicast): not followed
   ran,
 };
 
@@ -70,6 +71,7 @@ struct StunResult {
   std::optional<ErrorCode> error_response;  // the server answered with an error
   std::optional<Endpoint> xor_mapped, plain_mapped;
   std::optional<Endpoint> other_address;
+  std::string other_address_refused;  // why OTHER-ADDRESS was not followed
 
   // RFC 5780.
   NatDiscovery discovery = NatDiscovery::no_answer;
@@ -89,6 +91,9 @@ struct StunResult {
 };
 
 void to_json(nlohmann::json& j, const StunResult& r);
+
+// Why the RFC 5780 tests must not follow `other` given by `server`; "" when they may.
+std::string other_address_not_followed(const Endpoint& server, const Endpoint& other);
 
 // Pure: the findings and summary of a result.
 Judgement judge(const StunResult& r, const StunParams& p);

@@ -1,9 +1,20 @@
 // The responder's STUN server: Binding over UDP and TCP on every STUN port;
 // with an alternate address also RFC 5780 (as coturn lays it out: ports P and
 // P+1 on both addresses, OTHER-ADDRESS = the other address and port).
-// Never an amplifier: nothing is sent for bytes that do not parse as a Binding
-// request, every source is rate-limited, and a reply is never larger than a
-// few dozen bytes more than the request that caused it.
+//
+// Never an amplifier:
+//  - nothing is sent for bytes that do not parse as a Binding request;
+//  - every source is rate-limited (a fixed hashed table, probe/respond/rate_limiter.hpp);
+//  - with --token, only requests that carry MESSAGE-INTEGRITY keyed with the
+//    token (RFC 5389 short-term credential: USERNAME "callready", password =
+//    the token; see stun_client.hpp) are answered, unauthenticated ones get
+//    silence (no 401: that would be an oracle and a reflector), every answer
+//    is signed and at most as large as its request (the client pads with RFC
+//    5780 PADDING; an answer that would be larger loses MAPPED-ADDRESS and
+//    SOFTWARE, then is not sent), and only then are RESPONSE-PORT and
+//    CHANGE-REQUEST honoured;
+//  - without --token the service is an open reflector by the operator's
+//    choice: it says so at start and caps its answers per second in total.
 #include "checks/stun/stun_service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,12 +26,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 
 #include "checks/stun/stun_codec.hpp"
 #include "probe/clock.hpp"
+#include "probe/respond/loop_faults.hpp"
 #include "probe/respond/rate_limiter.hpp"
 #include "probe/respond/tcp_session_guard.hpp"
 
@@ -36,8 +49,8 @@ using respond::ResponderOptions;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr const char* kSoftware = "callready";
 constexpr std::size_t kMaxTcpMessage = 2048;
-constexpr std::size_t kMaxTcpConnections = 256;
-constexpr auto kTcpIdle = std::chrono::seconds(30);
+// Without a token: answers per second, all sources and ports together.
+constexpr int kOpenAnswersPerSecond = 1000;
 
 // Where a request arrived: which of our addresses (0 primary, 1 alternate) and port.
 struct Arrival {
@@ -56,10 +69,17 @@ struct Reply {
 class StunService : public std::enable_shared_from_this<StunService> {
  public:
   StunService(asio::io_context& io, const ResponderOptions& opts, ResponderLog log)
-      : io_(io), log_(std::move(log)), limiter_(opts.max_pps) {}
+      : io_(io), log_(std::move(log)), limiter_(opts.max_pps), open_cap_(kOpenAnswersPerSecond), faults_("STUN", log_) {
+    if (!opts.token.empty()) key_ = stun::short_term_key(opts.token);
+  }
 
   std::string start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports);
-  void forget_idle(Clock::time_point now) { limiter_.forget_idle(now); }
+  std::string summary() const {
+    return "STUN " + std::to_string(answered_) + " answered, " + std::to_string(unauthenticated_) +
+           " unauthenticated, " + std::to_string(too_large_) + " not answered (answer larger than request), " +
+           std::to_string(capped_) + " over the rate caps, " + std::to_string(tcp_limits_.refused) +
+           " TCP connections refused";
+  }
   // Closing the sockets ends the loops, which release the service.
   void stop() {
     boost::system::error_code ec;
@@ -73,11 +93,35 @@ class StunService : public std::enable_shared_from_this<StunService> {
     return base_ports_.count(p) ? static_cast<unsigned short>(p + 1) : static_cast<unsigned short>(p - 1);
   }
   std::optional<Reply> answer(stun::ByteView packet, const udp::endpoint& from, Arrival at);
+  std::optional<Reply> answer_authenticated(const stun::Message& req, std::size_t request_size,
+                                            const udp::endpoint& from, Arrival at);
+  // The per-source limit, before anything is parsed.
+  bool allow(const asio::ip::address& source) {
+    bool ok = limiter_.allow(source, Clock::now());
+    if (!ok) ++capped_;
+    return ok;
+  }
+  // answer() that counts an escaped exception instead of ending the loop, and
+  // (open service) spends the total cap on answers only, so junk cannot use it up.
+  std::optional<Reply> safe_answer(stun::ByteView packet, const udp::endpoint& from, Arrival at) {
+    std::optional<Reply> reply;
+    try {
+      reply = answer(packet, from, at);
+    } catch (const std::exception& e) {
+      faults_.caught(e.what(), Clock::now());
+      return std::nullopt;
+    }
+    if (reply && key_.empty() && !open_cap_.allow(Clock::now())) {
+      ++capped_;
+      return std::nullopt;
+    }
+    return reply;
+  }
   // Each loop holds `self`: the service lives as long as one of its loops.
   static asio::awaitable<void> udp_loop(std::shared_ptr<StunService> self, udp::socket* sock, Arrival at);
   static asio::awaitable<void> accept_loop(std::shared_ptr<StunService> self, tcp::acceptor* acc, Arrival at);
   static asio::awaitable<void> tcp_session(std::shared_ptr<StunService> self, std::shared_ptr<tcp::socket> sock,
-                                           Arrival at);
+                                           std::unique_ptr<respond::TcpSessionGuard> guard, Arrival at);
   void debug(const std::string& line) {
     if (log_) log_("debug", line);
   }
@@ -85,11 +129,15 @@ class StunService : public std::enable_shared_from_this<StunService> {
   asio::io_context& io_;
   ResponderLog log_;
   respond::RateLimiter limiter_;
+  respond::GlobalRateLimiter open_cap_;
+  respond::LoopFaults faults_;
+  stun::Bytes key_;  // MESSAGE-INTEGRITY key from --token; empty: open
+  std::uint64_t answered_ = 0, unauthenticated_ = 0, too_large_ = 0, capped_ = 0;
   std::vector<asio::ip::address> ips_;  // [primary] or [primary, alternate]
   std::set<unsigned short> base_ports_;
   std::map<std::pair<int, unsigned short>, std::unique_ptr<udp::socket>> udp_;
   std::map<std::pair<int, unsigned short>, std::unique_ptr<tcp::acceptor>> tcp_;
-  std::size_t tcp_connections_ = 0;
+  respond::TcpConnectionLimits tcp_limits_;
 };
 
 std::string StunService::start(const ResponderOptions& opts, const std::vector<net::PortRange>& ports) {
@@ -119,9 +167,18 @@ std::string StunService::start(const ResponderOptions& opts, const std::vector<n
     asio::co_spawn(io_, udp_loop(self, sock.get(), Arrival{key.first, key.second, false}), asio::detached);
   for (auto& [key, acc] : tcp_)
     asio::co_spawn(io_, accept_loop(self, acc.get(), Arrival{key.first, key.second, true}), asio::detached);
-  if (log_)
+  if (log_) {
     log_("info", "STUN on " + std::to_string(base_ports_.size()) + " port(s) over UDP and TCP" +
-                     (ips_.size() > 1 ? ", RFC 5780 with alternate " + ips_[1].to_string() : ""));
+                     (ips_.size() > 1 ? ", RFC 5780 with alternate " + ips_[1].to_string() : "") +
+                     (key_.empty() ? "" : ", authenticated requests only"));
+    if (key_.empty())
+      log_("warn",
+           "STUN: no --token, so this is an open reflector: anyone (and any spoofed source) gets answers, "
+           "up to " +
+               std::to_string(kOpenAnswersPerSecond) +
+               " per second in total; set --token on a "
+               "public address");
+  }
   return "";
 }
 
@@ -164,6 +221,20 @@ std::optional<Reply> StunService::answer(stun::ByteView packet, const udp::endpo
     debug("STUN: dropped a non-Binding-request from " + stun::to_string(from));
     return std::nullopt;
   }
+  if (!key_.empty() && !stun::verify_message_integrity(req, key_)) {
+    ++unauthenticated_;
+    debug("STUN: dropped an unauthenticated request from " + stun::to_string(from));
+    return std::nullopt;
+  }
+  auto reply = answer_authenticated(req, packet.size(), from, at);
+  if (reply) ++answered_;
+  return reply;
+}
+
+// `req` is authenticated, or the service is open.
+std::optional<Reply> StunService::answer_authenticated(const stun::Message& req, std::size_t request_size,
+                                                       const udp::endpoint& from, Arrival at) {
+  const bool signed_answers = !key_.empty();
   Reply reply{{}, at.ip_index, at.port, from};
   auto unknown = req.unknown_comprehension_required();
   stun::ChangeRequest change;
@@ -171,28 +242,43 @@ std::optional<Reply> StunService::answer(stun::ByteView packet, const udp::endpo
   // A change we cannot make is answered like an attribute we do not know (RFC 5780 §6.1).
   if ((change.change_ip || change.change_port) && (ips_.size() < 2 || at.tcp))
     unknown.push_back(stun::attr::change_request);
+  // `lean`: without MAPPED-ADDRESS and SOFTWARE, for an answer that must fit its request.
+  auto finish = [&](stun::Builder& b, bool lean) {
+    if (!lean) b.add_string(stun::attr::software, kSoftware);
+    if (signed_answers) b.add_message_integrity(key_);
+    return b.add_fingerprint().bytes();
+  };
+  std::function<stun::Bytes(bool)> build;
   if (!unknown.empty()) {
-    stun::Builder b(stun::kBinding, stun::MessageClass::error, req.transaction_id);
-    b.add_error_code(420, "Unknown Attribute")
-        .add_unknown_attributes(unknown)
-        .add_string(stun::attr::software, kSoftware);
-    reply.bytes = b.add_fingerprint().bytes();
-    return reply;
+    build = [&](bool lean) {
+      stun::Builder b(stun::kBinding, stun::MessageClass::error, req.transaction_id);
+      b.add_error_code(420, "Unknown Attribute").add_unknown_attributes(unknown);
+      return finish(b, lean);
+    };
+  } else {
+    if (change.change_ip) reply.ip_index ^= 1;
+    if (change.change_port) reply.port = partner_port(at.port);
+    if (const auto* a = req.find(stun::attr::response_port); a && !at.tcp)
+      if (auto p = stun::read_response_port(*a); p && *p != 0) reply.to.port(*p);  // same IP only: no reflection
+    build = [&](bool lean) {
+      stun::Builder b(stun::kBinding, stun::MessageClass::success, req.transaction_id);
+      b.add_xor_address(stun::attr::xor_mapped_address, from);
+      if (!lean) b.add_address(stun::attr::mapped_address, from);
+      if (ips_.size() > 1) {
+        b.add_address(stun::attr::response_origin, udp::endpoint(ips_[reply.ip_index], reply.port));
+        b.add_address(stun::attr::other_address, udp::endpoint(ips_[at.ip_index ^ 1], partner_port(at.port)));
+      }
+      return finish(b, lean);
+    };
   }
-  if (change.change_ip) reply.ip_index ^= 1;
-  if (change.change_port) reply.port = partner_port(at.port);
-  if (const auto* a = req.find(stun::attr::response_port); a && !at.tcp)
-    if (auto p = stun::read_response_port(*a); p && *p != 0) reply.to.port(*p);  // same IP only: no reflection
-
-  stun::Builder b(stun::kBinding, stun::MessageClass::success, req.transaction_id);
-  b.add_xor_address(stun::attr::xor_mapped_address, from).add_address(stun::attr::mapped_address, from);
-  if (ips_.size() > 1) {
-    b.add_address(stun::attr::response_origin, udp::endpoint(ips_[reply.ip_index], reply.port));
-    b.add_address(stun::attr::other_address, udp::endpoint(ips_[at.ip_index ^ 1], partner_port(at.port)));
-  }
-  b.add_string(stun::attr::software, kSoftware).add_fingerprint();
-  reply.bytes = b.bytes();
-  return reply;
+  reply.bytes = build(false);
+  if (!signed_answers || reply.bytes.size() <= request_size) return reply;
+  reply.bytes = build(true);
+  if (reply.bytes.size() <= request_size) return reply;
+  ++too_large_;
+  debug("STUN: not answering " + stun::to_string(from) + ": a " + std::to_string(request_size) +
+        "-byte request would get " + std::to_string(reply.bytes.size()) + " bytes (the client pads with PADDING)");
+  return std::nullopt;
 }
 
 asio::awaitable<void> StunService::udp_loop(std::shared_ptr<StunService> self, udp::socket* sock, Arrival at) {
@@ -202,8 +288,8 @@ asio::awaitable<void> StunService::udp_loop(std::shared_ptr<StunService> self, u
     auto [ec, n] = co_await sock->async_receive_from(asio::buffer(buf), from, kUseTuple);
     if (ec == asio::error::operation_aborted || !sock->is_open()) co_return;
     if (ec) continue;
-    if (!self->limiter_.allow(from.address(), Clock::now())) continue;
-    auto reply = self->answer(stun::ByteView(buf.data(), n), from, at);
+    if (!self->allow(from.address())) continue;
+    auto reply = self->safe_answer(stun::ByteView(buf.data(), n), from, at);
     if (!reply) continue;
     auto out = self->udp_.find({reply->ip_index, reply->port});
     if (out == self->udp_.end()) continue;
@@ -214,31 +300,28 @@ asio::awaitable<void> StunService::udp_loop(std::shared_ptr<StunService> self, u
 }
 
 asio::awaitable<void> StunService::accept_loop(std::shared_ptr<StunService> self, tcp::acceptor* acc, Arrival at) {
-  for (;;) {
-    auto sock = std::make_shared<tcp::socket>(self->io_);
-    auto [ec] = co_await acc->async_accept(*sock, kUseTuple);
-    if (ec == asio::error::operation_aborted || !acc->is_open()) co_return;
-    if (ec) continue;
-    if (self->tcp_connections_ >= kMaxTcpConnections) {
-      self->debug("STUN: TCP connection limit reached, closing one");
-      continue;  // the socket closes as it goes out of scope
-    }
-    asio::co_spawn(self->io_, tcp_session(self, std::move(sock), at), asio::detached);
-  }
+  // Arguments named first: GCC 12 miscompiles temporaries in a co_await-ed call.
+  std::string name = "STUN/TCP";
+  respond::ConnectionHandler serve = [self, at](std::shared_ptr<tcp::socket> sock,
+                                                std::unique_ptr<respond::TcpSessionGuard> guard) {
+    asio::co_spawn(self->io_, tcp_session(self, std::move(sock), std::move(guard), at), asio::detached);
+  };
+  Clock::duration idle = respond::kTcpIdleLimit;
+  co_await respond::accept_connections(*acc, self->tcp_limits_, name, self->log_, idle, serve);
 }
 
 // RFC 5389 §7.2.2: messages back to back on the stream, each framed by its own header.
 asio::awaitable<void> StunService::tcp_session(std::shared_ptr<StunService> self, std::shared_ptr<tcp::socket> sock,
-                                               Arrival at) {
+                                               std::unique_ptr<respond::TcpSessionGuard> guard, Arrival at) {
   boost::system::error_code ec;
   auto peer = sock->remote_endpoint(ec);
   if (ec) co_return;
   udp::endpoint from(peer.address(), peer.port());
-  respond::TcpSessionGuard guard(self->tcp_connections_, sock, kTcpIdle);
   std::array<std::uint8_t, kMaxTcpMessage> buf;
   for (;;) {
     auto [rec, n] = co_await asio::async_read(*sock, asio::buffer(buf.data(), stun::kHeaderSize), kUseTuple);
     if (rec) break;
+    guard->received();
     auto frame = stun::frame_length(stun::ByteView(buf.data(), stun::kHeaderSize));
     if (!frame.error.empty() || frame.total > buf.size()) {
       self->debug("STUN: closing TCP from " + stun::to_string(from) + ": " +
@@ -249,13 +332,13 @@ asio::awaitable<void> StunService::tcp_session(std::shared_ptr<StunService> self
       auto [rec2, n2] = co_await asio::async_read(
           *sock, asio::buffer(buf.data() + stun::kHeaderSize, frame.total - stun::kHeaderSize), kUseTuple);
       if (rec2) break;
+      guard->received();
     }
-    if (!self->limiter_.allow(from.address(), Clock::now())) continue;
-    auto reply = self->answer(stun::ByteView(buf.data(), frame.total), from, at);
+    if (!self->allow(from.address())) continue;
+    auto reply = self->safe_answer(stun::ByteView(buf.data(), frame.total), from, at);
     if (!reply) continue;
     auto [wec, wn] = co_await asio::async_write(*sock, asio::buffer(reply->bytes), kUseTuple);
     if (wec) break;
-    guard.touch();
   }
   sock->close(ec);
 }
@@ -266,7 +349,7 @@ asio::awaitable<void> StunService::tcp_session(std::shared_ptr<StunService> self
 struct StunServiceHandle : respond::RunningService {
   explicit StunServiceHandle(std::shared_ptr<StunService> s) : service(std::move(s)) {}
   void stop() override { service->stop(); }
-  void housekeeping(Clock::time_point now) override { service->forget_idle(now); }
+  std::string summary() const override { return service->summary(); }
   std::shared_ptr<StunService> service;
 };
 

@@ -28,4 +28,10 @@ class LoopFaults {
   bool logged_once_ = false;
 };
 
+// A log that passes at most `lines` lines per `interval` and then only counts,
+// writing "N lines suppressed" with the next line that passes: a flood of
+// refused connections or bad packets must not become a flood of log.
+ResponderLog rate_limited_log(ResponderLog log, std::string source, std::size_t lines = 20,
+                              Clock::duration interval = std::chrono::seconds(10));
+
 }  // namespace callready::respond

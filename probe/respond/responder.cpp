@@ -14,6 +14,7 @@
 #include "probe/net/port_ranges.hpp"
 #include "probe/respond/control_server.hpp"
 #include "probe/respond/session_log.hpp"
+#include "probe/respond/tcp_session_guard.hpp"
 
 namespace callready::respond {
 
@@ -35,18 +36,20 @@ std::size_t count_ports(const std::vector<net::PortRange>& ranges) {
   return n;
 }
 
-// Raises the soft open-files limit toward the hard one when the ports need it.
-// Returns "" or why the limit stays too low.
+// Raises the soft open-files limit to the hard one (every descriptor this
+// process may have is one more connection before EMFILE), then says whether
+// `wanted` fits. Returns "" or why the limit stays too low.
 std::string ensure_fd_limit(std::size_t wanted) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return "getrlimit failed";
-  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur >= wanted) return {};
-  rlimit want = lim;
-  want.rlim_cur =
-      lim.rlim_max == RLIM_INFINITY ? wanted : std::min<rlim_t>(lim.rlim_max, std::max<rlim_t>(wanted, lim.rlim_cur));
-  if (want.rlim_cur > lim.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &want) != 0) return "setrlimit failed";
-  if (want.rlim_cur < wanted)
-    return "needs " + std::to_string(wanted) + " file descriptors, hard limit is " + std::to_string(lim.rlim_max);
+  if (lim.rlim_cur != lim.rlim_max) {
+    rlimit want = lim;
+    want.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) lim = want;
+  }
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted)
+    return "needs " + std::to_string(wanted) + " file descriptors (ports and connection caps), the limit is " +
+           std::to_string(lim.rlim_cur) + "; connections past it wait (accepts pause on EMFILE)";
   return {};
 }
 
@@ -63,10 +66,11 @@ int run_responder(const ResponderOptions& options, const std::vector<ServiceKind
     std::fflush(stderr);
   };
 
-  std::size_t fds = 64;
+  // Ports, plus each service's TCP connection cap, plus the control port's.
+  std::size_t fds = 64 + kMaxControlConnections;
   for (const auto& kind : services)
-    if (auto it = options.ports.find(kind.name); it != options.ports.end())
-      fds += kind.sockets_per_port * count_ports(it->second);
+    if (auto it = options.ports.find(kind.name); it != options.ports.end() && !it->second.empty())
+      fds += kind.sockets_per_port * count_ports(it->second) + kMaxTcpConnections;
   if (auto err = ensure_fd_limit(fds); !err.empty()) log("warn", "open-files limit: " + err);
 
   asio::io_context io(1);
@@ -101,6 +105,10 @@ int run_responder(const ResponderOptions& options, const std::vector<ServiceKind
   for (const auto& s : served) ports_line += ", " + s;
   log("info", "responder ready: control " + net::format_host_port(listen.address(), listen.port()) + ports_line +
                   (options.token.empty() ? ", no token (open)" : ", token required"));
+  if (options.token.empty())
+    log("warn",
+        "no --token: the responder is an open reflector (anyone, including spoofed sources, gets answers, "
+        "within per-source and total rate caps); set --token on any address the internet can reach");
 
   // Session lines and rate-limiter memory are settled once a second.
   Timer sweep(io);

@@ -7,6 +7,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include "checks/stun/stun_client.hpp"
 #include "tests/integration/stun_support.hpp"
 
 using namespace callready;
@@ -310,4 +311,67 @@ TEST_CASE("responder false: a third-party server's silence stays a finding, what
   auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"responder", false}},
                           std::chrono::milliseconds(1500), settings);
   CHECK(has_finding(t, "stun.no_response", Severity::critical));
+}
+
+TEST_CASE("with a token: only authenticated requests are answered, signed, never larger than the request") {
+  auto port = free_udp_block(2);
+  auto opts = stun_options(port);
+  opts.token = "s3cret";
+  StunServiceThread service(opts);
+  REQUIRE(service.error.empty());
+  RawUdp c;
+  // Unauthenticated: a bare request, CHANGE-REQUEST, RESPONSE-PORT, a wrong key: silence.
+  auto id = stun::random_transaction_id();
+  auto bare = stun::Builder(stun::kBinding, stun::MessageClass::request, id).add_fingerprint().bytes();
+  auto change = stun::Builder(stun::kBinding, stun::MessageClass::request, id).add_change_request(true, true).bytes();
+  auto redirect =
+      stun::Builder(stun::kBinding, stun::MessageClass::request, id).add_response_port(c.port() + 1).bytes();
+  stun::RequestOptions wrong;
+  wrong.password = "guess";
+  for (const auto& request : {bare, change, redirect, stun::binding_request(id, wrong)}) c.send(request, port);
+  CHECK_FALSE(c.receive(std::chrono::milliseconds(300)));
+
+  stun::RequestOptions plain, both;
+  plain.password = both.password = "s3cret";
+  both.change_ip = both.change_port = true;
+  for (const auto& options : {plain, both}) {
+    auto request = stun::binding_request(id, options);
+    CHECK(request.size() == stun::kAuthenticatedRequestBytes);
+    c.send(request, port);
+    RawUdp::Datagram raw;
+    auto m = expect_reply(c, id, &raw);
+    CHECK(m.cls == stun::MessageClass::success);
+    CHECK(raw.bytes.size() <= request.size());
+    CHECK(stun::verify_message_integrity(m, stun::short_term_key("s3cret")));
+    CHECK(address_attr(m, stun::attr::xor_mapped_address).port() == c.port());
+    if (options.change_ip) CHECK(raw.from.address().to_string() == "127.0.0.2");
+  }
+  // A short authenticated request would get a larger answer: lean, or nothing.
+  stun::Builder small(stun::kBinding, stun::MessageClass::request, id);
+  auto short_request = small.add_message_integrity(stun::short_term_key("s3cret")).add_fingerprint().bytes();
+  c.send(short_request, port);
+  if (auto d = c.receive(std::chrono::milliseconds(300))) CHECK(d->bytes.size() <= short_request.size());
+}
+
+TEST_CASE("with a token: our check authenticates, pads and runs RFC 5780 against callready respond") {
+  TempDir dir;
+  auto port = free_udp_block(2);
+  auto responder = start_responder(
+      dir, 1, {"--stun-ports", std::to_string(port), "--alt-address", "127.0.0.2", "--token", "s3cret"});
+  ScanSettings settings;
+  settings.responder = "127.0.0.1:" + std::to_string(responder.control);
+  settings.token = "s3cret";
+  for (const char* transport : {"udp", "tcp"}) {
+    CAPTURE(transport);
+    auto r = run_stun_check({{"host", "127.0.0.1"}, {"port", port}, {"transport", transport}}, std::chrono::seconds(10),
+                            settings);
+    CHECK(r.details["reachable"] == true);
+    if (std::string(transport) == "udp") {
+      CHECK(r.details["mapping_behavior"] == "endpoint-independent");
+      CHECK(r.details["filtering_behavior"] == "endpoint-independent");
+      CHECK(r.details["other_address_followed"] == "127.0.0.2:" + std::to_string(port + 1));
+    }
+  }
+  CHECK(responder.process->stop() == 0);
+  CHECK(responder.process->log().find("0 unauthenticated") != std::string::npos);
 }

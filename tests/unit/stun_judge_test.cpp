@@ -414,3 +414,33 @@ TEST_CASE("params: validated, the target formatted, responder optional and boole
   CHECK(kind.target(json{{"host", "2001:db8::1"}, {"port", 3478}, {"transport", "tcp"}}) == "[2001:db8::1]:3478/tcp");
   CHECK(kind.view);
 }
+
+TEST_CASE("OTHER-ADDRESS is followed only within the server's own address family, to a unicast address") {
+  CHECK(other_address_not_followed(ep("203.0.113.10", 3478), ep("203.0.113.11", 3479)).empty());
+  CHECK(other_address_not_followed(ep("2001:db8::1", 3478), ep("2001:db8::2", 3479)).empty());
+  CHECK(other_address_not_followed(ep("127.0.0.1", 3478), ep("127.0.0.2", 3479)).empty());
+  auto v6 = other_address_not_followed(ep("203.0.113.10", 3478), ep("2001:db8::2", 3479));
+  CHECK(v6 == "OTHER-ADDRESS [2001:db8::2]:3479 is not in the server's address family (IPv4); not followed");
+  CHECK_FALSE(other_address_not_followed(ep("2001:db8::1", 3478), ep("198.51.100.7", 3479)).empty());
+  CHECK_FALSE(other_address_not_followed(ep("203.0.113.10", 3478), ep("0.0.0.0", 3479)).empty());
+  CHECK_FALSE(other_address_not_followed(ep("203.0.113.10", 3478), ep("224.0.0.1", 3479)).empty());
+  CHECK_FALSE(other_address_not_followed(ep("203.0.113.10", 3478), ep("203.0.113.11", 0)).empty());
+  // A server on the internet cannot send the scan's probes to this machine itself.
+  CHECK_FALSE(other_address_not_followed(ep("203.0.113.10", 3478), ep("127.0.0.1", 22)).empty());
+}
+
+TEST_CASE("stun.other_address_not_followed: info, behaviours unknown, the reason in the details") {
+  auto p = params();
+  auto r = answered(p);
+  r.other_address = ep("2001:db8::2", 3479);
+  r.discovery = NatDiscovery::other_address_refused;
+  r.other_address_refused = other_address_not_followed(ep("203.0.113.10", 5004), *r.other_address);
+  const auto& f = only(judge(r, p));
+  CHECK(f.code == "stun.other_address_not_followed");
+  CHECK(f.severity == Severity::info);
+  CHECK(f.message.find("not in the server's address family") != std::string::npos);
+  json d = r;
+  CHECK(d["other_address_not_followed"] == r.other_address_refused);
+  CHECK(d["mapping_behavior"] == "unknown: the server's OTHER-ADDRESS was not followed");
+  CHECK_FALSE(d.contains("other_address_followed"));
+}
