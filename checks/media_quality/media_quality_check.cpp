@@ -8,6 +8,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <cctype>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "checks/common/echo_client.hpp"
 #include "checks/common/responder_step.hpp"
@@ -212,12 +213,18 @@ asio::awaitable<Measured<MediaQualityResult>> measure_media_quality(MediaQuality
   EchoSocketOptions opts;
   opts.token = ctx.settings.token;
   opts.tos = p.dscp << 2;
-  if (p.source_port)
-    opts.local = udp::endpoint(to.address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
-                                                    : asio::ip::address(asio::ip::address_v4::any()),
-                               *p.source_port);
-  if (auto err = socket.open(to.protocol(), opts)) {
-    m.error = std::move(err);
+  std::optional<CheckError> bind_error;
+  auto any = to.address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
+                                  : asio::ip::address(asio::ip::address_v4::any());
+  // The first free source port of the range (a running Webex app may hold some).
+  unsigned first = p.source_ports ? p.source_ports->first : 0, last = p.source_ports ? p.source_ports->last : 0;
+  for (unsigned port = first; port <= last; ++port) {
+    if (p.source_ports) opts.local = udp::endpoint(any, static_cast<std::uint16_t>(port));
+    bind_error = socket.open(to.protocol(), opts);
+    if (!bind_error) break;
+  }
+  if (bind_error) {
+    m.error = std::move(bind_error);
     co_return m;
   }
   out.source_port = socket.local_endpoint().port();
@@ -262,7 +269,17 @@ MediaQualityParams MediaQualityParams::parse(ParamReader& r) {
   MediaQualityParams p;
   p.host = r.string("host");
   p.port = r.port_or("port", 5004);
-  if (auto port = r.opt_integer("source_port", 1, 65535)) p.source_port = static_cast<std::uint16_t>(*port);
+  if (const auto* j = r.raw("source_port")) {
+    // A port, or a range "A-B" as firewalls are written (8500-8599).
+    try {
+      auto text = j->is_string() ? j->get<std::string>() : j->is_number_integer() ? j->dump() : std::string();
+      auto ranges = net::parse_port_ranges(text);
+      if (ranges.size() != 1) throw std::invalid_argument("expected a port or one range A-B");
+      p.source_ports = ranges.front();
+    } catch (const std::exception& e) {
+      r.error("source_port", e.what());
+    }
+  }
   auto codec = r.choice("codec", {"g711", "opus", "video"}, "g711");
   p.codec = media_codec(codec).value_or(*media_codec("g711"));
   p.duration_s = static_cast<int>(r.integer_or("duration_s", 1, 60, 10));

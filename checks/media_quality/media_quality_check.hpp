@@ -35,7 +35,8 @@ std::optional<MediaCodec> media_codec(const std::string& name);
 struct MediaQualityParams {
   std::string host;
   std::uint16_t port = 5004;
-  std::optional<std::uint16_t> source_port;
+  // A port or a range "A-B" (the first free one is used); nullopt: ephemeral.
+  std::optional<net::PortRange> source_ports;
   MediaCodec codec;
   int duration_s = 10;
   int dscp = 46;

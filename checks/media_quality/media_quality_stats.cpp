@@ -94,8 +94,12 @@ Percentiles percentiles(std::vector<double> v) {
 
 namespace {
 
-double round_to(double v, double unit) { return std::round(v / unit) * unit; }
-double ms(double us) { return round_to(us / 1000.0, 0.001); }
+// Rounded to `digits` decimals, as a person reads them (1.234, not 1.2340000000000002).
+double round_to(double v, int digits) {
+  double scale = std::pow(10.0, digits);
+  return std::round(v * scale) / scale;
+}
+double ms(double us) { return round_to(us / 1000.0, 3); }
 
 double median(std::vector<double> v) { return percentiles(std::move(v)).p50; }
 
@@ -151,10 +155,10 @@ DirectionStats direction_stats(const DirectionInput& in, int interval_us, bool s
     if (l) series.push_back(*l);
   d.sent = static_cast<int>(series.size());
   d.received = static_cast<int>(std::count(series.begin(), series.end(), false));
-  d.loss_pct = d.sent > 0 ? round_to(100.0 * (d.sent - d.received) / d.sent, 0.001) : 0;
+  d.loss_pct = d.sent > 0 ? round_to(100.0 * (d.sent - d.received) / d.sent, 3) : 0;
   d.bursts = burst_gap(series);
-  d.bursts.burst_density = round_to(d.bursts.burst_density, 0.01);
-  d.bursts.gap_density = round_to(d.bursts.gap_density, 0.01);
+  d.bursts.burst_density = round_to(d.bursts.burst_density, 2);
+  d.bursts.gap_density = round_to(d.bursts.gap_density, 2);
   d.jitter_ms = ms(interarrival_jitter_us(in.transit_in_arrival_order));
   std::vector<double> ipdv;
   for (std::size_t s = 1; s < in.transit.size(); ++s)
@@ -165,8 +169,8 @@ DirectionStats direction_stats(const DirectionInput& in, int interval_us, bool s
   d.duplicates = in.duplicates;
   if (synced && !in.one_way_us.empty()) d.one_way_delay_ms = ms(median(in.one_way_us));
   auto per = [&](int window_us) { return static_cast<std::size_t>(std::max(1, window_us / std::max(1, interval_us))); };
-  d.worst_200ms_loss_pct = round_to(worst_window_loss(in.lost, per(200'000)), 0.01);
-  d.worst_5s_loss_pct = round_to(worst_window_loss(in.lost, per(5'000'000)), 0.01);
+  d.worst_200ms_loss_pct = round_to(worst_window_loss(in.lost, per(200'000)), 2);
+  d.worst_5s_loss_pct = round_to(worst_window_loss(in.lost, per(5'000'000)), 2);
   d.worst_5s_jitter_ms = ms(worst_window_jitter_us(in.transit, per(5'000'000)));
   d.e_model.burst_r = burst_ratio(series);
   return d;
@@ -287,8 +291,8 @@ MediaQualityResult analyse_stream(const StreamLog& log, const MediaCodec& codec)
         checks::e_model(codec.ie, codec.bpl, dir->loss_pct, dir->e_model.burst_r, delay + 2 * dir->jitter_ms);
   }
   const auto& worse = r.upstream.e_model.r <= r.downstream.e_model.r ? r.upstream : r.downstream;
-  r.r_factor = round_to(worse.e_model.r, 0.01);
-  r.mos = round_to(worse.e_model.mos, 0.01);
+  r.r_factor = round_to(worse.e_model.r, 2);
+  r.mos = round_to(worse.e_model.mos, 2);
 
   // Replies that stopped for good, a second or more before the end.
   if (r.replies > 0) {

@@ -329,7 +329,15 @@ TEST_CASE("params: codecs, DSCP defaults per codec, thresholds and bad values") 
   CHECK(audio.codec.datagram == 172);
   CHECK(audio.codec.interval_us == 20000);
   CHECK(audio.duration_s == 10);
-  CHECK(audio.source_port == std::optional<std::uint16_t>(8500));
+  REQUIRE(audio.source_ports);
+  CHECK(audio.source_ports->first == 8500);
+  CHECK(audio.source_ports->last == 8500);
+  auto [ranged, e3] = parse({{"host", "h"}, {"source_port", "8500-8599"}});
+  CHECK(e3.empty());
+  REQUIRE(ranged.source_ports);
+  CHECK(ranged.source_ports->last == 8599);
+  CHECK(!parse({{"host", "h"}, {"source_port", "8599-8500"}}).second.empty());
+  CHECK(!parse({{"host", "h"}, {"source_port", 70000}}).second.empty());
   auto [video, e2] = parse({{"host", "h"}, {"codec", "video"}, {"max_loss_pct", "0.5"}});
   CHECK(e2.empty());
   CHECK(video.dscp == 34);
