@@ -59,6 +59,7 @@ EchoSocket::~EchoSocket() = default;
 std::optional<CheckError> EchoSocket::open(const udp& protocol, const EchoSocketOptions& options) {
   boost::system::error_code ec;
   token_ = options.token;
+  report_junk_ = options.report_junk;
   socket_.open(protocol, ec);
   if (ec) return net::local_error(Operation::bind, "a UDP socket", ec);
   int fd = socket_.native_handle();
@@ -148,8 +149,10 @@ std::optional<EchoEvent> EchoSocket::poll_once(bool& would_block) {
   ev.at = Clock::now();
   ev.from = rx.peer_endpoint();
   ev.tos = rx.tos();
-  if (echo::decode_reply({buffer, static_cast<std::size_t>(n)}, token_, ev.reply) != echo::DecodeError::none)
-    return std::nullopt;  // not ours, or tampered with: skipped
+  if (echo::decode_reply({buffer, static_cast<std::size_t>(n)}, token_, ev.reply) != echo::DecodeError::none) {
+    if (!report_junk_) return std::nullopt;  // not ours, or tampered with: skipped
+    ev.kind = EchoEvent::Kind::junk;         // the caller wants to know something else answered
+  }
   return ev;
 }
 

@@ -37,9 +37,10 @@ struct IcmpError {
 };
 
 struct EchoEvent {
-  enum class Kind { reply, icmp } kind = Kind::reply;
+  // junk: a datagram that is not a valid reply (only with EchoSocketOptions::report_junk).
+  enum class Kind { reply, icmp, junk } kind = Kind::reply;
   echo::Reply reply;                    // kind == reply
-  boost::asio::ip::udp::endpoint from;  // kind == reply: who sent it
+  boost::asio::ip::udp::endpoint from;  // kind == reply or junk: who sent it
   std::uint8_t tos = 0;                 // kind == reply: TOS/TCLASS the reply arrived with
   IcmpError icmp;                       // kind == icmp
   Clock::time_point at;
@@ -51,6 +52,7 @@ struct EchoSocketOptions {
   bool reuse_address = false;                           // let several sockets share a source port
   int tos = -1;                                         // IP_TOS / IPV6_TCLASS to send with; -1 = leave
   bool dont_fragment = false;                           // IP_PMTUDISC_PROBE: set DF, let oversize datagrams out (pmtu)
+  bool report_junk = false;  // datagrams that do not decode come back as Kind::junk instead of being skipped
 };
 
 class EchoSocket {
@@ -80,6 +82,7 @@ class EchoSocket {
   std::optional<EchoEvent> poll_once(bool& would_block);
   boost::asio::ip::udp::socket socket_;
   std::string token_;
+  bool report_junk_ = false;
 };
 
 struct EchoExchange {

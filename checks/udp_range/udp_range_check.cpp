@@ -102,6 +102,9 @@ boost::asio::awaitable<Measured<UdpRangeResult>> measure_udp_range(UdpRangeParam
       case State::untested:
         out.cut_off.push_back(port);
         break;
+      case State::foreign:
+        out.foreign.push_back(port);
+        break;
     }
   }
   std::sort(rtts.begin(), rtts.end());

@@ -43,6 +43,7 @@ struct UdpRangeResult {
   std::vector<std::uint16_t> swept;                   // the ports probed (the served ones)
   std::vector<std::uint16_t> open, blocked, cut_off;  // cut_off: the time limit ended the sweep first
   std::vector<RejectedPort> rejected;
+  std::vector<std::uint16_t> foreign;  // answered with bytes that are no echo reply: open, something else answers
   int attempts = 0, rounds = 0, max_pps = 0;
   std::uint64_t probes_sent = 0;
   double loss_estimate = 0;
@@ -57,7 +58,7 @@ struct UdpRangeResult {
 };
 
 // The details: host, address, control, ports_tested, open, blocked,
-// rejected, untested, not_served (merged "A-B" lists), attempts, rounds,
+// rejected, untested, not_served, other_answer (merged "A-B" lists), attempts, rounds,
 // max_pps, probes_sent, loss_estimate, rtt_ms, observed_source, source_ports,
 // source_ports_unavailable, rejected_by [{port, icmp, by_target}].
 void to_json(nlohmann::json& j, const UdpRangeResult& r);
@@ -69,6 +70,7 @@ void to_json(nlohmann::json& j, const UdpRangeResult& r);
 //   udp_range.rejected             critical  send     (ICMP unreachable from the path)
 //   udp_range.closed_at_responder  warning   send     (ICMP port unreachable from the target itself)
 //   udp_range.incomplete           warning   send     (the time limit ended the sweep early)
+//   udp_range.other_answer         warning   receive  (the port answered, but not as the responder: inconclusive)
 Judgement judge_udp_range(const UdpRangeResult& r, const UdpRangeParams& p);
 
 // A port strip from open/blocked/rejected/untested.

@@ -39,6 +39,7 @@ void to_json(nlohmann::json& j, const UdpRangeResult& r) {
   j["blocked"] = net::merge_port_ranges(r.blocked);
   j["rejected"] = net::merge_port_ranges(r.rejected_ports());
   j["untested"] = net::merge_port_ranges(r.untested());
+  if (!r.foreign.empty()) j["other_answer"] = net::merge_port_ranges(r.foreign);
   if (!r.address) return;
   j["address"] = *r.address;
   if (!r.control.empty()) j["control"] = r.control;
@@ -97,6 +98,21 @@ Judgement judge_udp_range(const UdpRangeResult& r, const UdpRangeParams& p) {
          fmt::format("{} itself answered ICMP port unreachable on UDP {}: the path is open but nothing listens there",
                      p.host, ranges(closed)),
          fmt::format("Start the responder with --udp-ports covering {}", ranges(closed)), "", Operation::send});
+  if (!r.foreign.empty()) {
+    Finding f{Severity::warning,
+              "udp_range.other_answer",
+              fmt::format("UDP {} on {} answered, but not with the responder's echo: the path reaches these ports, "
+                          "and something else answers there (another program on that host, or a device on the "
+                          "path answering for it)",
+                          ranges(r.foreign), p.host),
+              fmt::format("Find what answers on UDP {} at {} (e.g. ss -ulpn on that host) and stop it, or give "
+                          "these ports to the responder",
+                          ranges(r.foreign), address),
+              "",
+              Operation::receive};
+    f.inconclusive = true;
+    j.findings.push_back(std::move(f));
+  }
   if (r.cut_short)
     j.findings.push_back({Severity::warning, "udp_range.incomplete",
                           fmt::format("The time limit ended the sweep early; UDP {} were not probed every time",
@@ -107,6 +123,7 @@ Judgement judge_udp_range(const UdpRangeResult& r, const UdpRangeParams& p) {
   if (!r.blocked.empty()) j.summary += fmt::format(", blocked {}", ranges(r.blocked));
   if (!r.rejected.empty()) j.summary += fmt::format(", rejected {}", ranges(r.rejected_ports()));
   if (!r.not_served.empty()) j.summary += fmt::format(", not served {}", ranges(r.not_served));
+  if (!r.foreign.empty()) j.summary += fmt::format(", answered by something else {}", ranges(r.foreign));
   if (r.rtt_ms) j.summary += fmt::format(" (median RTT {:.2f} ms)", *r.rtt_ms);
   return j;
 }

@@ -37,6 +37,19 @@ struct Shared {
 };
 
 void handle(Shared& s, const EchoEvent& ev) {
+  if (ev.kind == EchoEvent::Kind::junk) {
+    // Bytes from the probed port that are no echo reply: the port is reached,
+    // something else answers there. Never "blocked"; an echo later still wins.
+    if (ev.from.address() != s.opts.target) return;
+    auto it = s.index.find(ev.from.port());
+    if (it == s.index.end()) return;
+    auto& r = s.ports[it->second];
+    if (r.state != State::untested && r.state != State::rejected) return;
+    if (r.state == State::untested) --s.unresolved;
+    r.state = State::foreign;
+    r.rtt_ms = std::chrono::duration<double, std::milli>(ev.at - s.first_sent[it->second]).count();
+    return;
+  }
   if (ev.kind == EchoEvent::Kind::reply) {
     if (ev.from.address() != s.opts.target || ev.reply.session != s.session) return;
     auto port = static_cast<std::uint16_t>(ev.reply.sequence & 0xffff);
@@ -45,7 +58,7 @@ void handle(Shared& s, const EchoEvent& ev) {
     if (it == s.index.end()) return;
     auto& r = s.ports[it->second];
     if (r.state == State::open) return;
-    if (r.state != State::rejected) --s.unresolved;
+    if (r.state == State::untested) --s.unresolved;
     r.state = State::open;
     r.rtt_ms = std::chrono::duration<double, std::milli>(ev.at - s.first_sent[it->second]).count();
     s.answered_round[it->second] = static_cast<int>(ev.reply.sequence >> 16);
@@ -105,6 +118,7 @@ asio::awaitable<SweepResult> udp_sweep(asio::any_io_executor ex, SweepOptions op
     auto socket = std::make_shared<EchoSocket>(ex);
     EchoSocketOptions so;
     so.token = opts.token;
+    so.report_junk = true;
     if (sp) so.local = udp::endpoint(protocol, *sp);
     if (auto err = socket->open(protocol, so)) {
       last_error = std::move(err);

@@ -28,7 +28,9 @@ struct SweepOptions {
 };
 
 struct PortResult {
-  enum class State { untested, open, blocked, rejected } state = State::untested;
+  // foreign: only datagrams that are not echo replies came back from the
+  // port: the path is open, but something other than the responder answers.
+  enum class State { untested, open, blocked, rejected, foreign } state = State::untested;
   int attempts = 0;                 // probes sent
   double rtt_ms = 0;                // open: first reply
   std::string icmp;                 // rejected: "ICMP port unreachable from 203.0.113.1"

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "probe/net/resolver.hpp"
 #include "probe/net/responder_control.hpp"
 #include "tests/integration/responder_support.hpp"
@@ -176,4 +179,42 @@ TEST_CASE("params are validated with their path") {
   CHECK(kind.validate(json{{"host", "h"}, {"ports", "1"}, {"prots", "1"}}).at(0).path == "prots");
   CHECK(kind.validate(json{{"host", "h"}, {"ports", json::array({"5004", "9000-9001"})}}).empty());
   CHECK(kind.target(json{{"host", "h"}, {"ports", json::array({"9001", "9000", "5004"})}}) == "h udp 5004,9000-9001");
+}
+
+TEST_CASE("a port that answers garbage is open with something else answering, not blocked") {
+  // Two ports answer every datagram with bytes that are no echo reply; two stay silent.
+  unsigned first = free_udp_block(4);
+  asio::io_context peer_io;
+  std::vector<std::unique_ptr<asio::ip::udp::socket>> peers;
+  for (unsigned p = first; p < first + 4; ++p)
+    peers.push_back(std::make_unique<asio::ip::udp::socket>(
+        peer_io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), p)));
+  std::atomic<bool> done{false};
+  std::thread garbage([&] {
+    std::array<char, 2048> buf;
+    while (!done) {
+      for (int i = 0; i < 2; ++i) {
+        auto& s = *peers[i];
+        if (s.available() == 0) continue;
+        asio::ip::udp::endpoint from;
+        s.receive_from(asio::buffer(buf), from);
+        s.send_to(asio::buffer("HTTP/1.1 400 Bad Request\r\n\r\n", 28), from);
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  FakeControl control(json{{"udp_echo", json::array({range(first, first + 3)})}});
+  json params = {{"host", "127.0.0.1"},
+                 {"ports", range(first, first + 3)},
+                 {"max_pps", 1000},
+                 {"reply_wait_ms", 50},
+                 {"attempts", 2}};
+  auto out = run_check(params, control.port());
+  done = true;
+  garbage.join();
+  INFO(out.details.dump());
+  REQUIRE_FALSE(out.error);
+  CHECK(out.details["other_answer"] == json::array({range(first, first + 1)}));
+  CHECK(out.details["blocked"] == json::array({range(first + 2, first + 3)}));
+  CHECK(has_finding(out, "udp_range.other_answer"));
 }

@@ -226,3 +226,21 @@ TEST_CASE("the view: one port strip from the details alone") {
     CHECK(w.shown_keys.empty());
   }
 }
+
+TEST_CASE("udp_range.other_answer: a port answered with no echo reply, open but inconclusive, never blocked") {
+  auto r = swept(span(20200, 20203));
+  r.open = span(20200, 20201);
+  r.foreign = span(20202, 20203);
+  auto j = judge_udp_range(r, params(r.swept));
+  const auto& f = only(j);
+  CHECK(f.code == "udp_range.other_answer");
+  CHECK(f.severity == Severity::warning);
+  CHECK(f.operation == Operation::receive);
+  CHECK(f.inconclusive);
+  CHECK(f.message.find("UDP 20202-20203 on responder.example.test answered, but not with the responder's echo") == 0);
+  CHECK(f.remediation.find("203.0.113.10") != std::string::npos);
+  nlohmann::json d = r;
+  CHECK(d["other_answer"] == nlohmann::json::array({"20202-20203"}));
+  CHECK(d["blocked"] == nlohmann::json::array());
+  CHECK(j.summary.find("answered by something else 20202-20203") != std::string::npos);
+}
