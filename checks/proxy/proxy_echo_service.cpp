@@ -64,9 +64,9 @@ std::optional<std::string> http_echo_answer(std::string_view received, const asi
   if (parsed.status == proxy::HeadStatus::incomplete) return std::nullopt;
   if (parsed.status == proxy::HeadStatus::too_large)
     return refusal(http::status::request_header_fields_too_large, parsed.error);
-  if (parsed.status == proxy::HeadStatus::invalid || parsed.head.status() != 0)
+  if (parsed.status == proxy::HeadStatus::invalid || !parsed.head.is_request())
     return refusal(http::status::bad_request,
-                   parsed.status == proxy::HeadStatus::invalid ? parsed.error : "not a request");
+                   parsed.status == proxy::HeadStatus::invalid ? parsed.error : "not a request line");
   proxy::EchoReport report{source.to_string(), source_port, tls_pin, std::string(received.substr(0, parsed.head.size))};
   http::response<http::string_body> res{http::status::ok, 11};
   res.set(http::field::server, "callready-respond");

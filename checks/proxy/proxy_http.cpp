@@ -67,6 +67,19 @@ int Head::status() const {
   return code;
 }
 
+bool Head::is_request() const {
+  auto first = start_line.find(' ');
+  auto last = start_line.rfind(' ');
+  if (first == std::string::npos || first == 0 || last == first || last + 1 == start_line.size()) return false;
+  auto method = std::string_view(start_line).substr(0, first);
+  auto target = std::string_view(start_line).substr(first + 1, last - first - 1);
+  auto version = std::string_view(start_line).substr(last + 1);
+  return std::all_of(method.begin(), method.end(), is_token_char) && !target.empty() &&
+         target.find(' ') == std::string_view::npos &&
+         std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; }) &&
+         version.starts_with("HTTP/") && version.size() == 8;
+}
+
 const char* to_string(HeadStatus s) {
   switch (s) {
     case HeadStatus::ok:

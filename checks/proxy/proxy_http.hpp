@@ -32,6 +32,8 @@ struct Head {
   const HeadField* find(std::string_view name) const;
   // "HTTP/1.1 200 OK" -> 200; 0 when the start line is not a status line.
   int status() const;
+  // The start line is a request line: method SP request-target SP HTTP-version (RFC 9112 § 3).
+  bool is_request() const;
 };
 
 enum class HeadStatus {

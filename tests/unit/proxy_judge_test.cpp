@@ -78,6 +78,13 @@ TEST_CASE("head: a request with fields kept in order, case and blanks as RFC 911
   CHECK(p.head.find("X-MIXED")->value == "v 1");
   CHECK(p.head.size == std::string("GET /x HTTP/1.1\r\nHost: a\r\nX-MiXeD:  v 1 \r\nx-mixed: v2\r\n\r\n").size());
   CHECK(p.head.status() == 0);
+  CHECK(p.head.is_request());
+  for (const char* line :
+       {"HTTP/1.1 200 OK", "\x16\x03\x01 not http", "GET  HTTP/1.1", "GET /a b HTTP/1.1", "GET / FTP/1.0"}) {
+    Head h;
+    h.start_line = line;
+    CHECK_FALSE(h.is_request());
+  }
   auto lf = parse_head("HTTP/1.1 407 Proxy Authentication Required\nProxy-Authenticate: Basic\n\n");
   REQUIRE(lf.status == HeadStatus::ok);
   CHECK(lf.head.status() == 407);
