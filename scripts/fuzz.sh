@@ -9,7 +9,7 @@
 # to build-fuzz/crashes/ and fails the run. --merge folds the new inputs that
 # add coverage into the committed corpus (commit them with any crash input:
 # the normal suite replays the corpus as fuzz:regression under GCC).
-# Installs clang and libclang-rt-14-dev when they are missing (root).
+# Installs clang-16 and libclang-rt-16-dev when no clang >= 16 is there (root).
 # On a shared machine the build takes $CALLREADY_BUILD_LOCK (flock) one
 # library at a time, so other builds interleave.
 set -euo pipefail
@@ -28,14 +28,21 @@ while [ $# -gt 0 ]; do
 done
 case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: --seconds wants a whole number" >&2; exit 2 ;; esac
 
-fuzzer_runtime() {
-  local rt
-  rt=$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null || true)
-  [ -f "$rt" ] || ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
+# clang 16 or later: clang 14 (bookworm's default) rejects lambdas that
+# capture structured bindings (C++20 P1091), which the checks use.
+pick_clang() {
+  local v
+  for v in 19 18 17 16; do
+    command -v "clang++-$v" >/dev/null 2>&1 &&
+      ls /usr/lib/llvm-$v/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 &&
+      { echo "$v"; return 0; }
+  done
+  return 1
 }
-if ! command -v clang++ >/dev/null 2>&1 || ! fuzzer_runtime; then
-  if [ "$(id -u)" != 0 ]; then echo "fuzz.sh: needs clang and libclang-rt-14-dev (run as root to install)" >&2; exit 1; fi
-  apt-get install -y --no-install-recommends clang libclang-rt-14-dev >/dev/null
+if [ -z "${FUZZ_CLANG_VERSION:-}" ] && ! FUZZ_CLANG_VERSION=$(pick_clang); then
+  if [ "$(id -u)" != 0 ]; then echo "fuzz.sh: needs clang-16 and libclang-rt-16-dev (run as root to install)" >&2; exit 1; fi
+  apt-get install -y --no-install-recommends clang-16 libclang-rt-16-dev >/dev/null
+  FUZZ_CLANG_VERSION=16
 fi
 
 locked() {
@@ -43,11 +50,16 @@ locked() {
   if command -v flock >/dev/null 2>&1; then flock "$lock" "$@"; else "$@"; fi
 }
 
+if [ -f "$build/CMakeCache.txt" ] &&
+   ! grep -q "^CMAKE_CXX_COMPILER:.*clang++-$FUZZ_CLANG_VERSION\$" "$build/CMakeCache.txt"; then
+  echo "fuzz.sh: $build was configured with another compiler; remove it first" >&2
+  exit 2
+fi
 if [ ! -f "$build/CMakeCache.txt" ]; then
   generator=()
   command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
   locked cmake -S "$here" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCALLREADY_FUZZ=ON -DCALLREADY_TESTS=OFF >/dev/null
+    -DCMAKE_C_COMPILER="clang-$FUZZ_CLANG_VERSION" -DCMAKE_CXX_COMPILER="clang++-$FUZZ_CLANG_VERSION" -DCALLREADY_FUZZ=ON -DCALLREADY_TESTS=OFF >/dev/null
 fi
 all=()
 for src in "$here"/tests/fuzz/*_fuzz.cpp; do
@@ -59,17 +71,25 @@ for t in "${targets[@]}"; do
   [ -f "$here/tests/fuzz/${t}_fuzz.cpp" ] || { echo "fuzz.sh: no target \"$t\" (have: ${all[*]})" >&2; exit 2; }
 done
 
-# One library per lock: the other builds on the machine are not held up for long.
+# The shared core first, then one target per lock: other builds on the
+# machine interleave. A target that does not build is reported, the rest run.
 jobs=$(( $(nproc) < 2 ? $(nproc) : 2 ))
-for lib in $(cmake --build "$build" --target help 2>/dev/null | sed -n 's/^\(\(check_\|callready_\)[a-z_]*\): .*/\1/p' | sort -u); do
-  locked cmake --build "$build" --target "$lib" -j"$jobs"
+locked cmake --build "$build" --target callready_base -j"$jobs"
+built=()
+summary=""
+failed=0
+for t in "${targets[@]}"; do
+  if locked cmake --build "$build" --target "${t}_fuzz" -j"$jobs" >"$build/${t}.build.log" 2>&1; then
+    built+=("$t")
+  else
+    failed=1
+    summary+=$(printf '%-12s BUILD FAILED: see %s\n' "$t" "$build/${t}.build.log")$'\n'
+    grep -m3 "error:" "$build/${t}.build.log" || true
+  fi
 done
-for t in "${targets[@]}"; do locked cmake --build "$build" --target "${t}_fuzz" -j"$jobs"; done
 
 mkdir -p "$build/crashes"
-failed=0
-summary=""
-for t in "${targets[@]}"; do
+for t in "${built[@]}"; do
   mkdir -p "$build/corpus/$t"
   log="$build/${t}.log"
   echo "== $t: ${seconds} s"

@@ -82,6 +82,8 @@ for opt in --default-timeout --read-timeout --max-timeout --timeout-offset; do
   expect 3 "$opt" -- "$CALLREADY" exporter "$opt" inf
 done
 expect 3 "--max-concurrent-probes" -- "$CALLREADY" exporter --max-concurrent-probes 0
+expect 3 "--listen 127.0.0.1:" -- "$CALLREADY" exporter --listen 127.0.0.1:
+expect 3 "--responder 127.0.0.1:" -- "$CALLREADY" scan --responder 127.0.0.1:
 
 # Item 10: 60 TCP checks at --concurrency 1500 under a 64-descriptor limit
 # (soft = hard, so raising cannot help): the engine lowers the concurrency,

@@ -1,3 +1,4 @@
+// fuzz-link: check_common
 // The UDP echo probe codec, every version: requests and replies, keyed and
 // open. A reply the responder would send is never longer than its request
 // (no amplification) and decodes back with the same key.

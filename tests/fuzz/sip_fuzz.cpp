@@ -1,3 +1,4 @@
+// fuzz-link: check_sip_alg
 // SIP: the parser (datagram and stream framing), serialising what parsed,
 // header parameters (replace_params once ended the mirror's UDP loop), SDP,
 // the mirror body codec, and the mirror's whole answer to the bytes.

@@ -1,3 +1,4 @@
+// fuzz-link: check_stun
 // STUN (RFC 5389/5780): the message parser, TCP framing and every attribute
 // reader on whatever parsed.
 #include "checks/stun/stun_codec.hpp"

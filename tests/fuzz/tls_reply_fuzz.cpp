@@ -1,3 +1,4 @@
+// fuzz-link: check_tls
 // The TLS prober's record/handshake parser (the server's first flight, fed
 // in pieces as a socket delivers it) and the ClientHello suite rewriter.
 #include "checks/tls/hello.hpp"
