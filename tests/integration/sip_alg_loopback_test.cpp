@@ -315,3 +315,18 @@ TEST_CASE("a request that once ended the mirror's UDP loop is dropped, and the n
   CHECK(r.codes.empty());
   CHECK(r.outcome.details["alg_detected"] == false);
 }
+
+TEST_CASE("with a token: the check's requests carry X-Callready-Auth and are mirrored within 1.0x") {
+  asio::io_context io;
+  auto responder = start_mirror(io, "127.0.0.1", "s3cret");
+  auto r = run_check(io, {{"host", "127.0.0.1"}, {"port", sip_port_of(*responder)}, {"transport", "both"}},
+                     responder->control_port, "s3cret");
+  const auto& d = r.outcome.details;
+  INFO(d.dump(2));
+  CHECK_FALSE(r.outcome.error);
+  REQUIRE(d["attempts"].size() == 8);  // {udp,tcp} x {fixed, ephemeral} x {INVITE, REGISTER}
+  for (const auto& a : d["attempts"]) CHECK(a["outcome"] == "mirrored");
+  CHECK(d["sent"].contains("X-Callready-Auth"));
+  CHECK(d["sent"] == d["received"]);
+  CHECK(r.codes.empty());
+}
