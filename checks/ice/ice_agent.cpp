@@ -185,8 +185,10 @@ struct Agent::Shared {
     });
   }
 
+  NiceAgent* agent_closing = nullptr;
+
   void open();
-  void release();
+  void release(std::shared_ptr<Shared> self);
 };
 
 namespace {
@@ -234,7 +236,13 @@ void Agent::Shared::open() {
   }
   g_object_set(agent, "upnp", FALSE, "controlling-mode", config.controlling ? TRUE : FALSE, "ice-tcp",
                config.ice_tcp ? TRUE : FALSE, "force-relay", config.relay_only ? TRUE : FALSE, nullptr);
-  if (config.stun)
+  // With STUN and TURN on the same UDP server, libnice sends the Binding from
+  // the socket that holds the allocation and drops its answer as "incorrectly
+  // multiplexed": the discovery then times out (2 s). The Allocate answer
+  // carries the server-reflexive address anyway (XOR-MAPPED-ADDRESS).
+  bool stun_is_turn = config.stun && config.turn && config.turn->transport == "udp" &&
+                      config.stun->first == config.turn->address && config.stun->second == config.turn->port;
+  if (config.stun && !stun_is_turn)
     g_object_set(agent, "stun-server", config.stun->first.c_str(), "stun-server-port", config.stun->second, nullptr);
   for (const auto& text : config.local_addresses) {
     NiceAddress address;
@@ -262,19 +270,27 @@ void Agent::Shared::open() {
     report([](AgentState& st) { st.error = "libnice could not gather candidates (no usable local address)"; });
 }
 
-void Agent::Shared::release() {
+void Agent::Shared::release(std::shared_ptr<Shared> self) {
   if (!agent) return;
   g_signal_handlers_disconnect_by_data(agent, this);
-  nice_agent_attach_recv(agent, stream, 1, g_main_context_get_thread_default(), nullptr, nullptr);
-  // Closing first releases the TURN allocations (a refresh with lifetime 0).
+  // Closing first releases the TURN allocations (a refresh with lifetime 0);
+  // the agent keeps reading its sockets (and `self` stays alive for the
+  // receive callback) until that is done.
+  struct Closing {
+    std::shared_ptr<Shared> shared;
+  };
   glib->closing(+1);
   nice_agent_close_async(
       agent,
       [](GObject* source, GAsyncResult*, gpointer data) {
-        static_cast<GlibThread*>(data)->closing(-1);
+        std::unique_ptr<Closing> closing(static_cast<Closing*>(data));
+        auto& s = *closing->shared;
+        nice_agent_attach_recv(s.agent_closing, s.stream, 1, g_main_context_get_thread_default(), nullptr, nullptr);
         g_object_unref(source);
+        s.glib->closing(-1);
       },
-      glib);
+      new Closing{std::move(self)});
+  agent_closing = agent;
   agent = nullptr;
 }
 
@@ -299,7 +315,10 @@ const AgentState& Agent::state() const { return side_->state; }
 
 void Agent::close() {
   if (!shared_) return;
-  glib_.invoke([s = std::move(shared_)] { s->release(); });
+  glib_.invoke([s = std::move(shared_)]() mutable {
+    auto* shared = s.get();
+    shared->release(std::move(s));
+  });
 }
 
 Description Agent::local_description() const {
