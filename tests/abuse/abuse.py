@@ -336,6 +336,16 @@ def slowloris():
         while still and time.time() < end:
             still = [c for c in still if not closed_soon(c, 0.05)]
         check("control: slow connections are closed within the session bound", not still, f"{len(still)} still open")
+        # 300 refused hellos in a row: the log keeps to its budget and counts the rest.
+        for i in range(300):
+            try:
+                c = connect(r.control, f"127.0.12.{i % 200 + 1}")
+                c.recv(4096)
+                c.sendall(b'{"op":"hello","proof":"forged"}\n')
+                c.recv(4096)
+                c.close()
+            except OSError:
+                pass
     finally:
         for cs in held.values():
             for c in cs:
@@ -344,6 +354,8 @@ def slowloris():
     log = r.text()
     check("the responder ran to a clean stop", r.proc.returncode == 0, str(r.proc.returncode))
     check("refused connections are counted in the summary", "TCP connections refused" in log)
+    refusals = sum(1 for line in log.splitlines() if "control: 127.0.12." in line)
+    check("control: refused hellos are logged within the budget (<= 20 per 10 s)", refusals <= 20, str(refusals))
 
 
 def sources():
