@@ -32,7 +32,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/O=Lab/CN=Lab Squid Ins
   -keyout "$SQ/ca.key" -out "$SQ/ca.pem" 2>/dev/null || { echo "FAIL: cannot make the squid CA"; exit 1; }
 printf 'labuser:%s\n' "$(openssl passwd -apr1 lab-secret)" >"$SQ/htpasswd"
 "$CERTGEN" -c -s "$SQ/ssl_db" -M 4MB >/dev/null 2>&1 || { echo "FAIL: security_file_certgen -c"; exit 1; }
-cat >"$SQ/squid.conf" <<CONF
+lab_start_squid 3130 <<CONF || exit 1
 http_port $LAB_ROUTER_LAN_IP:3128
 http_port $LAB_ROUTER_LAN_IP:3131
 http_port $LAB_ROUTER_LAN_IP:3129 intercept
@@ -49,21 +49,7 @@ acl authed proxy_auth REQUIRED
 http_access allow authport authed
 http_access deny authport
 http_access allow all
-cache deny all
-dns_nameservers 127.0.0.1
-visible_hostname lab-router
-pid_filename $SQ/squid.pid
-cache_log $SQ/cache.log
-access_log $SQ/access.log
-coredump_dir $SQ
-shutdown_lifetime 0 seconds
-cache_effective_user proxy
 CONF
-chown -R proxy:proxy "$SQ"
-chmod 755 "$LAB_DIR"
-lab_bg "$LAB_ROUTER" squid -N -f "$SQ/squid.conf"
-SQUID_PID=$LAB_LAST_PID
-WAIT_PID=$SQUID_PID lab_wait_tcp "$LAB_ROUTER_LAN_IP" 3130 || { cat "$SQ/cache.log" "$LAB_LAST_LOG" >&2; exit 1; }
 
 # scan NAME PARAMS_JSON [ENV...] -> $LAB_DIR/NAME.json
 scan() {
