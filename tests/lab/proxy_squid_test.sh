@@ -11,7 +11,9 @@
 #                  arrives with Via/X-Forwarded-For added (transparent proxy);
 #   ssl-bump    -> port 443 REDIRECTed to squid's ssl-bump port with its own
 #                  CA: TLS interception, the CA named as the issuer, and the
-#                  target's chain not among the expected issuers.
+#                  target's chain not among the expected issuers;
+#   wpad        -> wpad.<search domain>/wpad.dat (dnsmasq, python's web
+#                  server) fetched and its PROXY directive read, not run.
 set -u
 . "$SOURCE_DIR/tests/lab/lib.sh"
 lab_require_root
@@ -110,6 +112,18 @@ lab_assert "$LAB_DIR/bump.json" 'd["targets"][0]["expected_issuer"] is False'
 lab_assert "$LAB_DIR/bump.json" '{"proxy.tls_intercepted", "proxy.target_intercepted"} <= set(f["code"] for f in c["findings"])'
 lab_assert "$LAB_DIR/bump.json" 'd["exchanges"][0]["sent"] == d["exchanges"][0]["received"]' "plain HTTP untouched"
 lab_router iptables -t nat -D PREROUTING -i lan0 -p tcp --dport 443 -j REDIRECT --to-ports 3130
+
+echo "--- WPAD: wpad.<search domain>/wpad.dat found through DNS, read and never run"
+lab_start_dns "host-record=wpad.example.test,$LAB_CLOUD_IP2" || exit 1
+echo "search sub.example.test" >>"/etc/netns/$LAB_CLIENT/resolv.conf"
+mkdir -p "$LAB_DIR/web"
+printf 'function FindProxyForURL(url, host) { return "PROXY %s:3128; DIRECT"; }\n' "$LAB_ROUTER_LAN_IP" >"$LAB_DIR/web/wpad.dat"
+lab_bg "$LAB_CLOUD" python3 -m http.server --bind "$LAB_CLOUD_IP2" --directory "$LAB_DIR/web" 80
+WAIT_PID=$LAB_LAST_PID lab_wait_tcp "$LAB_CLOUD_IP2" 80 || exit 1
+scan wpad "{\"host\": \"$LAB_CLOUD_IP\", \"wpad\": true}"
+lab_assert "$LAB_DIR/wpad.json" '[p["url"] for p in d["pac"]] == ["http://wpad.sub.example.test/wpad.dat", "http://wpad.example.test/wpad.dat"]' "the search domain climbed"
+lab_assert "$LAB_DIR/wpad.json" 'd["pac"][0]["outcome"] == "failed" and d["pac"][1]["outcome"] == "ok" and d["pac"][1]["proxies"] == ["198.18.0.1:3128"]'
+lab_assert "$LAB_DIR/wpad.json" "$(codes '["proxy.pac_found"]')"
 
 [ "$LAB_FAILED" = 0 ] || { cat "$SQ/cache.log" >&2; exit 1; }
 echo "proxy_squid: all passed"
