@@ -284,7 +284,7 @@ TEST_CASE("ntp.offset: beyond max_offset_ms with a synchronised local clock blam
   CHECK(judge(r, p).findings.empty());
 }
 
-TEST_CASE("ntp.local_clock_unsynchronised: info; a large offset then is inconclusive") {
+TEST_CASE("ntp.local_clock_unsynchronised: info, and a large offset then is inconclusive") {
   auto p = params();
   auto r = answered(p);
   r.local_clock.synchronised = false;
