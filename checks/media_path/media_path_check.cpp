@@ -30,8 +30,10 @@ using media_path::Step;
 // The services each rung needs from the responder; a missing one is a set-up error, not a finding.
 std::optional<CheckError> missing_service(const net::ResponderInfo& info, const MediaPathParams& p) {
   for (auto port : p.udp_ports)
-    if (auto err = net::setup_error(info, "udp_echo", port)) return err;
-  if (auto err = net::setup_error(info, "tcp_accept", p.tcp_port)) return err;
+    if (!info.serves("stun", port))
+      if (auto err = net::setup_error(info, "udp_echo", port)) return err;
+  if (!info.serves("stun", p.tcp_port))
+    if (auto err = net::setup_error(info, "tcp_accept", p.tcp_port)) return err;
   return net::setup_error(info, "tls_echo", p.tls_port);
 }
 
@@ -90,7 +92,11 @@ asio::awaitable<Measured<MediaPathResult>> measure_media_path(MediaPathParams p,
   // UDP: every media port at once; any answer makes UDP the path.
   std::vector<asio::awaitable<Step>> udp_steps;
   auto udp_wait = ctx.budget(kUdpWait);
-  for (auto port : p.udp_ports) udp_steps.push_back(media_path::try_udp(ctx, udp::endpoint(address, port), udp_wait));
+  for (auto port : p.udp_ports) {
+    udp::endpoint to(address, port);
+    bool echo = responder.info.serves("udp_echo", port);
+    udp_steps.push_back(echo ? media_path::try_udp(ctx, to, udp_wait) : media_path::try_udp_stun(ctx, to, udp_wait));
+  }
   auto gathering = net::gather(std::move(udp_steps));
   auto udp_results = co_await std::move(gathering);
   for (auto& step : udp_results)
@@ -101,7 +107,10 @@ asio::awaitable<Measured<MediaPathResult>> measure_media_path(MediaPathParams p,
     co_return m;
   }
 
-  auto tcp_trying = media_path::try_tcp(ctx, tcp::endpoint(address, p.tcp_port), ctx.budget(kTcpWait));
+  tcp::endpoint tcp_to(address, p.tcp_port);
+  auto tcp_trying = responder.info.serves("tcp_accept", p.tcp_port)
+                        ? media_path::try_tcp(ctx, tcp_to, ctx.budget(kTcpWait))
+                        : media_path::try_tcp_stun(ctx, tcp_to, ctx.budget(kTcpWait));
   if (!keep(m, co_await std::move(tcp_trying))) co_return m;
   if (m.result.attempts.back().result == AttemptResult::ok) {
     m.result.path = PathTransport::tcp;

@@ -7,10 +7,11 @@
 // self-signed certificate is accepted: this tests the path, not trust), and
 // when an explicit proxy applies (the `proxy` param, else HTTPS_PROXY), TLS
 // through a CONNECT tunnel of that proxy, as a client with a proxy sends TLS
-// media. The first step that gets an answer is the path; the ladder stops
-// there. Each attempt keeps why it failed (no answer, refused, reset, ICMP unreachable,
-// handshake failed, proxy refused with its status), so the report says why
-// every earlier step did not work.
+// media. Where the responder serves STUN rather than the echo on a UDP media
+// port or on the TCP port (--stun-ports listen on both), that rung is a STUN
+// Binding instead: the Webex profiles run STUN on 5004 and 9000. The first step that gets an answer is the path; the
+// ladder stops there. Each attempt keeps why it failed (no answer, refused, reset, ICMP unreachable, handshake failed,
+// proxy refused with its status), so the report says why every earlier step did not work.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -58,6 +59,7 @@ struct PathAttempt {
   Operation operation = Operation::none;  // the step that failed
   std::string detail;                     // what was seen, in words ("port unreachable from 198.51.100.1")
   std::optional<double> rtt_ms;           // for an answer
+  std::string probe = "echo";             // UDP, TCP: "echo" (--udp-ports, --tcp-ports) or "stun" (--stun-ports)
   std::string proxy;                      // the TLS rung through an explicit proxy: its URL (no credentials)
   int proxy_status = 0;                   // the proxy's answer to CONNECT, when it gave one
 };

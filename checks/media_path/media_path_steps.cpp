@@ -12,6 +12,7 @@
 #include "checks/common/echo_client.hpp"
 #include "checks/common/framed_echo.hpp"
 #include "checks/common/http_proxy.hpp"
+#include "checks/stun/stun_client.hpp"
 #include "probe/net/async.hpp"
 #include "probe/net/errors.hpp"
 #include "probe/net/host_port.hpp"
@@ -40,23 +41,23 @@ double ms_since(Clock::time_point start) {
 
 std::string where(const tcp::endpoint& to) { return net::format_host_port(to.address(), to.port()); }
 
+AttemptResult result_of(NetFailure f) {
+  switch (f) {
+    case NetFailure::refused:
+      return AttemptResult::refused;
+    case NetFailure::unreachable:
+      return AttemptResult::unreachable;
+    case NetFailure::timeout:
+      return AttemptResult::timeout;
+    default:
+      return AttemptResult::reset;
+  }
+}
+
 // A failed connect or stream operation, sorted by net::classify.
 void failed(PathAttempt& a, const boost::system::error_code& ec, Operation op, const std::string& what) {
   a.operation = op;
-  switch (net::classify(ec)) {
-    case NetFailure::refused:
-      a.result = AttemptResult::refused;
-      break;
-    case NetFailure::unreachable:
-      a.result = AttemptResult::unreachable;
-      break;
-    case NetFailure::timeout:
-      a.result = AttemptResult::timeout;
-      break;
-    default:
-      a.result = AttemptResult::reset;
-      break;
-  }
+  a.result = result_of(net::classify(ec));
   a.detail = fmt::format("{}: {}", what, ec == asio::error::timed_out ? "no answer" : ec.message());
 }
 
@@ -111,6 +112,76 @@ asio::awaitable<Step> try_udp(CheckContext& ctx, udp::endpoint to, Millis wait) 
   s.attempt.result = AttemptResult::timeout;
   s.attempt.operation = Operation::receive;
   s.attempt.detail = fmt::format("no reply to {} probe{} in {} ms", sent, sent == 1 ? "" : "s", wait.count());
+  co_return s;
+}
+
+asio::awaitable<Step> try_udp_stun(CheckContext& ctx, udp::endpoint to, Millis wait) {
+  Step s;
+  s.attempt.transport = PathTransport::udp;
+  s.attempt.port = to.port();
+  s.attempt.probe = "stun";
+  udp::socket sock(ctx.executor);
+  boost::system::error_code ec;
+  sock.open(to.protocol(), ec);
+  if (ec) {
+    s.error = net::local_error(Operation::bind, "a UDP socket", ec);
+    co_return s;
+  }
+  stun::RequestOptions options;  // named: GCC 12 miscompiles braced temporaries in co_await
+  options.password = ctx.settings.token;
+  stun::Retransmission plan;
+  plan.rto = kFirstResend;
+  plan.budget = wait;
+  auto exchanging = stun::udp_exchange(sock, to, options, plan);
+  auto exchange = co_await std::move(exchanging);
+  if (exchange.answered) {
+    s.attempt.result = AttemptResult::ok;
+    s.attempt.rtt_ms = exchange.rtt_ms;
+    co_return s;
+  }
+  if (exchange.failure == NetFailure::local) {
+    s.error = CheckError{ErrorReason::local, exchange.failed,
+                         net::format_host_port(to.address(), to.port()) + ": " + exchange.error};
+    co_return s;
+  }
+  s.attempt.operation = exchange.failed == Operation::none ? Operation::receive : exchange.failed;
+  if (exchange.icmp) {
+    s.attempt.result = AttemptResult::unreachable;
+    s.attempt.detail = exchange.icmp->describe();
+  } else {
+    s.attempt.result = AttemptResult::timeout;
+    s.attempt.detail = fmt::format("no answer to {} STUN Binding request{} in {} ms", exchange.sent(),
+                                   exchange.sent() == 1 ? "" : "s", wait.count());
+  }
+  co_return s;
+}
+
+asio::awaitable<Step> try_tcp_stun(CheckContext& ctx, tcp::endpoint to, Millis wait) {
+  Step s;
+  s.attempt.transport = PathTransport::tcp;
+  s.attempt.port = to.port();
+  s.attempt.probe = "stun";
+  auto start = Clock::now();
+  stun::RequestOptions options;
+  options.password = ctx.settings.token;
+  auto exchanging = stun::tcp_exchange(udp::endpoint(to.address(), to.port()), wait, wait, options);
+  auto exchange = co_await std::move(exchanging);
+  if (exchange.answered) {
+    s.attempt.result = AttemptResult::ok;
+    s.attempt.rtt_ms = exchange.rtt_ms;
+    co_return s;
+  }
+  if (exchange.failure == NetFailure::local) {
+    s.error = CheckError{ErrorReason::local, exchange.failed, where(to) + ": " + exchange.error};
+    co_return s;
+  }
+  s.attempt.operation = exchange.failed;
+  // Silence after connecting is a timeout; an answer that was not ours, a middlebox in the way.
+  s.attempt.result = exchange.failure                      ? result_of(*exchange.failure)
+                     : exchange.failed == Operation::parse ? AttemptResult::reset
+                                                           : AttemptResult::timeout;
+  s.attempt.detail = fmt::format("STUN Binding over TCP to {}: {} (after {} ms)", where(to), exchange.error,
+                                 std::chrono::duration_cast<Millis>(Clock::now() - start).count());
   co_return s;
 }
 
@@ -255,10 +326,7 @@ void tunnel_failed(PathAttempt& a, const http_proxy::TunnelResult& t) {
   a.proxy_status = t.status;
   switch (t.failure) {
     case TunnelFailure::connect:
-      a.result = t.net == NetFailure::refused       ? AttemptResult::refused
-                 : t.net == NetFailure::unreachable ? AttemptResult::unreachable
-                 : t.net == NetFailure::timeout     ? AttemptResult::timeout
-                                                    : AttemptResult::reset;
+      a.result = result_of(t.net);
       break;
     case TunnelFailure::timeout:
       a.result = AttemptResult::timeout;

@@ -24,8 +24,20 @@ struct Step {
 // that destination, or `wait`.
 boost::asio::awaitable<Step> try_udp(CheckContext& ctx, boost::asio::ip::udp::endpoint to, Millis wait);
 
+// A STUN Binding to `to` (the responder's --stun-ports, authenticated with
+// the scan's token), retransmitted from 200 ms on, until an answer, an ICMP
+// error for that destination, or `wait`: the UDP rung where the responder
+// serves STUN rather than the echo on a media port, as Webex clients test
+// their media ports with STUN.
+boost::asio::awaitable<Step> try_udp_stun(CheckContext& ctx, boost::asio::ip::udp::endpoint to, Millis wait);
+
 // A TCP connection to `to`, then one framed echo (RFC 4571) over it.
 boost::asio::awaitable<Step> try_tcp(CheckContext& ctx, boost::asio::ip::tcp::endpoint to, Millis wait);
+
+// A TCP connection to `to`, then one STUN Binding over it (RFC 5389 framing):
+// the TCP rung where the responder serves STUN (whose --stun-ports also
+// listen on TCP) rather than the TCP echo on that port.
+boost::asio::awaitable<Step> try_tcp_stun(CheckContext& ctx, boost::asio::ip::tcp::endpoint to, Millis wait);
 
 // A TCP connection to `to`, a TLS handshake with no SNI (any certificate
 // accepted), then one framed echo inside TLS.

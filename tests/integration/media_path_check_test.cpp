@@ -206,3 +206,30 @@ TEST_CASE("the TLS service: framed echo inside TLS with no SNI, closed on a bad 
   auto closed = test::run_io(io, framed::read_frame(*bad, buffer));
   CHECK_FALSE(closed.ok());
 }
+
+TEST_CASE("UDP over STUN where the responder serves STUN, not the echo, on a media port") {
+  test::TempDir dir;
+  auto control = test::free_port();
+  auto stun_port = test::free_port(true);
+  auto tcp = test::free_port();
+  auto tls = test::free_port();
+  test::ChildProcess responder({CALLREADY_BINARY, "respond", "--listen", "127.0.0.1:" + std::to_string(control),
+                                "--bind", "127.0.0.1", "--stun-ports", std::to_string(stun_port), "--tcp-ports",
+                                std::to_string(tcp), "--tls-ports", std::to_string(tls), "--token", "s3cret"},
+                               dir.file("media-path-stun-responder"));
+  REQUIRE(test::wait_for_tcp("127.0.0.1", control, 10s));
+  const CheckKind* kind = find_check_kind("media_path");
+  asio::io_context io;
+  net::Resolver resolver(io.get_executor(), std::nullopt);
+  ScanSettings settings;
+  settings.token = "s3cret";
+  net::ResponderLink link(io.get_executor(), control, "s3cret");
+  CheckContext ctx{io.get_executor(), resolver, Clock::now() + 30s, settings, link, nullptr};
+  auto o = test::run_io(io, kind->run(params(stun_port, tcp, tls), ctx));
+  INFO(o.details.dump(2));
+  REQUIRE_FALSE(o.error);
+  CHECK(o.findings.empty());
+  CHECK(o.details["path"] == "udp");
+  CHECK(o.details["attempts"][0]["probe"] == "stun");
+  CHECK(o.details["attempts"][0]["result"] == "ok");
+}
