@@ -4,7 +4,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include "checks/proxy/proxy_check.hpp"
 #include "checks/proxy/proxy_echo_service.hpp"
@@ -12,6 +20,9 @@
 #include "checks/proxy/proxy_http.hpp"
 #include "checks/proxy/proxy_result.hpp"
 #include "checks/proxy/proxy_tls.hpp"
+#include "probe/clock.hpp"
+#include "probe/respond/session_log.hpp"
+#include "tests/support/process.hpp"
 
 using namespace callready;
 using namespace callready::checks::proxy;
@@ -402,4 +413,120 @@ TEST_CASE("details keep odd bytes printable, and the view draws the exchanges an
   CHECK(v.blocks.size() == 1);
   auto m = callready::checks::proxy_metrics(d);
   CHECK(m.size() == 3);
+}
+
+// --- schedules, in virtual time, against loopback peers -------------------
+
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Millis since(const VirtualTime& vt) { return std::chrono::duration_cast<Millis>(vt.elapsed()); }
+
+// Accepts one connection and, every `every` (0: never), sends one byte of an
+// HTTP answer that never completes.
+asio::awaitable<void> trickle(tcp::acceptor& acc, Millis every) {
+  tcp::socket s(acc.get_executor());
+  auto [ec] = co_await acc.async_accept(s, asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return;
+  Timer t(acc.get_executor());
+  std::string answer = "HTTP/1.1 200 OK\r\nX-Slow: ";
+  for (std::size_t i = 0;; ++i) {
+    t.expires_after(every.count() ? every : Millis(60000));
+    auto [wec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (wec) co_return;
+    if (every.count() == 0) continue;
+    char c = answer[std::min(i, answer.size() - 1)];
+    boost::system::error_code sec;
+    asio::write(s, asio::buffer(&c, 1), sec);
+    if (sec) co_return;
+  }
+}
+
+Millis echo_against(Millis every, EchoExchange& e) {
+  VirtualTime vt;
+  asio::io_context io;
+  tcp::acceptor acc(io, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::co_spawn(io, trickle(acc, every), asio::detached);
+  Millis finished{-1};
+  e.scheme = "http";
+  e.sent = echo_request_head("127.0.0.1", "00");
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto connecting = connect_within(acc.local_endpoint(), Millis(4000));
+        auto c = co_await std::move(connecting);
+        REQUIRE(c.socket);
+        auto exchanging = echo_exchange(std::move(c.socket), "", e, Millis(4000));
+        co_await std::move(exchanging);
+        finished = since(vt);
+        acc.close();
+        io.stop();
+      },
+      asio::detached);
+  run_io(io);
+  return finished;
+}
+
+}  // namespace
+
+TEST_CASE("schedule: a silent server is given up at the step limit, 4000 ms") {
+  EchoExchange e;
+  CHECK(echo_against(Millis(0), e) == Millis(4000));
+  CHECK(e.outcome == StepOutcome::no_answer);
+  CHECK(e.message == "no complete answer in 4000 ms");
+}
+
+TEST_CASE("schedule: a server trickling a byte every 500 ms is still given up at 4000 ms") {
+  EchoExchange e;
+  CHECK(echo_against(Millis(500), e) == Millis(4000));
+  CHECK(e.outcome == StepOutcome::no_answer);
+}
+
+TEST_CASE("schedule: the echo closes a connection whose head has not come within 10 s, however it trickles") {
+  VirtualTime vt;
+  asio::io_context io;
+  respond::ResponderOptions options;
+  options.bind_address = "127.0.0.1";
+  respond::SessionLog sessions{nullptr, std::chrono::seconds(30)};
+  respond::ServiceHost host{io, options, sessions, nullptr};
+  std::unique_ptr<respond::RunningService> service;
+  std::uint16_t port = 0;
+  for (int attempt = 0; attempt < 20 && !service; ++attempt) {
+    port = test::free_port();
+    std::string error;
+    service = callready::checks::http_echo_service().start(host, {{port, port}}, error);
+  }
+  REQUIRE(service);
+  Millis closed{-1};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        tcp::socket s(io);
+        co_await s.async_connect({asio::ip::make_address("127.0.0.1"), port}, asio::use_awaitable);
+        Timer t(io);
+        std::string head = "GET / HTTP/1.1\r\nX-Slow: ";
+        std::array<char, 64> buf;
+        for (std::size_t i = 0; i < 60; ++i) {
+          char c = head[std::min(i, head.size() - 1)];
+          boost::system::error_code ec;
+          asio::write(s, asio::buffer(&c, 1), ec);
+          if (ec) break;
+          t.expires_after(Millis(1000));
+          co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+          s.non_blocking(true);
+          auto n = s.read_some(asio::buffer(buf), ec);
+          if (ec != asio::error::would_block) {
+            CHECK(n == 0);  // closed without an answer
+            break;
+          }
+        }
+        closed = since(vt);
+        service->stop();
+        io.stop();
+      },
+      asio::detached);
+  run_io(io);
+  CHECK(closed == Millis(10000));
 }
