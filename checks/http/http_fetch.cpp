@@ -158,7 +158,15 @@ asio::awaitable<void> exchange(Stream& stream, const HttpParams& p, HttpAttempt&
     a.message = fmt::format("the answer's header was not complete within {} ms", answer_limit.count());
     co_return;
   }
-  if (auto [ec, m] = *header; ec) {
+  auto [hec, hn] = *header;
+  if (hec == bhttp::error::body_limit && parser.is_header_done()) {
+    // Content-Length alone says the body is over the limit: the header is whole, the body is not read.
+    take_header(a, parser, local);
+    a.body = BodyProblem::too_large;
+    a.body_bytes = kMaxBody;
+    co_return;
+  }
+  if (auto ec = hec; ec) {
     a.operation = Operation::parse;
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       a.failure = AttemptFailure::header_too_large;

@@ -1,0 +1,188 @@
+// The http kind against nginx, a server nobody here wrote, playing an XSP
+// with two addresses (127.0.0.2 and 127.0.0.3 behind one name served by
+// dnsmasq): a 200 on one and a 503 on the other, a 301, a 3 s delay on one
+// address (nginx waiting on a silent upstream, then answering), a 10 MB
+// body, and a TLS server demanding a client certificate (ssl_verify_client)
+// from a named CA.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "checks/http/http_check.hpp"
+#include "probe/net/resolver.hpp"
+#include "probe/net/responder_control.hpp"
+#include "tests/fixtures/tls/tls_harness.hpp"
+#include "tests/support/dnsmasq.hpp"
+#include "tests/support/skip.hpp"
+
+using namespace callready;
+using namespace callready::test;
+using nlohmann::json;
+namespace asio = boost::asio;
+
+namespace {
+
+std::string nginx_program() {
+  if (have_program("nginx")) return "nginx";
+  return have_program("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "";
+}
+
+// One nginx serving every shape this file tests, killed by PID at the end.
+struct XspNginx {
+  TempDir dir;
+  unsigned short port = 0;      // plain HTTP on 127.0.0.2 and 127.0.0.3
+  unsigned short tls_port = 0;  // HTTPS with ssl_verify_client on 127.0.0.1
+  asio::io_context idle;        // never run: its acceptor is the silent upstream
+  asio::ip::tcp::acceptor silent{idle, {asio::ip::make_address("127.0.0.1"), 0}};
+  std::unique_ptr<ChildProcess> proc;
+
+  XspNginx() {
+    const auto& pki = tls::pki();
+    port = free_port();
+    tls_port = free_port();
+    std::string d = dir.path();
+    dir.write("big", std::string(10 * 1024 * 1024, 'x'));
+    // nginx's worker (nobody, when the test runs as root) must reach the file.
+    namespace fs = std::filesystem;
+    fs::permissions(d, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
+    fs::permissions(dir.file("big"), fs::perms::others_read | fs::perms::group_read, fs::perm_options::add);
+    auto chain = read_file(pki.file("leaf.pem")) + read_file(pki.file("inter.pem"));
+    dir.write("chain.pem", chain);
+    std::string conf =
+        fmt::format("worker_processes 1;\nerror_log {}/error.log;\nevents {{ worker_connections 64; }}\n", d);
+    conf += "http {\n  access_log off;\n";
+    for (const char* t : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"})
+      conf += fmt::format("  {}_temp_path {}/{};\n", t, d, t);
+    conf += fmt::format(
+        "  server {{\n    listen 127.0.0.2:{0};\n    location / {{ return 200 \"ok\\n\"; }}\n"
+        "    location /old {{ return 301 https://elsewhere.example.test/new; }}\n"
+        "    location /big {{ root {1}; }}\n  }}\n",
+        port, d);
+    conf += fmt::format(
+        "  server {{\n    listen 127.0.0.3:{0};\n    location / {{ return 503; }}\n"
+        "    location /old {{ return 301 https://elsewhere.example.test/new; }}\n"
+        "    location /slow {{ proxy_pass http://127.0.0.1:{1}; proxy_read_timeout 3s; error_page 504 =200 @late; }}\n"
+        "    location @late {{ return 200 \"late\\n\"; }}\n  }}\n",
+        port, silent.local_endpoint().port());
+    conf += fmt::format(
+        "  server {{\n    listen 127.0.0.1:{0} ssl;\n    ssl_certificate {1}/chain.pem;\n"
+        "    ssl_certificate_key {2};\n    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_verify_client on;\n    "
+        "ssl_client_certificate {3};\n"
+        "    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+        tls_port, d, pki.file("leaf.key"), pki.file("clientca.pem"));
+    dir.write("nginx.conf", conf);
+    proc = std::make_unique<ChildProcess>(std::vector<std::string>{nginx_program(), "-p", d, "-c", d + "/nginx.conf",
+                                                                   "-g", "daemon off; pid " + d + "/nginx.pid;"},
+                                          d + "/stderr.log");
+    bool up = wait_for_tcp("127.0.0.2", port, std::chrono::seconds(5)) &&
+              wait_for_tcp("127.0.0.3", port, std::chrono::seconds(5)) &&
+              wait_for_tcp("127.0.0.1", tls_port, std::chrono::seconds(5));
+    std::string why = up ? "" : proc->log() + read_file(d + "/error.log");
+    REQUIRE_MESSAGE(up, why);
+  }
+};
+
+// Runs the http check the way the engine does, resolving through `dns`.
+CheckOutcome run_http(const json& params, const std::string& dns) {
+  asio::io_context io;
+  net::Resolver resolver(io.get_executor(), net::parse_dns_server(dns));
+  net::ResponderLink responder(io.get_executor(), net::kDefaultControlPort, "");
+  ScanSettings settings;
+  CheckContext ctx{io.get_executor(), resolver,  Clock::now() + std::chrono::seconds(30),
+                   settings,          responder, [](const std::string&) {}};
+  auto kind = checks::http_check_kind();
+  CheckOutcome out;
+  std::exception_ptr error;
+  asio::co_spawn(io, kind.run(params, ctx), [&](std::exception_ptr e, CheckOutcome o) {
+    error = e;
+    out = std::move(o);
+  });
+  io.run();
+  if (error) std::rethrow_exception(error);
+  return out;
+}
+
+std::vector<std::string> codes(const CheckOutcome& o) {
+  std::vector<std::string> out;
+  for (const auto& f : o.findings) out.push_back(f.code);
+  return out;
+}
+
+const json& at(const CheckOutcome& o, const std::string& address) {
+  for (const auto& a : o.details.at("addresses"))
+    if (a.at("address") == address) return a;
+  FAIL("no address " << address << " in " << o.details.dump());
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("nginx as a two-address XSP: each shape reported exactly") {
+  if (nginx_program().empty()) CALLREADY_SKIP("nginx is not installed");
+  if (!have_program("dnsmasq")) CALLREADY_SKIP("dnsmasq is not installed");
+  XspNginx nginx;
+  Dnsmasq dns({"--address=/xsp.example.test/127.0.0.2", "--address=/xsp.example.test/127.0.0.3"});
+  std::string base = fmt::format("http://xsp.example.test:{}", nginx.port);
+
+  SUBCASE("200 on one address, 503 (three tries) on the other") {
+    auto o = run_http({{"url", base + "/com.broadsoft.xsi-actions/v2.0/versions"}, {"proxy", "direct"}}, dns.server());
+    INFO(o.details.dump());
+    CHECK(!o.error);
+    CHECK(codes(o) == std::vector<std::string>{"http.server_error"});
+    CHECK(o.findings[0].severity == Severity::warning);
+    CHECK(at(o, "127.0.0.2")["status"] == 200);
+    CHECK(at(o, "127.0.0.2")["server"].get<std::string>().rfind("nginx", 0) == 0);
+    CHECK(at(o, "127.0.0.2")["date_offset_s"].get<double>() < 2.0);
+    CHECK(at(o, "127.0.0.3")["status"] == 503);
+    CHECK(at(o, "127.0.0.3")["blocked"] == true);
+    CHECK(at(o, "127.0.0.3")["attempts"].size() == 3);
+  }
+
+  SUBCASE("301 is a redirect finding with its Location, on both addresses") {
+    auto o = run_http({{"url", base + "/old"}, {"proxy", "direct"}}, dns.server());
+    INFO(o.details.dump());
+    CHECK(codes(o) == std::vector<std::string>{"http.redirect", "http.redirect"});
+    CHECK(at(o, "127.0.0.2")["status"] == 301);
+    CHECK(at(o, "127.0.0.2")["location"] == "https://elsewhere.example.test/new");
+    CHECK(at(o, "127.0.0.3")["location"] == "https://elsewhere.example.test/new");
+  }
+
+  SUBCASE("a 3 s delay on one address is slow, the other answers") {
+    auto o = run_http({{"url", base + "/slow"}, {"proxy", "direct"}, {"tries", 1}}, dns.server());
+    INFO(o.details.dump());
+    REQUIRE(codes(o) == std::vector<std::string>{"http.slow"});
+    CHECK(o.findings[0].message.find("127.0.0.3") != std::string::npos);
+    double late = at(o, "127.0.0.3")["ttfb_ms"].get<double>();
+    CHECK(late >= 2900);
+    CHECK(late < 4500);
+    CHECK(at(o, "127.0.0.2")["ttfb_ms"].get<double>() < 500);
+  }
+
+  SUBCASE("a 10 MB body stops at the read limit") {
+    auto o = run_http({{"url", fmt::format("http://127.0.0.2:{}/big", nginx.port)}, {"proxy", "direct"}}, dns.server());
+    INFO(o.details.dump());
+    CHECK(codes(o) == std::vector<std::string>{"http.body_too_large"});
+    CHECK(at(o, "127.0.0.2")["body"] == "too_large");
+  }
+
+  SUBCASE("ssl_verify_client: a client certificate is requested, naming its CA") {
+    auto o = run_http({{"url", fmt::format("https://127.0.0.1:{}/", nginx.tls_port)},
+                       {"proxy", "direct"},
+                       {"require_client_cert", true},
+                       {"ca_file", tls::pki().file("root.pem")}},
+                      dns.server());
+    INFO(o.details.dump());
+    const auto& a = at(o, "127.0.0.1");
+    CHECK(a["client_cert_requested"] == true);
+    CHECK(a["client_ca_names"] == json::array({"CN=Callready Client CA,O=Callready Test"}));
+    CHECK(a["status"] == 400);  // nginx: "No required SSL certificate was sent"
+    CHECK(a["tls_version"] == "TLSv1.3");
+    CHECK(codes(o).empty());
+  }
+}
