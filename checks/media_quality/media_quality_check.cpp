@@ -189,14 +189,19 @@ void finish_log(StreamRun& run) {
   run.log.responder_clock_error_ms = v.clock_error_ms;
 }
 
-asio::awaitable<Measured<MediaQualityResult>> measure_media_quality(MediaQualityParams p, CheckContext& ctx) {
-  Measured<MediaQualityResult> m;
-  auto& out = m.result;
+// What the result says of the stream asked for (kept in the details even when it could not run).
+void name_stream(MediaQualityResult& out, const MediaQualityParams& p) {
   out.host = p.host;
   out.port = p.port;
   out.codec = p.codec.name;
   out.duration_s = p.duration_s;
   out.dscp = p.dscp;
+}
+
+asio::awaitable<Measured<MediaQualityResult>> measure_media_quality(MediaQualityParams p, CheckContext& ctx) {
+  Measured<MediaQualityResult> m;
+  auto& out = m.result;
+  name_stream(out, p);
   auto asking = resolve_and_ask(ctx, p.host, p.control_port);  // named: GCC 12 and co_await arguments
   auto step = co_await std::move(asking);
   if (!step.resolved()) {
@@ -238,14 +243,12 @@ asio::awaitable<Measured<MediaQualityResult>> measure_media_quality(MediaQuality
   }
   socket.close();
   finish_log(run);
-  auto analysed = analyse_stream(run.log, p.codec);
-  analysed.host = out.host;
-  analysed.address = out.address;
-  analysed.port = out.port;
-  analysed.source_port = out.source_port;
-  analysed.duration_s = out.duration_s;
-  analysed.dscp = out.dscp;
-  out = std::move(analysed);
+  auto address = std::move(out.address);
+  auto source_port = out.source_port;
+  out = analyse_stream(run.log, p.codec);
+  name_stream(out, p);
+  out.address = std::move(address);
+  out.source_port = source_port;
   if (out.replies == 0 && !run.latest) {
     // Silence: an older responder answers echo v1 but not v3 streams.
     echo::Request old_style;
