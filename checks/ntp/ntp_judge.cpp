@@ -68,7 +68,11 @@ std::string NtpResult::outcome() const {
 
 namespace {
 
-double rounded(double v, double unit = 1000) { return std::round(v * unit) / unit; }
+// To the microsecond; a tiny negative value rounds to 0, never "-0".
+double rounded(double v, double unit = 1000) {
+  double r = std::round(v * unit) / unit;
+  return r == 0 ? 0.0 : r;
+}
 
 template <class T>
 nlohmann::json or_null(const std::optional<T>& v) {

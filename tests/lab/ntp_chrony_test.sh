@@ -3,6 +3,7 @@
 # with ntpsec's ntpdig as the comparison client in the same run:
 #  1. chronyd (local stratum 8) on 203.0.113.10:123: answered, stratum 8,
 #     offset within 1 ms of what `ntpdig -j` measured a moment later;
+#     the same server over IPv6 (routed, no NAT) answers too;
 #  2. a second chronyd on 203.0.113.11:123 whose clock runs 5 s ahead
 #     (libfaketime; -x: neither instance touches the system clock): the check
 #     reports ~+5000 ms and ntp.offset, ntpdig agrees within 1 ms;
@@ -39,7 +40,7 @@ $extra
 CONF
   lab_bg "$LAB_CLOUD" "$@" chronyd -d -x -f "$LAB_DIR/$name.conf"
 }
-chrony_start plain "$LAB_CLOUD_IP" 123 ""
+chrony_start plain "$LAB_CLOUD_IP" 123 "bindaddress $LAB_CLOUD_IP6"
 chrony_start ahead "$LAB_CLOUD_IP2" 123 "" faketime -f "+5s"
 chrony_start limited "$LAB_CLOUD_IP" 1123 "ratelimit interval 4 burst 1 leak 4"
 chrony_start denied "$LAB_CLOUD_IP" 2123 "deny $LAB_ROUTER_WAN_IP"
@@ -70,6 +71,9 @@ lab_assert "$LAB_DIR/r.json" "d['outcome'] == 'answered' and d['reachable'] is T
 lab_assert "$LAB_DIR/r.json" "$not_info == [] and c['status'] == 'pass'" "no finding beyond info"
 lab_assert "$LAB_DIR/r.json" "len(d['samples']) == 4 and sum(s['kept'] for s in d['samples']) == 1" "4 samples, one kept"
 lab_assert "$LAB_DIR/r.json" "abs(d['offset_ms'] - ($THEIRS)) < 1.0" "offset agrees with ntpdig within 1 ms"
+
+ntp_scan "$LAB_CLOUD_IP6" || exit 1
+lab_assert "$LAB_DIR/r.json" "d['outcome'] == 'answered' and d['address'] == '$LAB_CLOUD_IP6' and d['stratum'] == 8" "chrony answered over IPv6"
 
 ntp_scan "$LAB_CLOUD_IP2" || exit 1
 OURS=$(value offset_ms)
