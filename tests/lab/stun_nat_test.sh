@@ -100,14 +100,17 @@ lab_assert "$R" "d['mapping_behavior'] == '$nd_map' == 'endpoint-independent'" "
 lab_assert "$R" "d['filtering_behavior'] == '$nd_filter' == 'address-and-port-dependent'" "filtering agrees with turnutils_natdiscovery"
 
 # --- 3: our responder's STUN service, same NAT ---------------------------------
+# The lab responder has a token, so it answers only authenticated STUN: the
+# scan names it (--responder) and carries the token.
 stun_profile "$P" 3478:udp 3478:tcp
-scan "$P" "$R"
+scan "$P" "$R" --responder "$LAB_CLOUD_IP:$LAB_CONTROL_PORT" --token "$LAB_TOKEN"
 lab_assert "$R" 'd["reachable"] and d["software"] == "callready" and d["mapped_address"].startswith("203.0.113.1:")' "callready respond answers through the NAT"
 lab_assert "$R" 'd["mapping_behavior"] == "endpoint-independent" and d["filtering_behavior"] == "address-and-port-dependent"' "the responder gives the same RFC 5780 result as coturn"
 lab_assert "$R" 'r["checks"][1]["details"]["reachable"] is True and r["checks"][1]["details"]["nat"] is True' "STUN over TCP through the NAT"
-# The same, cooperative: --responder names the host, so the check asks its control port first.
-scan "$P" "$R" --responder "$LAB_CLOUD_IP:$LAB_CONTROL_PORT" --token "$LAB_TOKEN"
 lab_assert "$R" 'all(c["status"] == "pass" for c in r["checks"])' "with --responder: both STUN checks pass through the NAT"
+# Without the token (a scan that does not know it is our responder) nothing answers: no open reflector.
+scan "$P" "$R"
+lab_assert "$R" 'd["reachable"] is False' "unauthenticated STUN gets no answer from a responder with a token"
 
 # --- 4: --random-fully: port-randomising NAT ----------------------------------
 lab_router iptables -t nat -F POSTROUTING
