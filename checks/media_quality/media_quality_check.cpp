@@ -221,7 +221,7 @@ asio::awaitable<Measured<MediaQualityResult>> measure_media_quality(MediaQuality
   std::optional<CheckError> bind_error;
   auto any = to.address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
                                   : asio::ip::address(asio::ip::address_v4::any());
-  // The first free source port of the range (a running Webex app may hold some).
+  // The first free source port of the range (a running call client may hold some).
   unsigned first = p.source_ports ? p.source_ports->first : 0, last = p.source_ports ? p.source_ports->last : 0;
   for (unsigned port = first; port <= last; ++port) {
     if (p.source_ports) opts.local = udp::endpoint(any, static_cast<std::uint16_t>(port));

@@ -141,7 +141,7 @@ TEST_CASE("RFC 3611 burst and gap with Gmin 16") {
   CHECK(bg.max_burst == 5);
 }
 
-TEST_CASE("RFC 3550 jitter: constant transit gives 0; alternating 10 ms converges toward 10 ms") {
+TEST_CASE("RFC 3550 jitter: constant transit gives 0, alternating 10 ms converges toward 10 ms") {
   CHECK(interarrival_jitter_us({5000, 5000, 5000}) == 0);
   std::vector<std::int64_t> alternating;
   for (int i = 0; i < 400; ++i) alternating.push_back(i % 2 ? 10000 : 0);
