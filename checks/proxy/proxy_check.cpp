@@ -152,6 +152,9 @@ asio::awaitable<EchoExchange> echo_over(Path path, std::string scheme, std::uint
   e.via = std::move(via);
   e.sent =
       echo_request_head(port == (e.scheme == "https" ? 443 : 80) ? host : net::format_host_port(host, port), nonce());
+  e.connect_status = path.connect_status;
+  e.auth_scheme = path.auth_scheme;
+  e.sent_credentials = path.sent_credentials;
   if (!path.socket) {
     e.outcome = path.outcome;
     e.operation = path.operation;

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
 
 #include "checks/proxy/proxy_result.hpp"
 #include "probe/net/host_port.hpp"
@@ -149,9 +150,39 @@ void tls_findings(const Result& r, const Analysis& a, std::vector<Finding>& out)
                    Operation::none, true});
 }
 
+// One 407 finding per proxy, naming every destination it refused.
+struct AuthDemand {
+  std::string scheme;
+  bool sent_credentials = false;
+  std::vector<std::string> destinations;
+};
+
+void auth_findings(const std::map<std::string, AuthDemand>& demands, std::vector<Finding>& out) {
+  for (const auto& [via, d] : demands)
+    out.push_back(
+        {Severity::critical, "proxy.auth_required",
+         fmt::format("The proxy {} demands authentication ({}{}) for CONNECT to {}: apps that cannot "
+                     "answer it cannot connect.",
+                     via, d.scheme.empty() ? "407" : d.scheme,
+                     d.sent_credentials ? ", the credentials given were refused" : "", fmt::join(d.destinations, ", ")),
+         "Exempt the service's domains from proxy authentication, or configure the apps' proxy credentials", "",
+         Operation::connect});
+}
+
 void path_findings(const Result& r, std::vector<Finding>& out) {
+  std::map<std::string, AuthDemand> demands;
+  auto demand = [&](const std::string& via, const std::string& scheme, bool sent, const std::string& destination) {
+    auto& d = demands[via];
+    if (d.scheme.empty()) d.scheme = scheme;
+    d.sent_credentials = d.sent_credentials || sent;
+    d.destinations.push_back(destination);
+  };
   for (const auto& e : r.exchanges) {
     if (e.outcome == StepOutcome::ok || e.outcome == StepOutcome::not_echo) continue;
+    if (e.connect_status == 407) {
+      demand(e.via, e.auth_scheme, e.sent_credentials, fmt::format("the responder's {} echo", e.scheme));
+      continue;
+    }
     bool tunnel = e.via != "direct";
     out.push_back({Severity::warning, tunnel ? "proxy.tunnel_failed" : "proxy.echo_unreachable",
                    fmt::format("The {} echo at port {} ({}) could not be used: {}. What a proxy does on this path "
@@ -162,14 +193,7 @@ void path_findings(const Result& r, std::vector<Finding>& out) {
   for (const auto& t : r.targets) {
     if (t.outcome == StepOutcome::ok) continue;
     if (t.connect_status == 407) {
-      out.push_back({Severity::critical, "proxy.auth_required",
-                     fmt::format("The proxy {} demands authentication ({}{}) for CONNECT to {}: apps that cannot "
-                                 "answer it cannot connect.",
-                                 t.via, t.auth_scheme.empty() ? "407" : t.auth_scheme,
-                                 t.sent_credentials ? ", the credentials given were refused" : "", t.target),
-                     "Exempt the service's domains from proxy authentication, or configure the apps' proxy "
-                     "credentials",
-                     "", Operation::connect});
+      demand(t.via, t.auth_scheme, t.sent_credentials, t.target);
       continue;
     }
     bool refused = t.outcome == StepOutcome::tunnel_failed && t.connect_status != 0;
@@ -181,6 +205,7 @@ void path_findings(const Result& r, std::vector<Finding>& out) {
                            : fmt::format("Allow TCP to {} from this site", t.target),
                    "", t.operation == Operation::none ? Operation::connect : t.operation, !refused});
   }
+  auth_findings(demands, out);
 }
 
 }  // namespace
@@ -267,6 +292,8 @@ void to_json(nlohmann::json& j, const Result& r) {
     if (!e.message.empty()) x["message"] = e.message;
     if (e.operation != Operation::none) x["operation"] = e.operation;
     if (!e.server.empty()) x["server"] = e.server;
+    if (e.connect_status != 0) x["connect_status"] = e.connect_status;
+    if (!e.auth_scheme.empty()) x["proxy_auth_scheme"] = e.auth_scheme;
     if (e.scheme == "https") {
       x["tls_version"] = e.tls_version;
       x["chain"] = chain_json(e.chain);

@@ -58,6 +58,9 @@ struct EchoExchange {
   std::vector<std::string> response_added;  // response fields the echo does not write
   std::vector<ChainCert> chain;             // https: as presented, leaf first
   std::string tls_version;
+  int connect_status = 0;   // through a proxy: its answer to CONNECT
+  std::string auth_scheme;  // with 407
+  bool sent_credentials = false;
 };
 
 // One CONNECT/TLS test of a target.

@@ -91,8 +91,9 @@ lab_assert "$LAB_DIR/noproxy.json" 'd["explicit_proxy"] is None and d["targets"]
 echo "--- explicit proxy demanding Basic auth"
 scan auth "{\"host\": \"$LAB_CLOUD_IP\", $TARGET, \"proxy\": \"http://$LAB_ROUTER_LAN_IP:3131\"}"
 lab_assert "$LAB_DIR/auth.json" 'd["targets"][0]["connect_status"] == 407 and d["targets"][0]["proxy_auth_scheme"] == "Basic"'
-lab_assert "$LAB_DIR/auth.json" "$(codes '["proxy.auth_required", "proxy.explicit", "proxy.tunnel_failed"]')"
-lab_assert "$LAB_DIR/auth.json" 'c["status"] == "fail"'
+lab_assert "$LAB_DIR/auth.json" "$(codes '["proxy.auth_required", "proxy.explicit"]')"
+lab_assert "$LAB_DIR/auth.json" 'c["status"] == "fail" and d["exchanges"][2]["connect_status"] == 407'
+lab_assert "$LAB_DIR/auth.json" '"https echo, 203.0.113.10:443" in [f for f in c["findings"] if f["code"] == "proxy.auth_required"][0]["message"]' "one 407 finding names the echo and the target"
 scan authok "{\"host\": \"$LAB_CLOUD_IP\", $TARGET, \"proxy\": \"http://labuser:lab-secret@$LAB_ROUTER_LAN_IP:3131\"}"
 lab_assert "$LAB_DIR/authok.json" 'd["targets"][0]["connect_status"] == 200 and "lab-secret" not in json.dumps(d)' "credentials accepted, never reported"
 

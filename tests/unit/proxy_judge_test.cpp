@@ -352,6 +352,19 @@ TEST_CASE("proxy.explicit, proxy.auth_required and proxy.connect_refused: the ex
   CHECK(get(j, "proxy.explicit").message.find("HTTPS_PROXY") != std::string::npos);
   CHECK(get(j, "proxy.auth_required").message.find("Basic") != std::string::npos);
   CHECK(get(j, "proxy.connect_refused").message.find("b.example.test:5062") != std::string::npos);
+  CHECK(std::count_if(j.findings.begin(), j.findings.end(),
+                      [](const Finding& f) { return f.code == "proxy.auth_required"; }) == 1);
+  EchoExchange tunnel;
+  tunnel.scheme = "https";
+  tunnel.port = 443;
+  tunnel.via = auth.via;
+  tunnel.outcome = StepOutcome::tunnel_failed;
+  tunnel.connect_status = 407;
+  tunnel.auth_scheme = "Basic";
+  r.exchanges.push_back(tunnel);
+  auto both = judge(r, params());
+  CHECK_FALSE(has(both, "proxy.tunnel_failed"));  // named by the 407 finding instead
+  CHECK(get(both, "proxy.auth_required").message.find("https echo, a.example.test:443") != std::string::npos);
   json d = r;
   CHECK(d["explicit_proxy"] == "http://192.0.2.8:3128");
   CHECK(d["targets"][0]["connect_status"] == 407);
