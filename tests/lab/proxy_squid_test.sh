@@ -5,6 +5,8 @@
 #                  from the plain echo and matched;
 #   explicit    -> CONNECT through squid:3128 (named by HTTPS_PROXY) works,
 #                  the proxy is named, TLS through it is not intercepted;
+#   bumping     -> squid:3133 bumps what it CONNECTs (explicit ssl-bump):
+#                  interception through the tunnel, direct TLS untouched;
 #   auth        -> squid:3131 demands Basic auth (basic_ncsa_auth): 407 named,
 #                  and the same proxy with the right credentials lets CONNECT through;
 #   intercept   -> port 80 REDIRECTed to squid's intercept port: the request
@@ -38,6 +40,7 @@ lab_start_squid 3130 <<CONF || exit 1
 http_port $LAB_ROUTER_LAN_IP:3128
 http_port $LAB_ROUTER_LAN_IP:3131
 http_port $LAB_ROUTER_LAN_IP:3129 intercept
+http_port $LAB_ROUTER_LAN_IP:3133 ssl-bump tls-cert=$SQ/ca.pem tls-key=$SQ/ca.key generate-host-certificates=on
 https_port $LAB_ROUTER_LAN_IP:3130 intercept ssl-bump tls-cert=$SQ/ca.pem tls-key=$SQ/ca.key generate-host-certificates=on
 sslcrtd_program $CERTGEN -s $SQ/ssl_db -M 4MB
 sslcrtd_children 2 startup=1 idle=1
@@ -113,6 +116,12 @@ lab_assert "$LAB_DIR/bump.json" 'd["targets"][0]["expected_issuer"] is False'
 lab_assert "$LAB_DIR/bump.json" '{"proxy.tls_intercepted", "proxy.target_intercepted"} <= set(f["code"] for f in c["findings"])'
 lab_assert "$LAB_DIR/bump.json" 'd["exchanges"][0]["sent"] == d["exchanges"][0]["received"]' "plain HTTP untouched"
 lab_router iptables -t nat -D PREROUTING -i lan0 -p tcp --dport 443 -j REDIRECT --to-ports 3130
+
+echo "--- explicit proxy that bumps CONNECT (ssl-bump on the explicit port)"
+scan xbump "{\"host\": \"$LAB_CLOUD_IP\", $TARGET, $ECHO_ISSUER, \"proxy\": \"http://$LAB_ROUTER_LAN_IP:3133\"}"
+lab_assert "$LAB_DIR/xbump.json" 'd["tls_intercepted"] is True and d["interceptor_issuer"] == "Lab Squid Inspection CA"'
+lab_assert "$LAB_DIR/xbump.json" 'd["exchanges"][1]["chain"][0]["issuer"] == "CN=callready HTTPS echo" and d["exchanges"][2]["chain"][0]["issuer"] == "CN=Lab Squid Inspection CA,O=Lab"' "direct TLS untouched, the tunnel bumped"
+lab_assert "$LAB_DIR/xbump.json" 'd["targets"][0]["expected_issuer"] is False and d["targets"][0]["connect_status"] == 200'
 
 echo "--- WPAD: wpad.<search domain>/wpad.dat found through DNS, read and never run"
 lab_start_dns "host-record=wpad.example.test,$LAB_CLOUD_IP2" || exit 1
