@@ -10,7 +10,9 @@ namespace callready::checks {
 view::View udp_range_view(const nlohmann::json& d) {
   view::PortStrip strip;
   strip.caption = "UDP ports per tested range";
+  // other_answer: the path reaches the port (something other than the responder answers there).
   static const std::pair<const char*, view::PortState> kStates[] = {{"open", view::PortState::open},
+                                                                    {"other_answer", view::PortState::open},
                                                                     {"blocked", view::PortState::blocked},
                                                                     {"rejected", view::PortState::rejected},
                                                                     {"untested", view::PortState::untested}};
@@ -31,7 +33,7 @@ view::View udp_range_view(const nlohmann::json& d) {
   if (strip.spans.empty()) return v;
   std::sort(strip.spans.begin(), strip.spans.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   v.blocks.push_back(std::move(strip));
-  v.shown_keys = {"open", "blocked", "rejected", "untested"};
+  v.shown_keys = {"open", "other_answer", "blocked", "rejected", "untested"};
   return v;
 }
 

@@ -213,7 +213,15 @@ TEST_CASE("the view: one port strip from the details alone") {
   at(1, 6, 7, view::PortState::blocked);
   at(2, 8, 8, view::PortState::rejected);
   at(3, 9, 12, view::PortState::untested);  // cut off and not served, merged
-  CHECK(v.shown_keys == std::vector<std::string>{"open", "blocked", "rejected", "untested"});
+  CHECK(v.shown_keys == std::vector<std::string>{"open", "other_answer", "blocked", "rejected", "untested"});
+
+  SUBCASE("a port something else answers on is drawn open: the path reaches it") {
+    auto w = udp_range_view(json{{"open", {"1-2"}}, {"other_answer", {"3"}}});
+    const auto& spans = std::get<view::PortStrip>(w.blocks[0]).spans;
+    REQUIRE(spans.size() == 2);
+    CHECK(spans[1].first == 3);
+    CHECK(spans[1].state == view::PortState::open);
+  }
 
   SUBCASE("entries that are not port ranges are left out, never a crash") {
     auto w = udp_range_view(json{{"open", {"<script>", "1-2", 7}}, {"blocked", "9"}, {"rejected", {"5-1"}}});
