@@ -35,6 +35,15 @@ std::uint64_t random_session() {
   return s;
 }
 
+// A step's attempt at `transport` to `port`, with `probe` ("echo" or "stun"), not yet decided.
+Step step_for(PathTransport transport, std::uint16_t port, const char* probe = "echo") {
+  Step s;
+  s.attempt.transport = transport;
+  s.attempt.port = port;
+  s.attempt.probe = probe;
+  return s;
+}
+
 double ms_since(Clock::time_point start) {
   return std::round(std::chrono::duration<double, std::milli>(Clock::now() - start).count() * 10) / 10;
 }
@@ -66,9 +75,7 @@ bool local_failure(const boost::system::error_code& ec) { return net::classify(e
 }  // namespace
 
 asio::awaitable<Step> try_udp(CheckContext& ctx, udp::endpoint to, Millis wait) {
-  Step s;
-  s.attempt.transport = PathTransport::udp;
-  s.attempt.port = to.port();
+  auto s = step_for(PathTransport::udp, to.port());
   EchoSocket socket(ctx.executor);
   EchoSocketOptions options;
   options.token = ctx.settings.token;
@@ -116,10 +123,7 @@ asio::awaitable<Step> try_udp(CheckContext& ctx, udp::endpoint to, Millis wait) 
 }
 
 asio::awaitable<Step> try_udp_stun(CheckContext& ctx, udp::endpoint to, Millis wait) {
-  Step s;
-  s.attempt.transport = PathTransport::udp;
-  s.attempt.port = to.port();
-  s.attempt.probe = "stun";
+  auto s = step_for(PathTransport::udp, to.port(), "stun");
   udp::socket sock(ctx.executor);
   boost::system::error_code ec;
   sock.open(to.protocol(), ec);
@@ -157,10 +161,7 @@ asio::awaitable<Step> try_udp_stun(CheckContext& ctx, udp::endpoint to, Millis w
 }
 
 asio::awaitable<Step> try_tcp_stun(CheckContext& ctx, tcp::endpoint to, Millis wait) {
-  Step s;
-  s.attempt.transport = PathTransport::tcp;
-  s.attempt.port = to.port();
-  s.attempt.probe = "stun";
+  auto s = step_for(PathTransport::tcp, to.port(), "stun");
   auto start = Clock::now();
   stun::RequestOptions options;
   options.password = ctx.settings.token;
@@ -186,9 +187,7 @@ asio::awaitable<Step> try_tcp_stun(CheckContext& ctx, tcp::endpoint to, Millis w
 }
 
 asio::awaitable<Step> try_tcp(CheckContext& ctx, tcp::endpoint to, Millis wait) {
-  Step s;
-  s.attempt.transport = PathTransport::tcp;
-  s.attempt.port = to.port();
+  auto s = step_for(PathTransport::tcp, to.port());
   auto start = Clock::now();
   EchoStream stream(ctx.executor);
   EchoStreamOptions options;
@@ -343,9 +342,7 @@ void tunnel_failed(PathAttempt& a, const http_proxy::TunnelResult& t) {
 }  // namespace
 
 asio::awaitable<Step> try_tls(CheckContext& ctx, tcp::endpoint to, Millis wait) {
-  Step s;
-  s.attempt.transport = PathTransport::tls;
-  s.attempt.port = to.port();
+  auto s = step_for(PathTransport::tls, to.port());
   auto start = Clock::now();
   tcp::socket sock(ctx.executor);
   boost::system::error_code ec;
@@ -371,9 +368,7 @@ asio::awaitable<Step> try_tls(CheckContext& ctx, tcp::endpoint to, Millis wait) 
 
 asio::awaitable<Step> try_tls_via_proxy(CheckContext& ctx, tcp::endpoint proxy_at, http_proxy::Url proxy,
                                         std::string host, std::uint16_t port, Millis wait) {
-  Step s;
-  s.attempt.transport = PathTransport::tls;
-  s.attempt.port = port;
+  auto s = step_for(PathTransport::tls, port);
   s.attempt.proxy = proxy.scheme + "://" + proxy.authority();  // no credentials, no path
   auto start = Clock::now();
   auto opening = http_proxy::open_tunnel(proxy_at, proxy, host, port, wait);

@@ -9,7 +9,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -74,19 +73,9 @@ class TlsEchoService : public std::enable_shared_from_this<TlsEchoService> {
 
   std::string start(const std::vector<net::PortRange>& ranges) {
     if (auto err = set_up_tls(); !err.empty()) return "TLS: " + err;
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(host_.options.bind_address, ec);
-    if (ec) return "bad bind address \"" + host_.options.bind_address + "\"";
-    bool wildcard_v4 = address.is_v4() && address.to_v4().is_unspecified();
-    bool v6_failed = false;
-    for (const auto& range : ranges)
-      for (unsigned port = range.first; port <= range.last; ++port) {
-        auto p = static_cast<std::uint16_t>(port);
-        if (auto err = listen(address, p); !err.empty()) return err;
-        if (wildcard_v4 && !v6_failed && !listen(asio::ip::address_v6::any(), p).empty()) v6_failed = true;
-      }
-    if (v6_failed) host_.log("debug", "tls_echo: IPv6 wildcard not available, serving IPv4 only on some ports");
-    return {};
+    return framed::listen_all(host_, ranges, "TLS", acceptors_, {}, [this](tcp::acceptor& a, std::uint16_t port) {
+      asio::co_spawn(host_.io, accept_loop(shared_from_this(), &a, port), asio::detached);
+    });
   }
 
   void stop() {
@@ -116,21 +105,6 @@ class TlsEchoService : public std::enable_shared_from_this<TlsEchoService> {
     if (SSL_CTX_use_certificate(tls_.native_handle(), cert.get()) != 1 ||
         SSL_CTX_use_PrivateKey(tls_.native_handle(), key.get()) != 1)
       return "load the certificate";
-    return {};
-  }
-
-  std::string listen(const asio::ip::address& address, std::uint16_t port) {
-    boost::system::error_code ec;
-    auto a = std::make_unique<tcp::acceptor>(host_.io);
-    tcp::endpoint where(address, port);
-    a->open(where.protocol(), ec);
-    if (!ec) a->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && address.is_v6()) a->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) a->bind(where, ec);
-    if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return "bind TLS " + net::format_host_port(address, port) + ": " + ec.message();
-    asio::co_spawn(host_.io, accept_loop(shared_from_this(), a.get(), port), asio::detached);
-    acceptors_.push_back(std::move(a));
     return {};
   }
 
@@ -214,34 +188,12 @@ class TlsEchoService : public std::enable_shared_from_this<TlsEchoService> {
   bool stopped_ = false;
 };
 
-struct TlsEchoHandle : respond::RunningService {
-  explicit TlsEchoHandle(std::shared_ptr<TlsEchoService> s) : service(std::move(s)) {}
-  ~TlsEchoHandle() override { service->stop(); }
-  void stop() override { service->stop(); }
-  void housekeeping(Clock::time_point now) override { service->housekeeping(now); }
-  std::string summary() const override { return service->summary(); }
-  std::shared_ptr<TlsEchoService> service;
-};
-
 }  // namespace
 
 respond::ServiceKind tls_echo_service() {
-  respond::ServiceKind k;
-  k.name = "tls_echo";
-  k.flag = "--tls-ports";
-  k.help = "TLS ports (no SNI needed, self-signed): answer RFC 4571-framed echo probes inside TLS";
-  k.sockets_per_port = 2;
-  k.start = [](respond::ServiceHost& host, const std::vector<net::PortRange>& ports,
-               std::string& error) -> std::unique_ptr<respond::RunningService> {
-    auto service = std::make_shared<TlsEchoService>(host);
-    error = service->start(ports);
-    if (!error.empty()) {
-      service->stop();
-      return nullptr;
-    }
-    return std::make_unique<TlsEchoHandle>(std::move(service));
-  };
-  return k;
+  return framed::service_kind<TlsEchoService>(
+      "tls_echo", "--tls-ports",
+      "TLS ports (no SNI needed, self-signed): answer RFC 4571-framed echo probes inside TLS");
 }
 
 }  // namespace callready::checks

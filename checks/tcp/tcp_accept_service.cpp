@@ -10,7 +10,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -73,20 +72,16 @@ class TcpAcceptService : public std::enable_shared_from_this<TcpAcceptService> {
   explicit TcpAcceptService(respond::ServiceHost& host) : host_(host), limiter_(host.options.max_pps) {}
 
   std::string start(const std::vector<net::PortRange>& ranges) {
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(host_.options.bind_address, ec);
-    if (ec) return "bad bind address \"" + host_.options.bind_address + "\"";
-    bool wildcard_v4 = address.is_v4() && address.to_v4().is_unspecified();
-    bool v6_failed = false;
-    for (const auto& range : ranges)
-      for (unsigned port = range.first; port <= range.last; ++port) {
-        auto p = static_cast<std::uint16_t>(port);
-        if (auto err = listen(address, p); !err.empty()) return err;
-        // The wildcard also serves IPv6 when the host has it (as the UDP echo does).
-        if (wildcard_v4 && !v6_failed && !listen(asio::ip::address_v6::any(), p).empty()) v6_failed = true;
-      }
-    if (v6_failed) host_.log("debug", "tcp: IPv6 wildcard not available, serving IPv4 only on some ports");
-    return {};
+    return framed::listen_all(
+        host_, ranges, "TCP", acceptors_,
+        [](tcp::acceptor& a) {
+          // The TOS of each connection's SYN (saved_syn_tos).
+          int one = 1;
+          ::setsockopt(a.native_handle(), IPPROTO_TCP, TCP_SAVE_SYN, &one, sizeof one);
+        },
+        [this](tcp::acceptor& a, std::uint16_t port) {
+          asio::co_spawn(host_.io, accept_loop(shared_from_this(), &a, port), asio::detached);
+        });
   }
 
   void stop() {
@@ -107,25 +102,6 @@ class TcpAcceptService : public std::enable_shared_from_this<TcpAcceptService> {
   }
 
  private:
-  std::string listen(const asio::ip::address& address, std::uint16_t port) {
-    boost::system::error_code ec;
-    auto a = std::make_unique<tcp::acceptor>(host_.io);
-    tcp::endpoint where(address, port);
-    a->open(where.protocol(), ec);
-    if (!ec) a->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && address.is_v6()) a->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) {
-      int one = 1;
-      ::setsockopt(a->native_handle(), IPPROTO_TCP, TCP_SAVE_SYN, &one, sizeof one);
-    }
-    if (!ec) a->bind(where, ec);
-    if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return "bind TCP " + net::format_host_port(address, port) + ": " + ec.message();
-    asio::co_spawn(host_.io, accept_loop(shared_from_this(), a.get(), port), asio::detached);
-    acceptors_.push_back(std::move(a));
-    return {};
-  }
-
   static asio::awaitable<void> accept_loop(std::shared_ptr<TcpAcceptService> self, tcp::acceptor* a,
                                            std::uint16_t port) {
     for (;;) {
@@ -288,34 +264,11 @@ class TcpAcceptService : public std::enable_shared_from_this<TcpAcceptService> {
   bool stopped_ = false;
 };
 
-struct TcpAcceptHandle : respond::RunningService {
-  explicit TcpAcceptHandle(std::shared_ptr<TcpAcceptService> s) : service(std::move(s)) {}
-  ~TcpAcceptHandle() override { service->stop(); }
-  void stop() override { service->stop(); }
-  void housekeeping(Clock::time_point now) override { service->housekeeping(now); }
-  std::string summary() const override { return service->summary(); }
-  std::shared_ptr<TcpAcceptService> service;
-};
-
 }  // namespace
 
 respond::ServiceKind tcp_accept_service() {
-  respond::ServiceKind k;
-  k.name = "tcp_accept";
-  k.flag = "--tcp-ports";
-  k.help = "TCP ports: accept (reachability) and answer RFC 4571-framed echo probes";
-  k.sockets_per_port = 2;
-  k.start = [](respond::ServiceHost& host, const std::vector<net::PortRange>& ports,
-               std::string& error) -> std::unique_ptr<respond::RunningService> {
-    auto service = std::make_shared<TcpAcceptService>(host);
-    error = service->start(ports);
-    if (!error.empty()) {
-      service->stop();
-      return nullptr;
-    }
-    return std::make_unique<TcpAcceptHandle>(std::move(service));
-  };
-  return k;
+  return framed::service_kind<TcpAcceptService>(
+      "tcp_accept", "--tcp-ports", "TCP ports: accept (reachability) and answer RFC 4571-framed echo probes");
 }
 
 }  // namespace callready::checks
