@@ -9,9 +9,11 @@
 // through a CONNECT tunnel of that proxy, as a client with a proxy sends TLS
 // media. Where the responder serves STUN rather than the echo on a UDP media
 // port or on the TCP port (--stun-ports listen on both), that rung is a STUN
-// Binding instead: the Webex profiles run STUN on 5004 and 9000. The first step that gets an answer is the path; the
-// ladder stops there. Each attempt keeps why it failed (no answer, refused, reset, ICMP unreachable, handshake failed,
-// proxy refused with its status), so the report says why every earlier step did not work.
+// Binding instead (profiles that also test STUN on the media ports start the
+// responder that way). The first step that gets an answer is the path; the
+// ladder stops there. Each attempt keeps why it failed (no answer, refused,
+// reset, ICMP unreachable, handshake failed, proxy refused with its status),
+// so the report says why every earlier step did not work.
 #include <cstdint>
 #include <optional>
 #include <string>

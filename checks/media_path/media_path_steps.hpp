@@ -27,8 +27,8 @@ boost::asio::awaitable<Step> try_udp(CheckContext& ctx, boost::asio::ip::udp::en
 // A STUN Binding to `to` (the responder's --stun-ports, authenticated with
 // the scan's token), retransmitted from 200 ms on, until an answer, an ICMP
 // error for that destination, or `wait`: the UDP rung where the responder
-// serves STUN rather than the echo on a media port, as Webex clients test
-// their media ports with STUN.
+// serves STUN rather than the echo on a media port (clients test their
+// media ports with STUN too).
 boost::asio::awaitable<Step> try_udp_stun(CheckContext& ctx, boost::asio::ip::udp::endpoint to, Millis wait);
 
 // A TCP connection to `to`, then one framed echo (RFC 4571) over it.
