@@ -179,7 +179,9 @@ def exchange(sock, payload, port, wait=0.3, first=False):
 
 
 def stun_answered(sock, port, password=TOKEN):
-    return bool(exchange(sock, stun_request(password=password, pad_to=164), port, 0.5, first=True))
+    """One Binding transaction as a client runs it: a send and one retransmission."""
+    request = stun_request(password=password, pad_to=164)
+    return any(exchange(sock, request, port, 0.4, first=True) for _ in range(2))
 
 
 # --- scenarios ------------------------------------------------------------------
