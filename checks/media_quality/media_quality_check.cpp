@@ -12,6 +12,7 @@
 
 #include "checks/common/echo_client.hpp"
 #include "checks/common/responder_step.hpp"
+#include "checks/media_quality/media_quality_stream.hpp"
 #include "probe/net/host_port.hpp"
 
 namespace callready::checks {
@@ -33,8 +34,7 @@ std::optional<MediaCodec> media_codec(const std::string& name) {
 
 namespace {
 
-constexpr int kTailProbes = 3;         // after the stream: their replies carry the responder's final record
-constexpr Millis kMinReplyWait{1000};  // after the last packet, for late replies
+constexpr Millis kOldResponderWait{1000};  // for the echo v1 probe that tells an older responder
 
 std::uint64_t random_session() {
   std::uint64_t s = 0;
@@ -73,120 +73,6 @@ double number_or(ParamReader& r, const char* key, double min, double max, double
   }
   if (!(v >= min && v <= max)) r.error(key, fmt::format("expected a number {:g}-{:g}", min, max));
   return v;
-}
-
-// The client's wall clock for a Clock time point (the stream's timestamps
-// are wall-clock microseconds; Clock is what timers and virtual time use).
-struct WallClock {
-  Clock::time_point clock0 = Clock::now();
-  std::int64_t wall0 = static_cast<std::int64_t>(echo::now_us());
-  std::int64_t at(Clock::time_point t) const {
-    return wall0 + std::chrono::duration_cast<std::chrono::microseconds>(t - clock0).count();
-  }
-};
-
-struct StreamRun {
-  StreamLog log;
-  std::optional<echo::StreamView> latest;  // the responder's most advanced record
-  std::uint64_t session = 0;
-  std::size_t main = 0;  // packets of the stream proper
-  std::vector<bool> tail_replied;
-  int outstanding = 0;
-  Millis max_rtt{0};
-};
-
-void note_view(StreamRun& run, const echo::StreamView& v) {
-  if (!run.latest || v.received + v.duplicates >= run.latest->received + run.latest->duplicates) run.latest = v;
-  std::uint32_t lowest = v.highest > echo::kStreamWindow ? v.highest - echo::kStreamWindow : 0;
-  for (std::uint32_t s = lowest; s <= v.highest && s < run.main; ++s) {
-    auto covered = v.covers(s);
-    auto& mark = run.log.packets[s].reached_responder;
-    if (covered && (!mark || *covered)) mark = *covered;  // a later "received" overrides an earlier "not yet"
-  }
-}
-
-void take_reply(StreamRun& run, const EchoEvent& ev, const WallClock& wall) {
-  const auto& reply = ev.reply;
-  if (reply.session != run.session || !reply.stream) return;
-  std::size_t s = reply.sequence;
-  if (s >= run.main + run.tail_replied.size()) return;
-  note_view(run, *reply.stream);
-  if (s >= run.main) {
-    if (!run.tail_replied[s - run.main]) --run.outstanding;
-    run.tail_replied[s - run.main] = true;
-    return;
-  }
-  auto& p = run.log.packets[s];
-  if (p.replies++ > 0) return;  // a duplicate: counted, its times ignored
-  --run.outstanding;
-  p.received_us = static_cast<std::int64_t>(reply.seen.received_us);
-  p.reflected_us = static_cast<std::int64_t>(reply.stream->sent_us);
-  p.arrived_us = wall.at(ev.at);
-  run.log.reply_order.push_back(reply.sequence);
-  run.max_rtt = std::max(run.max_rtt, Millis((*p.arrived_us - p.sent_us) / 1000));
-}
-
-// The paced stream: packet i leaves at start + i * interval; replies are
-// taken while waiting for the next departure, so their arrival times are
-// those of the receive, not of the next send.
-asio::awaitable<std::optional<CheckError>> run_stream(CheckContext& ctx, const MediaQualityParams& p, udp::endpoint to,
-                                                      EchoSocket& socket, StreamRun& run) {
-  WallClock wall;
-  auto interval = std::chrono::microseconds(p.codec.interval_us);
-  run.main = static_cast<std::size_t>(static_cast<long long>(p.duration_s) * 1'000'000 / p.codec.interval_us);
-  run.tail_replied.assign(kTailProbes, false);
-  run.session = random_session();
-  auto stream_time = std::chrono::duration_cast<Millis>(interval * (run.main + kTailProbes));
-  auto end = wall.clock0 + ctx.budget(stream_time + kMinReplyWait);
-  auto drain_until = [&](Clock::time_point until) -> asio::awaitable<void> {
-    while (Clock::now() < until) {
-      auto receiving = socket.receive(until);
-      auto ev = co_await std::move(receiving);
-      if (!ev) break;
-      if (ev->kind == EchoEvent::Kind::reply && ev->from == to) take_reply(run, *ev, wall);
-    }
-  };
-  for (std::size_t i = 0; i < run.main + kTailProbes; ++i) {
-    auto due = wall.clock0 + std::chrono::duration_cast<Clock::duration>(interval * i);
-    if (due >= end) break;
-    auto draining = drain_until(due);
-    co_await std::move(draining);
-    echo::Request req;
-    req.session = run.session;
-    req.sequence = static_cast<std::uint32_t>(i);
-    req.stream = true;
-    req.size = p.codec.datagram;
-    auto now = Clock::now();
-    req.sent_us = static_cast<std::uint64_t>(wall.at(now));
-    auto error = socket.send(to, req);
-    if (i < run.main) {
-      run.log.packets.push_back({});
-      run.log.packets.back().sent_us = wall.at(now);
-    }
-    if (!error) ++run.outstanding;
-  }
-  if (run.log.packets.size() < run.main) run.main = run.log.packets.size();  // the budget ran out first
-  auto wait = std::max(kMinReplyWait, run.max_rtt * 3);
-  auto until = std::min(end, Clock::now() + std::chrono::duration_cast<Clock::duration>(wait));
-  while (run.outstanding > 0 && Clock::now() < until) {
-    auto receiving = socket.receive(until);
-    auto ev = co_await std::move(receiving);
-    if (!ev) break;
-    if (ev->kind == EchoEvent::Kind::reply && ev->from == to) take_reply(run, *ev, wall);
-  }
-  co_return std::nullopt;
-}
-
-void finish_log(StreamRun& run) {
-  if (!run.latest) return;
-  const auto& v = *run.latest;
-  run.log.responder_received = v.received;
-  run.log.responder_duplicates = v.duplicates;
-  for (std::size_t t = 0; t < run.tail_replied.size(); ++t)
-    if (run.tail_replied[t] || v.covers(static_cast<std::uint32_t>(run.main + t)) == true) ++run.log.tail_received;
-  run.log.responder_clock_known = v.clock_known;
-  run.log.responder_clock_synchronised = v.clock_synchronised;
-  run.log.responder_clock_error_ms = v.clock_error_ms;
 }
 
 // What the result says of the stream asked for (kept in the details even when it could not run).
@@ -233,29 +119,23 @@ asio::awaitable<Measured<MediaQualityResult>> measure_media_quality(MediaQuality
     co_return m;
   }
   out.source_port = socket.local_endpoint().port();
-  StreamRun run;
-  run.log.interval_us = p.codec.interval_us;
-  run.log.local_clock = read_clock_state();
-  auto streaming = run_stream(ctx, p, to, socket, run);
-  if (auto err = co_await std::move(streaming)) {
-    m.error = std::move(err);
-    co_return m;
-  }
+  auto streaming = run_media_stream(socket, to, p.codec, p.duration_s, random_session(),
+                                    ctx.budget(media_stream_time(p.codec, p.duration_s)));
+  auto stream = co_await std::move(streaming);
   socket.close();
-  finish_log(run);
   auto address = std::move(out.address);
   auto source_port = out.source_port;
-  out = analyse_stream(run.log, p.codec);
+  out = analyse_stream(stream.log, p.codec);
   name_stream(out, p);
   out.address = std::move(address);
   out.source_port = source_port;
-  if (out.replies == 0 && !run.latest) {
+  if (out.replies == 0 && !stream.responder_answered) {
     // Silence: an older responder answers echo v1 but not v3 streams.
     echo::Request old_style;
     old_style.session = random_session();
     EchoSocketOptions plain;
     plain.token = ctx.settings.token;
-    auto probing = echo_once(ctx.executor, to, plain, old_style, ctx.budget(kMinReplyWait));
+    auto probing = echo_once(ctx.executor, to, plain, old_style, ctx.budget(kOldResponderWait));
     auto probe = co_await std::move(probing);
     if (probe.event && probe.event->kind == EchoEvent::Kind::reply)
       m.error = CheckError{ErrorReason::setup, Operation::receive,
