@@ -70,15 +70,9 @@ asio::awaitable<std::optional<asio::ip::address>> first_address(CheckContext& ct
 }
 
 // A socket to `host:port`: direct, or a CONNECT tunnel through `proxy`.
-struct Path {
+struct Path : PathStep {
   Socket socket;
-  StepOutcome outcome = StepOutcome::ok;
-  Operation operation = Operation::none;
-  std::string message;
-  int connect_status = 0;
-  std::string auth_scheme;
-  bool sent_credentials = false;
-  bool local = false;
+  bool local = false;  // this machine's fault
 };
 
 asio::awaitable<Path> open_path(CheckContext& ctx, std::optional<asio::ip::address> direct, std::string host,
@@ -122,6 +116,7 @@ asio::awaitable<Path> open_path(CheckContext& ctx, std::optional<asio::ip::addre
   path.sent_credentials = t.sent_credentials;
   path.message = t.message;
   if (t.failure == http_proxy::TunnelFailure::none) {
+    path.outcome = StepOutcome::ok;
     path.socket = std::move(t.socket);
     co_return path;
   }
@@ -152,15 +147,8 @@ asio::awaitable<EchoExchange> echo_over(Path path, std::string scheme, std::uint
   e.via = std::move(via);
   e.sent =
       echo_request_head(port == (e.scheme == "https" ? 443 : 80) ? host : net::format_host_port(host, port), nonce());
-  e.connect_status = path.connect_status;
-  e.auth_scheme = path.auth_scheme;
-  e.sent_credentials = path.sent_credentials;
-  if (!path.socket) {
-    e.outcome = path.outcome;
-    e.operation = path.operation;
-    e.message = path.message;
-    co_return e;
-  }
+  static_cast<PathStep&>(e) = path;
+  if (!path.socket) co_return e;
   auto exchanging = echo_exchange(std::move(path.socket), is_ip(host) ? "" : host, e, limit);
   co_await std::move(exchanging);
   co_return e;
@@ -223,15 +211,8 @@ asio::awaitable<TargetProbe> probe_target(CheckContext& ctx, const Params& p, st
   t.via = choice.proxy ? choice.proxy->redacted() : "direct";
   auto opening = open_path(ctx, std::nullopt, hp.host, port, choice.proxy, ctx.budget(Millis(p.timeout_ms)));
   auto path = co_await std::move(opening);
-  t.connect_status = path.connect_status;
-  t.auth_scheme = path.auth_scheme;
-  t.sent_credentials = path.sent_credentials;
-  if (!path.socket) {
-    t.outcome = path.outcome;
-    t.operation = path.operation;
-    t.message = path.message;
-    co_return t;
-  }
+  static_cast<PathStep&>(t) = path;
+  if (!path.socket) co_return t;
   auto reading = read_chain(std::move(path.socket), is_ip(hp.host) ? "" : hp.host, t, ctx.budget(Millis(p.timeout_ms)));
   co_await std::move(reading);
   if (!p.expected_issuers.empty() && !t.chain.empty())

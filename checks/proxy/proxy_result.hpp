@@ -42,14 +42,22 @@ enum class StepOutcome {
 };
 const char* to_string(StepOutcome);
 
-// One request to the responder's echo, plain or inside TLS.
-struct EchoExchange {
-  std::string scheme;  // "http" | "https"
-  std::uint16_t port = 0;
-  std::string via;  // "direct" | the proxy's redacted URL (through a CONNECT tunnel)
+// How the path of one step went: the connection (direct, or the proxy's
+// CONNECT tunnel) and, once the step ran, how it ended.
+struct PathStep {
   StepOutcome outcome = StepOutcome::failed;
   Operation operation = Operation::none;  // the step that failed
   std::string message;
+  int connect_status = 0;   // through a proxy: its answer to CONNECT
+  std::string auth_scheme;  // with 407: the first scheme of Proxy-Authenticate
+  bool sent_credentials = false;
+};
+
+// One request to the responder's echo, plain or inside TLS.
+struct EchoExchange : PathStep {
+  std::string scheme;  // "http" | "https"
+  std::uint16_t port = 0;
+  std::string via;     // "direct" | the proxy's redacted URL (through a CONNECT tunnel)
   int status = 0;      // the HTTP status that came back
   std::string server;  // its Server header
   std::string sent;    // the request head as sent
@@ -58,21 +66,12 @@ struct EchoExchange {
   std::vector<std::string> response_added;  // response fields the echo does not write
   std::vector<ChainCert> chain;             // https: as presented, leaf first
   std::string tls_version;
-  int connect_status = 0;   // through a proxy: its answer to CONNECT
-  std::string auth_scheme;  // with 407
-  bool sent_credentials = false;
 };
 
 // One CONNECT/TLS test of a target.
-struct TargetProbe {
+struct TargetProbe : PathStep {
   std::string target;  // host:port
   std::string via;     // "direct" or the proxy's redacted URL
-  StepOutcome outcome = StepOutcome::failed;
-  Operation operation = Operation::none;
-  std::string message;
-  int connect_status = 0;   // the proxy's answer to CONNECT
-  std::string auth_scheme;  // with 407
-  bool sent_credentials = false;
   std::vector<ChainCert> chain;
   std::optional<bool> expected_issuer;  // set when expected_issuers were given and a chain came
 };
