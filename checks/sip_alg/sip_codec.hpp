@@ -96,9 +96,12 @@ std::string encode_mirror(const Mirror& m);
 //   X-Callready-Auth: <unix seconds>.<nonce>.<hex HMAC-SHA256(token, "callready-sip|" method "|" seconds "|" nonce)>
 // (the first 16 bytes of the HMAC). Nothing an ALG rewrites (addresses,
 // Call-ID) is covered, so an ALG cannot make a request look forged; a request
-// more than kAuthMaxSkewSeconds from the responder's clock is refused.
+// more than kAuthMaxSkewSeconds from the responder's clock is refused. The
+// window only bounds how long a captured request stays usable (its answer is
+// never larger than itself, so a replay amplifies nothing); it is a day wide
+// so that a scanner with a badly set clock is not told that SIP is dropped.
 inline constexpr const char* kAuthHeader = "X-Callready-Auth";
-inline constexpr long long kAuthMaxSkewSeconds = 300;
+inline constexpr long long kAuthMaxSkewSeconds = 86400;
 std::string auth_value(std::string_view token, std::string_view method, long long unix_seconds, std::string_view nonce);
 bool auth_verifies(std::string_view value, std::string_view token, std::string_view method, long long now_seconds);
 std::optional<Mirror> decode_mirror(std::string_view body);
