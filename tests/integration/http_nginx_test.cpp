@@ -3,16 +3,22 @@
 // dnsmasq): a 200 on one and a 503 on the other, a 301, a 3 s delay on one
 // address (nginx waiting on a silent upstream, then answering), a 10 MB
 // body, and a TLS server demanding a client certificate (ssl_verify_client)
-// from a named CA.
+// from a named CA. Then the answers no real server gives on purpose (no status
+// line, endless header, endless chunked body, silence) from a canned server.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "checks/http/http_check.hpp"
 #include "probe/net/resolver.hpp"
@@ -184,5 +190,88 @@ TEST_CASE("nginx as a two-address XSP: each shape reported exactly") {
     CHECK(a["status"] == 400);  // nginx: "No required SSL certificate was sent"
     CHECK(a["tls_version"] == "TLSv1.3");
     CHECK(codes(o).empty());
+  }
+}
+
+namespace {
+
+// A server that answers every connection with `reply` and then, for
+// `trickle`, one more piece every 100 ms (bounded: 200 pieces) until the
+// client leaves: the misbehaving servers no real one imitates on purpose.
+struct BadServer {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor{io, {asio::ip::make_address("127.0.0.1"), 0}};
+  std::thread thread;
+  BadServer(std::string reply, std::string trickle) {
+    asio::co_spawn(io, serve(std::move(reply), std::move(trickle)), asio::detached);
+    thread = std::thread([this] { io.run(); });
+  }
+  ~BadServer() {
+    io.stop();
+    thread.join();
+  }
+  unsigned short port() const { return acceptor.local_endpoint().port(); }
+
+  asio::awaitable<void> serve(std::string reply, std::string trickle) {
+    for (;;) {
+      auto s = std::make_shared<asio::ip::tcp::socket>(co_await acceptor.async_accept(asio::use_awaitable));
+      asio::co_spawn(io, answer(s, reply, trickle), asio::detached);
+    }
+  }
+  static asio::awaitable<void> answer(std::shared_ptr<asio::ip::tcp::socket> s, std::string reply,
+                                      std::string trickle) {
+    std::string request;
+    auto [rec, n] = co_await asio::async_read_until(*s, asio::dynamic_buffer(request, 8192), "\r\n\r\n",
+                                                    asio::as_tuple(asio::use_awaitable));
+    if (rec) co_return;
+    if (!reply.empty()) co_await asio::async_write(*s, asio::buffer(reply), asio::as_tuple(asio::use_awaitable));
+    asio::steady_timer pause(s->get_executor());
+    for (int i = 0; i < 200 && !trickle.empty(); ++i) {
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      auto [wec, w] = co_await asio::async_write(*s, asio::buffer(trickle), asio::as_tuple(asio::use_awaitable));
+      if (wec) co_return;
+    }
+    char c;
+    co_await s->async_read_some(asio::buffer(&c, 1), asio::as_tuple(asio::use_awaitable));  // until the client leaves
+  }
+};
+
+CheckOutcome fetch_from(BadServer& server, json extra = json::object()) {
+  json params = {{"url", fmt::format("http://127.0.0.1:{}/", server.port())}, {"proxy", "direct"}, {"tries", 1}};
+  params.update(extra);
+  return run_http(params, "127.0.0.1:9");  // no name to resolve: the server is an IP literal
+}
+
+}  // namespace
+
+TEST_CASE("malformed answers: bounded reads, named findings") {
+  SUBCASE("no status line") {
+    BadServer server("SSH-2.0-OpenSSH_9.2\r\nhello\r\n\r\n", "");
+    auto o = fetch_from(server);
+    INFO(o.details.dump());
+    CHECK(codes(o) == std::vector<std::string>{"http.no_status_line"});
+    CHECK(o.findings[0].operation == Operation::parse);
+  }
+  SUBCASE("a header that never ends") {
+    BadServer server("HTTP/1.1 200 OK\r\n", "X-Pad: " + std::string(4000, 'a') + "\r\n");
+    auto o = fetch_from(server, {{"answer_timeout_ms", 30000}});
+    INFO(o.details.dump());
+    CHECK(codes(o) == std::vector<std::string>{"http.header_too_large"});
+  }
+  SUBCASE("a chunked body that never ends") {
+    BadServer server("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "1\r\nx\r\n");
+    auto o = fetch_from(server);
+    INFO(o.details.dump());
+    CHECK(codes(o) == std::vector<std::string>{"http.body_incomplete"});
+    CHECK(at(o, "127.0.0.1")["status"] == 200);
+    CHECK(at(o, "127.0.0.1")["body"] == "timeout");
+  }
+  SUBCASE("silence is a timeout") {
+    BadServer server("", "");
+    auto o = fetch_from(server, {{"answer_timeout_ms", 500}});
+    INFO(o.details.dump());
+    CHECK(codes(o) == std::vector<std::string>{"http.timeout"});
+    CHECK(o.findings[0].operation == Operation::receive);
   }
 }
