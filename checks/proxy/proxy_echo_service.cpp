@@ -147,7 +147,9 @@ asio::awaitable<void> HttpEchoService::accept_loop(std::shared_ptr<HttpEchoServi
     if (ec || !self->limiter_.allow(peer.address(), respond::RateLimiter::Clock::now())) return;  // closes here
     asio::co_spawn(self->io_, session(self, std::move(sock), std::move(guard)), asio::detached);
   };
-  co_await respond::accept_connections(*acc, self->limits_, self->label(), self->log_, kIdle, std::move(serve));
+  // Named first: a temporary inside co_await's arguments is a GCC 12 trap.
+  std::string label = self->label();
+  co_await respond::accept_connections(*acc, self->limits_, label, self->log_, kIdle, std::move(serve));
 }
 
 // The guard closes the connection kIdle after it was accepted: receiving does
