@@ -143,9 +143,9 @@ Judgement judge_unanswered(const NtpResult& r, const NtpParams& p) {
     j.summary = fmt::format("closed port: {} answered that nothing listens on UDP {}", host, r.port);
     j.findings.push_back(finding(
         Severity::critical, "ntp.port_closed",
-        fmt::format("{} answered the NTP request on UDP {} with ICMP port unreachable ({}): the host is reachable, "
-                    "but no NTP server listens there (not a firewall drop)",
-                    host, r.port, ex.icmp->describe()),
+        fmt::format("{} answered the NTP request with {}: the host is reachable, but no NTP server listens on UDP {} "
+                    "(not a firewall drop)",
+                    host, ex.icmp->describe(), r.port),
         fmt::format("Check that {} runs an NTP server on UDP {} and that this is the right server for this site", host,
                     r.port),
         Operation::receive));
