@@ -118,10 +118,11 @@ asio::awaitable<Measured<MediaQualityResult>> measure_media_quality(MediaQuality
     m.error = std::move(bind_error);
     co_return m;
   }
-  out.source_port = socket.local_endpoint().port();
   auto streaming = run_media_stream(socket, to, p.codec, p.duration_s, random_session(),
                                     ctx.budget(media_stream_time(p.codec, p.duration_s)));
   auto stream = co_await std::move(streaming);
+  // Read after the stream: an unbound socket gets its port with its first send.
+  out.source_port = socket.local_endpoint().port();
   socket.close();
   auto address = std::move(out.address);
   auto source_port = out.source_port;

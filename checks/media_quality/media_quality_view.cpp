@@ -34,7 +34,7 @@ view::Table direction_table(const nlohmann::json& d) {
   auto row = [&](const char* label, auto cell) { t.rows.push_back({{label}, {cell(up)}, {cell(down)}}); };
   row("packets sent / received", [](const nlohmann::json& x) { return num(x, "sent") + " / " + num(x, "received"); });
   row("loss", [](const nlohmann::json& x) { return num(x, "loss_pct", "%"); });
-  row("longest burst", [](const nlohmann::json& x) { return num(x, "max_burst", " packets"); });
+  row("longest burst (packets)", [](const nlohmann::json& x) { return num(x, "max_burst"); });
   row("burst / gap density (Gmin 16)",
       [](const nlohmann::json& x) { return num(x, "burst_density", "%") + " / " + num(x, "gap_density", "%"); });
   row("jitter (RFC 3550)", [](const nlohmann::json& x) { return num(x, "jitter_ms", " ms"); });
@@ -81,10 +81,12 @@ view::Table round_trip_table(const nlohmann::json& d) {
   return t;
 }
 
-// Up to 60 time slices: a loss mark per direction and RTT above twice the median.
+// Up to 30 time slices: a loss mark per direction, and an RTT spike (over
+// twice the median and 10 ms above it: loopback's tenths of a millisecond
+// are no spike).
 view::Matrix timeline(const nlohmann::json& d) {
   view::Matrix m;
-  m.caption = "Timeline (left to right: the stream; red: loss in that direction, or RTT over twice the median)";
+  m.caption = "Timeline (left to right: the stream; red: loss in that direction, or an RTT spike)";
   m.legend_good = "clean";
   m.legend_bad = "loss / RTT spike";
   m.legend_plain = "no data";
@@ -93,7 +95,7 @@ view::Matrix timeline(const nlohmann::json& d) {
   auto loss = tl.find("loss");
   if (rtt == tl.end() || !rtt->is_array() || loss == tl.end() || !loss->is_string() || rtt->empty()) return m;
   std::string marks = loss->get<std::string>();
-  std::size_t points = rtt->size(), slices = std::min<std::size_t>(60, points);
+  std::size_t points = rtt->size(), slices = std::min<std::size_t>(30, points);
   double median = 0;
   if (auto r = object_at(d, "rtt_ms").find("median"); r != object_at(d, "rtt_ms").end() && r->is_number())
     median = r->get<double>();
@@ -109,10 +111,12 @@ view::Matrix timeline(const nlohmann::json& d) {
       const auto& v = (*rtt)[k];
       if (v.is_number()) {
         any = true;
-        spike |= median > 0 && v.get<double>() > 2 * median;
+        spike |= v.get<double>() > std::max(2 * median, median + 10);
       }
     }
-    m.columns.push_back({duration > 0 ? fmt::format("{:.1f}s", duration * static_cast<double>(a) / points) : ""});
+    bool labelled = duration > 0 && s % 5 == 0;  // every fifth slice: the strip stays readable
+    m.columns.push_back(
+        {labelled ? fmt::format("{:g}s", std::round(10 * duration * static_cast<double>(a) / points) / 10) : ""});
     up.cells.push_back(u ? view::Tone::bad : view::Tone::good);
     down.cells.push_back(dn ? view::Tone::bad : view::Tone::good);
     spikes.cells.push_back(!any ? view::Tone::muted : spike ? view::Tone::bad : view::Tone::good);

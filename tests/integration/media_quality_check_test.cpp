@@ -59,6 +59,7 @@ TEST_CASE("a clean loopback stream of each codec: no loss either way, MOS >= 4.3
     CHECK(d["rtt_ms"]["median"].get<double>() < 5);
     CHECK(d["mos"].get<double>() >= 4.3);
     CHECK(d["codec"] == codec);
+    CHECK(d["source_port"].get<int>() > 0);  // the ephemeral port the stream left from
     // Only the clock finding (when this machine or the responder is not synchronised) may remain.
     for (const auto& f : o.findings) CHECK(f.code == "media_quality.clock_unsynchronised");
   }
