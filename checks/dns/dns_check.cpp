@@ -29,6 +29,10 @@ DnsParams DnsParams::parse(ParamReader& r) {
   }
   p.min_answers = r.integer_or("min_answers", 0, 1000, 1);
   p.query_timeout_ms = r.integer_or("query_timeout_ms", 100, 60000, 4000);
+  p.transport = r.choice("transport", {"udp", "tcp"}, "udp");
+  p.max_addresses = r.opt_integer("max_addresses", 1, 64);
+  if (p.max_addresses && p.type != "A" && p.type != "AAAA" && r.ok())
+    r.error("max_addresses", "only applies to types A and AAAA");
   if ((p.resolve_targets || p.max_addresses_per_target) && p.type != "SRV" && r.ok())
     r.error("resolve_targets", "only applies to type SRV");
   return p;
@@ -105,6 +109,33 @@ boost::asio::awaitable<void> diagnose_no_answer(DnsResult& res, int type, CheckC
   res.tcp_error = over_tcp.error;
 }
 
+// `transport: tcp`: the question over TCP 53 to the resolver's first server
+// (RFC 7766), as a client that only uses TCP would ask it.
+boost::asio::awaitable<net::DnsResponse> ask_tcp_only(std::string name, int type, Millis timeout, CheckContext& ctx) {
+  net::DnsResponse out;
+  out.server = ctx.resolver.servers();
+  auto server = first_server(out.server);
+  auto question = make_question(name, type);
+  if (!server || question.empty()) {
+    out.error = server ? "the name cannot be put in a question" : "no DNS server to ask over TCP";
+    co_return out;
+  }
+  auto start = Clock::now();
+  auto asking = ask_over_tcp(*server, question, timeout);
+  auto a = co_await std::move(asking);
+  out.rtt = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+  if (!a.answered) {
+    bool silent = !a.failure || *a.failure == net::NetFailure::timeout;
+    out.failure = silent ? DnsFailure::timeout : DnsFailure::unreachable;
+    out.error = "over TCP: " + a.error;
+    co_return out;
+  }
+  out.rcode = a.rcode;
+  out.failure = failure_of_rcode(a.rcode);
+  out.message = std::move(a.message);
+  co_return out;
+}
+
 boost::asio::awaitable<Measured<DnsResult>> measure_dns(DnsParams p, CheckContext& ctx) {
   Measured<DnsResult> m;
   auto& res = m.result;
@@ -114,14 +145,23 @@ boost::asio::awaitable<Measured<DnsResult>> measure_dns(DnsParams p, CheckContex
   auto timeout = ctx.budget(Millis(p.query_timeout_ms));
   res.timeout_ms = timeout.count();
 
-  auto r = co_await ctx.resolver.query(res.query_name, type_code(p.type), timeout);
+  net::DnsResponse r;
+  if (p.transport == "tcp") {
+    auto asking = ask_tcp_only(res.query_name, type_code(p.type), timeout, ctx);
+    r = co_await std::move(asking);
+    res.transport = "tcp";
+  } else {
+    r = co_await ctx.resolver.query(res.query_name, type_code(p.type), timeout);
+  }
   res.server = r.server;
   res.rcode = r.rcode;
   res.failure = r.failure;
   res.error = r.error;
   if (r.failure != DnsFailure::timeout) res.rtt_ms = std::round(r.rtt.count() / 100.0) / 10.0;
 
-  if (r.failure == DnsFailure::timeout || r.failure == DnsFailure::unreachable) {
+  if (p.transport == "tcp") {
+    // asked over TCP only: nothing to diagnose or infer about UDP
+  } else if (r.failure == DnsFailure::timeout || r.failure == DnsFailure::unreachable) {
     co_await diagnose_no_answer(res, type_code(p.type), ctx);
   } else if (r.message.size() > kUdpAnswerLimit) {
     res.transport = "tcp";

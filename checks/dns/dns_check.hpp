@@ -26,6 +26,8 @@ struct DnsParams {
   std::vector<net::Cidr> expect_in_subnets;
   long long min_answers = 1;
   long long query_timeout_ms = 4000;
+  std::string transport = "udp";           // udp (c-ares, TCP after a truncated answer) or tcp (TCP 53 only)
+  std::optional<long long> max_addresses;  // A/AAAA: the name may map to at most this many addresses
 
   static DnsParams parse(ParamReader& r);
   std::string target() const;

@@ -194,6 +194,13 @@ Judgement judge_dns(const DnsResult& r, const DnsParams& p) {
   }
 
   judge_srv_targets(r, p, j.findings);
+  if (p.max_addresses && static_cast<long long>(r.addresses.size()) > *p.max_addresses)
+    j.findings.push_back({.severity = Severity::critical,
+                          .code = "dns.multiple_addresses",
+                          .message = fmt::format("{} {} maps to {} addresses ({}); at most {} allowed", r.name, r.type,
+                                                 r.addresses.size(), fmt::join(r.addresses, ", "), *p.max_addresses),
+                          .remediation = fmt::format("Give {} exactly one address (no round-robin records)", r.name),
+                          .operation = Operation::resolve});
   auto count = static_cast<long long>(r.answer_count());
   if (count < p.min_answers)
     j.findings.push_back(

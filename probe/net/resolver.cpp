@@ -385,6 +385,8 @@ asio::awaitable<DnsResponse> Resolver::query(std::string name, int type, std::ch
   co_return r;
 }
 
+std::string Resolver::servers() const { return impl_->describe(); }
+
 asio::awaitable<HostLookup> Resolver::lookup_host(std::string host, std::chrono::milliseconds timeout) {
   boost::system::error_code ec;
   auto literal = asio::ip::make_address(host, ec);

@@ -66,6 +66,10 @@ class Resolver {
   // A and AAAA of a host; an IP literal comes back as is.
   boost::asio::awaitable<HostLookup> lookup_host(std::string host, std::chrono::milliseconds timeout);
 
+  // The servers queries go to ("IP:PORT[,...]", the --dns-server or the
+  // system's), for a check that must ask one of them itself (DNS over TCP).
+  std::string servers() const;
+
   struct Impl;
 
  private:

@@ -136,3 +136,19 @@ TEST_CASE("dns: an unreachable server and a silent one are distinct findings") {
   CHECK(has_code(r[0], "dns.timeout"));
   CHECK(r[0].details["rtt_ms"].is_null());
 }
+
+TEST_CASE("dns: transport tcp asks over TCP 53, max_addresses on an A name") {
+  REQUIRE_MESSAGE(have_program("dnsmasq"), "dnsmasq missing: run scripts/install-deps.sh");
+  auto dns = zone();
+  auto r = scan("[" + check("tcp", R"({"name":"sbc1.example.test","type":"A","transport":"tcp"})") + "," +
+                    check("one", R"({"name":"sbc1.example.test","type":"A","max_addresses":1})") + "," +
+                    check("two", R"({"name":"multi.example.test","type":"A","max_addresses":1})") + "]",
+                dns.server());
+  REQUIRE(r.size() == 3);
+  CAPTURE(dns.log());
+  CHECK(r[0].status == Status::pass);
+  CHECK(r[0].details["transport"] == "tcp");
+  CHECK(r[0].details["answers"] == json::array({"203.0.113.10"}));
+  CHECK(r[1].status == Status::pass);
+  CHECK(has_code(r[2], "dns.multiple_addresses"));
+}

@@ -330,3 +330,34 @@ TEST_CASE("dns params: CIDRs checked at load, target resolution only for SRV") {
   (void)DnsParams::parse(rs);
   CHECK_FALSE(rs.ok());
 }
+
+TEST_CASE("dns.multiple_addresses: an A name that must map to one address") {
+  auto p = params("xsp.example.test", "A");
+  p.max_addresses = 1;
+  auto r = answered("xsp.example.test", "A");
+  r.addresses = {"203.0.113.10"};
+  CHECK(judge_dns(r, p).findings.empty());
+  r.addresses = {"203.0.113.10", "203.0.113.11"};
+  auto j = judge_dns(r, p);
+  const auto* f = find(j, "dns.multiple_addresses");
+  REQUIRE(f);
+  CHECK(f->severity == Severity::critical);
+  CHECK(f->message.find("2 addresses (203.0.113.10, 203.0.113.11); at most 1") != std::string::npos);
+}
+
+TEST_CASE("dns params: transport and max_addresses") {
+  nlohmann::json ok = {{"name", "xsp.example.test"}, {"type", "A"}, {"transport", "tcp"}, {"max_addresses", 1}};
+  ParamReader r(ok);
+  auto p = DnsParams::parse(r);
+  r.finish();
+  CHECK(r.ok());
+  CHECK(p.transport == "tcp");
+  CHECK(p.max_addresses == 1);
+  for (nlohmann::json bad : {nlohmann::json{{"name", "x.test"}, {"type", "A"}, {"transport", "quic"}},
+                             nlohmann::json{{"name", "_x._tcp.test"}, {"type", "SRV"}, {"max_addresses", 1}}}) {
+    ParamReader rb(bad);
+    (void)DnsParams::parse(rb);
+    rb.finish();
+    CHECK_MESSAGE(!rb.ok(), bad.dump());
+  }
+}
