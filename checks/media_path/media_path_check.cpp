@@ -34,6 +34,7 @@ std::optional<CheckError> missing_service(const net::ResponderInfo& info, const 
       if (auto err = net::setup_error(info, "udp_echo", port)) return err;
   if (!info.serves("stun", p.tcp_port))
     if (auto err = net::setup_error(info, "tcp_accept", p.tcp_port)) return err;
+  if (info.serves("https_echo", p.tls_port)) return std::nullopt;
   return net::setup_error(info, "tls_echo", p.tls_port);
 }
 
@@ -48,7 +49,8 @@ bool keep(Measured<MediaPathResult>& m, Step step) {
 }
 
 // The last rung, when an explicit proxy applies to https://host:tls_port.
-asio::awaitable<void> tls_via_proxy(Measured<MediaPathResult>& m, const MediaPathParams& p, CheckContext& ctx) {
+asio::awaitable<void> tls_via_proxy(Measured<MediaPathResult>& m, const MediaPathParams& p, CheckContext& ctx,
+                                    bool echo_inside) {
   http_proxy::Url target{"https", "", "", p.host, p.tls_port};
   auto choice = http_proxy::choose_proxy(target, p.proxy, http_proxy::ProxyEnvironment::from_process());
   if (!choice.error.empty()) {
@@ -68,7 +70,8 @@ asio::awaitable<void> tls_via_proxy(Measured<MediaPathResult>& m, const MediaPat
     co_return;
   }
   tcp::endpoint proxy_at(proxy_addresses.addresses.front(), choice.proxy->port);
-  auto trying = media_path::try_tls_via_proxy(ctx, proxy_at, *choice.proxy, p.host, p.tls_port, ctx.budget(kTlsWait));
+  auto trying = media_path::try_tls_via_proxy(ctx, proxy_at, *choice.proxy, p.host, p.tls_port, ctx.budget(kTlsWait),
+                                              echo_inside);
   if (!keep(m, co_await std::move(trying))) co_return;
   if (m.result.attempts.back().result == AttemptResult::ok) m.result.path = PathTransport::tls;
 }
@@ -117,13 +120,15 @@ asio::awaitable<Measured<MediaPathResult>> measure_media_path(MediaPathParams p,
     co_return m;
   }
 
-  auto tls_trying = media_path::try_tls(ctx, tcp::endpoint(address, p.tls_port), ctx.budget(kTlsWait));
+  // The framed echo inside TLS where the responder serves it; else its other TLS service on that port.
+  bool echo_inside = responder.info.serves("tls_echo", p.tls_port);
+  auto tls_trying = media_path::try_tls(ctx, tcp::endpoint(address, p.tls_port), ctx.budget(kTlsWait), echo_inside);
   if (!keep(m, co_await std::move(tls_trying))) co_return m;
   if (m.result.attempts.back().result == AttemptResult::ok) {
     m.result.path = PathTransport::tls;
     co_return m;
   }
-  auto proxied = tls_via_proxy(m, p, ctx);
+  auto proxied = tls_via_proxy(m, p, ctx, echo_inside);
   co_await std::move(proxied);
   co_return m;
 }

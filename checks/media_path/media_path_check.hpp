@@ -10,10 +10,10 @@
 // media. Where the responder serves STUN rather than the echo on a UDP media
 // port or on the TCP port (--stun-ports listen on both), that rung is a STUN
 // Binding instead (profiles that also test STUN on the media ports start the
-// responder that way). The first step that gets an answer is the path; the
-// ladder stops there. Each attempt keeps why it failed (no answer, refused,
-// reset, ICMP unreachable, handshake failed, proxy refused with its status),
-// so the report says why every earlier step did not work.
+// responder that way); where it serves another TLS service (--https-ports)
+// on the TLS port, the TLS rung's answer is the completed handshake. The first step that gets an answer is the path;
+// the ladder stops there. Each attempt keeps why it failed (no answer, refused, reset, ICMP unreachable, handshake
+// failed, proxy refused with its status), so the report says why every earlier step did not work.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -61,9 +61,9 @@ struct PathAttempt {
   Operation operation = Operation::none;  // the step that failed
   std::string detail;                     // what was seen, in words ("port unreachable from 198.51.100.1")
   std::optional<double> rtt_ms;           // for an answer
-  std::string probe = "echo";             // UDP, TCP: "echo" (--udp-ports, --tcp-ports) or "stun" (--stun-ports)
-  std::string proxy;                      // the TLS rung through an explicit proxy: its URL (no credentials)
-  int proxy_status = 0;                   // the proxy's answer to CONNECT, when it gave one
+  std::string probe = "echo";  // "echo" (--udp/tcp/tls-ports), "stun" (--stun-ports), "handshake" (another TLS service)
+  std::string proxy;           // the TLS rung through an explicit proxy: its URL (no credentials)
+  int proxy_status = 0;        // the proxy's answer to CONNECT, when it gave one
 };
 
 struct MediaPathResult {

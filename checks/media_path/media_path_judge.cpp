@@ -58,7 +58,7 @@ void to_json(nlohmann::json& j, const MediaPathResult& r) {
   auto& list = j["attempts"] = nlohmann::json::array();
   for (const auto& a : r.attempts) {
     nlohmann::json e = {{"transport", to_string(a.transport)}, {"port", a.port}, {"result", to_string(a.result)}};
-    if (a.transport != PathTransport::tls) e["probe"] = a.probe;
+    e["probe"] = a.probe;
     e["rtt_ms"] = a.rtt_ms ? nlohmann::json(*a.rtt_ms) : nlohmann::json(nullptr);
     if (a.result != AttemptResult::ok) {
       e["operation"] = to_string(a.operation);

@@ -280,14 +280,20 @@ namespace {
 // A TLS handshake with no SNI over the connected `sock`, then one framed echo
 // inside; `where` names the far end in the attempt's words.
 asio::awaitable<void> tls_echo(CheckContext& ctx, tcp::socket& sock, const Watchdog& dog, PathAttempt& attempt,
-                               std::string where) {
+                               std::string where, bool echo_inside) {
   // No SNI (media over TLS carries none) and no verification: the path is tested, not trust.
   ssl::context tls(ssl::context::tls_client);
   tls.set_verify_mode(ssl::verify_none);
   ssl::stream<tcp::socket&> stream(sock, tls);
+  auto handshake_start = Clock::now();
   auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
   if (hec) {
     tls_failed(attempt, dog, hec, Operation::handshake, "TLS handshake with " + where + " (no SNI)");
+    co_return;
+  }
+  if (!echo_inside) {  // a TLS service without the echo: the completed handshake is the answer
+    attempt.result = AttemptResult::ok;
+    attempt.rtt_ms = ms_since(handshake_start);
     co_return;
   }
   echo::Request request;
@@ -341,8 +347,8 @@ void tunnel_failed(PathAttempt& a, const http_proxy::TunnelResult& t) {
 
 }  // namespace
 
-asio::awaitable<Step> try_tls(CheckContext& ctx, tcp::endpoint to, Millis wait) {
-  auto s = step_for(PathTransport::tls, to.port());
+asio::awaitable<Step> try_tls(CheckContext& ctx, tcp::endpoint to, Millis wait, bool echo_inside) {
+  auto s = step_for(PathTransport::tls, to.port(), echo_inside ? "echo" : "handshake");
   auto start = Clock::now();
   tcp::socket sock(ctx.executor);
   boost::system::error_code ec;
@@ -361,14 +367,14 @@ asio::awaitable<Step> try_tls(CheckContext& ctx, tcp::endpoint to, Millis wait) 
     tls_failed(s.attempt, dog, cec, Operation::connect, "connect to " + where(to));
     co_return s;
   }
-  auto echoing = tls_echo(ctx, sock, dog, s.attempt, where(to));
+  auto echoing = tls_echo(ctx, sock, dog, s.attempt, where(to), echo_inside);
   co_await std::move(echoing);
   co_return s;
 }
 
 asio::awaitable<Step> try_tls_via_proxy(CheckContext& ctx, tcp::endpoint proxy_at, http_proxy::Url proxy,
-                                        std::string host, std::uint16_t port, Millis wait) {
-  auto s = step_for(PathTransport::tls, port);
+                                        std::string host, std::uint16_t port, Millis wait, bool echo_inside) {
+  auto s = step_for(PathTransport::tls, port, echo_inside ? "echo" : "handshake");
   s.attempt.proxy = proxy.scheme + "://" + proxy.authority();  // no credentials, no path
   auto start = Clock::now();
   auto opening = http_proxy::open_tunnel(proxy_at, proxy, host, port, wait);
@@ -384,7 +390,7 @@ asio::awaitable<Step> try_tls_via_proxy(CheckContext& ctx, tcp::endpoint proxy_a
   s.attempt.proxy_status = tunnel.status;
   Watchdog dog(ctx.executor, *tunnel.socket, start + wait);
   auto echoing = tls_echo(ctx, *tunnel.socket, dog, s.attempt,
-                          net::format_host_port(host, port) + " through proxy " + proxy.authority());
+                          net::format_host_port(host, port) + " through proxy " + proxy.authority(), echo_inside);
   co_await std::move(echoing);
   co_return s;
 }

@@ -40,14 +40,17 @@ boost::asio::awaitable<Step> try_tcp(CheckContext& ctx, boost::asio::ip::tcp::en
 boost::asio::awaitable<Step> try_tcp_stun(CheckContext& ctx, boost::asio::ip::tcp::endpoint to, Millis wait);
 
 // A TCP connection to `to`, a TLS handshake with no SNI (any certificate
-// accepted), then one framed echo inside TLS.
-boost::asio::awaitable<Step> try_tls(CheckContext& ctx, boost::asio::ip::tcp::endpoint to, Millis wait);
+// accepted), then one framed echo inside TLS (--tls-ports). Without
+// `echo_inside` (the responder serves another TLS service there, such as
+// --https-ports) the completed handshake is the answer.
+boost::asio::awaitable<Step> try_tls(CheckContext& ctx, boost::asio::ip::tcp::endpoint to, Millis wait,
+                                     bool echo_inside = true);
 
 // The same through an explicit HTTP proxy: a CONNECT tunnel to host:port
 // (checks/common/http_proxy.hpp; the proxy resolves `host`), then TLS with
 // no SNI and one framed echo inside the tunnel.
 boost::asio::awaitable<Step> try_tls_via_proxy(CheckContext& ctx, boost::asio::ip::tcp::endpoint proxy_at,
-                                               http_proxy::Url proxy, std::string host, std::uint16_t port,
-                                               Millis wait);
+                                               http_proxy::Url proxy, std::string host, std::uint16_t port, Millis wait,
+                                               bool echo_inside = true);
 
 }  // namespace callready::checks::media_path

@@ -233,3 +233,24 @@ TEST_CASE("UDP over STUN where the responder serves STUN, not the echo, on a med
   CHECK(o.details["attempts"][0]["probe"] == "stun");
   CHECK(o.details["attempts"][0]["result"] == "ok");
 }
+
+TEST_CASE("TLS port served by another TLS service (--https-ports): the completed handshake answers") {
+  test::TempDir dir;
+  auto control = test::free_port();
+  auto https = test::free_port();
+  test::ChildProcess responder({CALLREADY_BINARY, "respond", "--listen", "127.0.0.1:" + std::to_string(control),
+                                "--bind", "127.0.0.1", "--https-ports", std::to_string(https)},
+                               dir.file("media-path-https-responder"));
+  REQUIRE(test::wait_for_tcp("127.0.0.1", control, 10s));
+  auto closed_udp = test::free_port(true);
+  auto closed_tcp = test::free_port();
+  test::FakeControl fake(json{{"udp_echo", {std::to_string(closed_udp)}},
+                              {"tcp_accept", {std::to_string(closed_tcp)}},
+                              {"https_echo", {std::to_string(https)}}});
+  auto o = run_media_path(params(closed_udp, closed_tcp, https, fake.port()), fake.port());
+  INFO(o.details.dump(2));
+  REQUIRE_FALSE(o.error);
+  CHECK(o.details["path"] == "tls");
+  CHECK(results(o) == std::vector<std::string>{"udp:unreachable", "tcp:refused", "tls:ok"});
+  CHECK(o.details["attempts"][2]["probe"] == "handshake");
+}
