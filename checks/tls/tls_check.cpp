@@ -6,6 +6,7 @@
 
 #include "checks/common/resolve_step.hpp"
 #include "checks/tls/tls_metrics.hpp"
+#include "probe/input_limits.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/resolver.hpp"
 
@@ -88,6 +89,14 @@ asio::awaitable<Measured<TlsResult>> measure_tls(TlsParams p, CheckContext& ctx)
   r.sni_sent = p.sni;
   r.where = p.target();
   r.versions_asked = p.versions;
+  // A CA file is read by libssl whole: refuse an endless or huge one first.
+  if (!p.ca_file.empty()) {
+    auto ca = read_file_capped(p.ca_file, kMaxCaFileBytes, "CA file");
+    if (!ca.contents) {
+      m.error = CheckError{ErrorReason::bad_params, Operation::none, "ca_file " + ca.error};
+      co_return m;
+    }
+  }
   r.policy = p.policy;
 
   // Resolve, then use the first address that takes a TCP connection.

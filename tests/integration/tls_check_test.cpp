@@ -354,3 +354,13 @@ TEST_CASE("a closed port and a bad ca_file") {
   CHECK(r2.outcome.error->reason == ErrorReason::bad_params);
   CHECK(r2.outcome.error->message.find("ca_file") != std::string::npos);
 }
+
+TEST_CASE("a CA file that never ends (/dev/zero) is refused at its size cap, before any connection") {
+  json p = {{"host", "127.0.0.1"}, {"port", 9}, {"ca_file", "/dev/zero"}};
+  auto r = run_tls(p);
+  REQUIRE(r.outcome.error);
+  CHECK(r.outcome.error->reason == ErrorReason::bad_params);
+  CHECK(r.outcome.error->message.find("ca_file") != std::string::npos);
+  CHECK(r.outcome.error->message.find("KiB") != std::string::npos);
+  CHECK_FALSE(r.outcome.details.contains("handshake"));
+}
