@@ -177,6 +177,27 @@ TEST_CASE("nginx as a two-address XSP: each shape reported exactly") {
     CHECK(at(o, "127.0.0.2")["body"] == "too_large");
   }
 
+  SUBCASE("through squid as an explicit proxy: CONNECT to each address, said in the details") {
+    if (!have_program("/usr/sbin/squid")) CALLREADY_SKIP("squid is not installed");
+    TempDir sq;
+    unsigned short proxy_port = free_port();
+    sq.write("squid.conf", fmt::format("http_port 127.0.0.1:{}\nacl all src all\nhttp_access allow all\n"
+                                       "pid_filename {}\naccess_log none\ncache_log {}\ncache deny all\n"
+                                       "cache_mem 8 MB\ncoredump_dir {}\nshutdown_lifetime 0 seconds\n",
+                                       proxy_port, sq.file("squid.pid"), sq.file("cache.log"), sq.path()));
+    ChildProcess squid({"/usr/sbin/squid", "-N", "-f", sq.file("squid.conf")}, sq.file("stderr.log"));
+    REQUIRE_MESSAGE(wait_for_tcp("127.0.0.1", proxy_port, std::chrono::seconds(10)), squid.log());
+    auto o = run_http({{"url", base + "/"}, {"proxy", fmt::format("http://127.0.0.1:{}", proxy_port)}, {"tries", 1}},
+                      dns.server());
+    INFO(o.details.dump());
+    CHECK(o.details["proxy"] == fmt::format("http://127.0.0.1:{}/", proxy_port));
+    CHECK(o.details["proxy_source"] == "params");
+    CHECK(at(o, "127.0.0.2")["status"] == 200);
+    CHECK(at(o, "127.0.0.3")["status"] == 503);
+    CHECK(codes(o) == std::vector<std::string>{"http.server_error"});
+    CHECK(o.summary.find("through proxy") != std::string::npos);
+  }
+
   SUBCASE("ssl_verify_client: a client certificate is requested, naming its CA") {
     auto o = run_http({{"url", fmt::format("https://127.0.0.1:{}/", nginx.tls_port)},
                        {"proxy", "direct"},
