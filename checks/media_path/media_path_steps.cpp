@@ -122,6 +122,25 @@ asio::awaitable<Step> try_udp(CheckContext& ctx, udp::endpoint to, Millis wait) 
   co_return s;
 }
 
+namespace {
+
+// A STUN exchange that answered, or failed for a reason of this machine: the
+// step is decided (true). Otherwise the caller says what the network did.
+bool stun_settled(Step& s, const stun::Exchange& exchange, const std::string& where) {
+  if (exchange.answered) {
+    s.attempt.result = AttemptResult::ok;
+    s.attempt.rtt_ms = exchange.rtt_ms;
+    return true;
+  }
+  if (exchange.failure == NetFailure::local) {
+    s.error = CheckError{ErrorReason::local, exchange.failed, where + ": " + exchange.error};
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 asio::awaitable<Step> try_udp_stun(CheckContext& ctx, udp::endpoint to, Millis wait) {
   auto s = step_for(PathTransport::udp, to.port(), "stun");
   udp::socket sock(ctx.executor);
@@ -138,16 +157,7 @@ asio::awaitable<Step> try_udp_stun(CheckContext& ctx, udp::endpoint to, Millis w
   plan.budget = wait;
   auto exchanging = stun::udp_exchange(sock, to, options, plan);
   auto exchange = co_await std::move(exchanging);
-  if (exchange.answered) {
-    s.attempt.result = AttemptResult::ok;
-    s.attempt.rtt_ms = exchange.rtt_ms;
-    co_return s;
-  }
-  if (exchange.failure == NetFailure::local) {
-    s.error = CheckError{ErrorReason::local, exchange.failed,
-                         net::format_host_port(to.address(), to.port()) + ": " + exchange.error};
-    co_return s;
-  }
+  if (stun_settled(s, exchange, net::format_host_port(to.address(), to.port()))) co_return s;
   s.attempt.operation = exchange.failed == Operation::none ? Operation::receive : exchange.failed;
   if (exchange.icmp) {
     s.attempt.result = AttemptResult::unreachable;
@@ -167,15 +177,7 @@ asio::awaitable<Step> try_tcp_stun(CheckContext& ctx, tcp::endpoint to, Millis w
   options.password = ctx.settings.token;
   auto exchanging = stun::tcp_exchange(udp::endpoint(to.address(), to.port()), wait, wait, options);
   auto exchange = co_await std::move(exchanging);
-  if (exchange.answered) {
-    s.attempt.result = AttemptResult::ok;
-    s.attempt.rtt_ms = exchange.rtt_ms;
-    co_return s;
-  }
-  if (exchange.failure == NetFailure::local) {
-    s.error = CheckError{ErrorReason::local, exchange.failed, where(to) + ": " + exchange.error};
-    co_return s;
-  }
+  if (stun_settled(s, exchange, net::format_host_port(to.address(), to.port()))) co_return s;
   s.attempt.operation = exchange.failed;
   // Silence after connecting is a timeout; an answer that was not ours, a middlebox in the way.
   s.attempt.result = exchange.failure                      ? result_of(*exchange.failure)
