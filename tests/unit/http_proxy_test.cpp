@@ -172,7 +172,10 @@ struct FakeProxy {
   }
 };
 
-TunnelResult tunnel(asio::io_context& io, FakeProxy& fake, const std::string& proxy_url, Millis limit = Millis(3000)) {
+// Opens a tunnel through the proxy at `at`; when it opens, sends "ping" and
+// keeps what comes back as the message.
+TunnelResult tunnel_at(asio::io_context& io, tcp::endpoint at, const std::string& proxy_url,
+                       Millis limit = Millis(3000)) {
   std::string error;
   auto proxy = parse_url(proxy_url, error, "http");
   REQUIRE(proxy);
@@ -180,7 +183,7 @@ TunnelResult tunnel(asio::io_context& io, FakeProxy& fake, const std::string& pr
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto opening = open_tunnel(fake.endpoint(), *proxy, "xsp.example.test", 443, limit);
+        auto opening = open_tunnel(at, *proxy, "xsp.example.test", 443, limit);
         out = co_await std::move(opening);
         if (out.socket) {
           std::string ping = "ping";
@@ -194,6 +197,10 @@ TunnelResult tunnel(asio::io_context& io, FakeProxy& fake, const std::string& pr
       asio::detached);
   run_io(io);
   return out;
+}
+
+TunnelResult tunnel(asio::io_context& io, FakeProxy& fake, const std::string& proxy_url, Millis limit = Millis(3000)) {
+  return tunnel_at(io, fake.endpoint(), proxy_url, limit);
 }
 
 }  // namespace
@@ -277,17 +284,7 @@ TEST_CASE("a proxy that closes is reported closed") {
         s.close();
       },
       asio::detached);
-  std::string error;
-  auto proxy = *parse_url("http://proxy.test:3128", error);
-  TunnelResult r;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        auto opening = open_tunnel(acceptor.local_endpoint(), proxy, "xsp.example.test", 443, Millis(3000));
-        r = co_await std::move(opening);
-      },
-      asio::detached);
-  io.run();
+  auto r = tunnel_at(io, acceptor.local_endpoint(), "http://proxy.test:3128");
   CHECK(r.failure == TunnelFailure::closed);
 }
 
@@ -298,17 +295,7 @@ TEST_CASE("a refused connection to the proxy is a connect failure") {
     tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     dead = a.local_endpoint();
   }
-  std::string error;
-  auto proxy = *parse_url("http://proxy.test:3128", error);
-  TunnelResult r;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        auto opening = open_tunnel(dead, proxy, "xsp.example.test", 443, Millis(3000));
-        r = co_await std::move(opening);
-      },
-      asio::detached);
-  io.run();
+  auto r = tunnel_at(io, dead, "http://proxy.test:3128");
   CHECK(r.failure == TunnelFailure::connect);
   CHECK(r.net == net::NetFailure::refused);
   CHECK(r.operation == Operation::connect);
