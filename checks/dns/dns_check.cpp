@@ -88,6 +88,12 @@ boost::asio::awaitable<void> diagnose_no_answer(DnsResult& res, int type, CheckC
   // make the failure much slower than it already was.
   auto udp_limit = ctx.budget(Millis(1000));
   auto over_udp = co_await ask_over_udp(*server, question, udp_limit);
+  if (!over_udp.answered && over_udp.garbled > 0) {
+    // c-ares drops what does not parse and waits: the server did answer, with garbage.
+    res.failure = DnsFailure::bad_response;
+    res.error = fmt::format("{} datagram(s) came back that are not a DNS reply to the question", over_udp.garbled);
+    co_return;
+  }
   if (!over_udp.answered || !over_udp.truncated) co_return;
   res.truncated = true;
   res.transport = "tcp";

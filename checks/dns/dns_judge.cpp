@@ -116,6 +116,10 @@ Finding failure_finding(const DnsResult& r) {
       return failed(fmt::format("The DNS server {} could not be reached ({})", srv,
                                 r.error.empty() ? "connection refused" : r.error),
                     "Check the resolver address and that DNS (UDP and TCP 53) to it is allowed");
+    case DnsFailure::bad_response:
+      return failed(fmt::format("The query for {} {} failed: the DNS server {} sent a garbled reply ({})", q, r.type,
+                                srv, r.error.empty() ? "it did not parse" : r.error),
+                    "Check the resolver and any DNS proxy or middlebox that rewrites DNS on the path");
     case DnsFailure::bad_name:
       return failed(fmt::format("\"{}\" is not a valid DNS name", q),
                     "Correct the name in the profile or the --set value");

@@ -94,6 +94,7 @@ asio::awaitable<TransportAnswer> ask_over_udp(net::DnsServer server, std::vector
         take_reply(a, buf.data(), n);
         co_return true;
       }
+      ++a.garbled;
     }
     co_return true;
   };

@@ -26,6 +26,7 @@ struct TransportAnswer {
   std::optional<net::NetFailure> failure;  // when not answered: refused, timeout, unreachable, closed, ...
   Operation failed = Operation::none;      // when not answered: the step (connect, send, receive)
   std::string error;                       // when not answered, in words
+  int garbled = 0;  // UDP: datagrams from the server that were not a reply to the question (bounded)
 };
 
 // The wire form of a recursive question (RD set) for `name` / `type`.

@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include "tests/integration/dns_support.hpp"
 #include "tests/support/dnsmasq.hpp"
 
@@ -151,4 +154,38 @@ TEST_CASE("dns: transport tcp asks over TCP 53, max_addresses on an A name") {
   CHECK(r[0].details["answers"] == json::array({"203.0.113.10"}));
   CHECK(r[1].status == Status::pass);
   CHECK(has_code(r[2], "dns.multiple_addresses"));
+}
+
+TEST_CASE("dns: a server answering garbage is a bad response, not a timeout") {
+  // Answers every datagram with bytes that are no DNS message (bounded: until stopped, at most 600 reads).
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  timeval tick{0, 100000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
+  std::atomic<bool> stop{false};
+  std::thread garbler([&] {
+    for (int i = 0; i < 600 && !stop; ++i) {
+      unsigned char buf[512];
+      sockaddr_in from{};
+      socklen_t flen = sizeof from;
+      auto n = recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
+      if (n <= 0) continue;
+      const char junk[] = "garbage, not DNS";
+      sendto(fd, junk, sizeof junk - 1, 0, reinterpret_cast<sockaddr*>(&from), flen);
+    }
+  });
+  auto r = scan("[" + check("garbled", R"({"name":"a.example.test","type":"A","query_timeout_ms":800})") + "]",
+                "127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
+  stop = true;
+  garbler.join();
+  close(fd);
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].status == Status::fail);
+  CHECK(has_code(r[0], "dns.bad_response"));
+  CHECK(!has_code(r[0], "dns.timeout"));
 }

@@ -361,3 +361,13 @@ TEST_CASE("dns params: transport and max_addresses") {
     CHECK_MESSAGE(!rb.ok(), bad.dump());
   }
 }
+
+TEST_CASE("dns.bad_response: a garbled reply is not a timeout") {
+  auto r = failed(DnsFailure::bad_response);
+  r.error = "2 datagram(s) came back that are not a DNS reply to the question";
+  auto j = judge_dns(r, params("sbc.example.test", "A"));
+  const auto* f = find(j, "dns.bad_response");
+  REQUIRE(f);
+  CHECK(f->message.find("garbled reply (2 datagram(s)") != std::string::npos);
+  CHECK(!f->inconclusive);
+}
