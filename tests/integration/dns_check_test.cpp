@@ -38,6 +38,17 @@ std::vector<CheckRecord> scan(const std::string& checks_json, const std::string&
 
 std::string check(const std::string& id, const std::string& params) { return dns_check(id, params); }
 
+// A UDP socket on 127.0.0.1 at a kernel-picked port (written to `a`).
+int loopback_udp_socket(sockaddr_in& a) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return fd;
+}
+
 bool has_code(const CheckRecord& r, const std::string& code) {
   for (const auto& f : r.findings)
     if (f.code == code) return true;
@@ -124,13 +135,8 @@ TEST_CASE("dns: an unreachable server and a silent one are distinct findings") {
   CHECK(has_code(r[0], "dns.unreachable"));
 
   // A socket that reads and never answers.
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int fd = loopback_udp_socket(a);
   r = scan("[" + check("silent", R"({"name":"a.example.test","type":"A","query_timeout_ms":800})") + "]",
            "127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
   close(fd);
@@ -158,13 +164,8 @@ TEST_CASE("dns: transport tcp asks over TCP 53, max_addresses on an A name") {
 
 TEST_CASE("dns: a server answering garbage is a bad response, not a timeout") {
   // Answers every datagram with bytes that are no DNS message (bounded: until stopped, at most 600 reads).
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int fd = loopback_udp_socket(a);
   timeval tick{0, 100000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
   std::atomic<bool> stop{false};
