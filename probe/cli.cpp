@@ -6,16 +6,21 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
+#include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "probe/engine.hpp"
 #include "probe/exporter/exporter.hpp"
+#include "probe/input_limits.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/profile.hpp"
 #include "probe/progress.hpp"
 #include "probe/registry.hpp"
+#include "probe/report_loader.hpp"
 #include "probe/respond/responder.hpp"
 #include "probe/scan.hpp"
 #include "probe/scoring.hpp"
@@ -29,12 +34,13 @@ namespace {
 constexpr int kExitUnknown = 3;
 
 int usage_error(const std::string& message) {
-  fmt::print(stderr, "callready: {}\n", message);
+  fmt::print(stderr, "callready: {}\n", escape_for_message(message, 4096));
   return kExitUnknown;
 }
 
 int print_errors(const std::vector<std::string>& errors) {
-  for (const auto& e : errors) fmt::print(stderr, "callready: {}\n", e);
+  // Input bytes may have reached a message: nothing raw goes to the terminal.
+  for (const auto& e : errors) fmt::print(stderr, "callready: {}\n", escape_for_message(e, 4096));
   return kExitUnknown;
 }
 
@@ -43,6 +49,38 @@ RenderOptions render_options() {
   RenderOptions o;
   o.view = &check_view;
   return o;
+}
+
+// CLI::Range lets NaN through (every comparison with it is false).
+CLI::Validator finite_range(double min, double max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        double v = NAN;
+        try {
+          v = std::stod(text);
+        } catch (const std::exception&) {
+        }
+        if (!(v >= min && v <= max)) return fmt::format("expected a number {}-{}, got {}", min, max, text);
+        return {};
+      },
+      fmt::format("NUMBER in [{} - {}]", min, max));
+}
+
+bool is_ip_address(const std::string& text) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(text, ec);
+  return !ec;
+}
+
+// The responder's addresses, checked before any service binds.
+std::string respond_usage_problem(const respond::ResponderOptions& o) {
+  auto listen = net::parse_host_port(o.listen);
+  if (!listen || !listen->port || !is_ip_address(listen->host))
+    return fmt::format("--listen {}: expected IP:PORT (port 1-65535)", o.listen);
+  if (!is_ip_address(o.bind_address)) return fmt::format("--bind {}: expected an IP address", o.bind_address);
+  if (!o.alt_address.empty() && !is_ip_address(o.alt_address))
+    return fmt::format("--alt-address {}: expected an IP address", o.alt_address);
+  return {};
 }
 
 bool color_wanted(std::FILE* f) {
@@ -80,7 +118,10 @@ Planned plan_from(const std::string& profile_name, const std::vector<std::string
   for (const auto& s : sets) {
     auto kv = parse_set(s);
     if (!kv) {
-      out.errors.push_back(fmt::format("--set {}: expected KEY=VALUE (KEY: letters, digits, _)", s));
+      out.errors.push_back(
+          fmt::format("--set {}: expected KEY=VALUE (KEY: letters, digits, _; at most 128 "
+                      "characters; VALUE at most 4096 bytes)",
+                      escape_for_message(s)));
       continue;
     }
     po.sets[kv->first] = kv->second;
@@ -172,22 +213,9 @@ int run_profiles_show(const std::string& name, const std::vector<std::string>& s
 }
 
 int run_report(const std::string& in, const std::vector<std::string>& outputs) {
-  std::ifstream f(in, std::ios::binary);
-  if (!f) return usage_error(in + ": cannot read");
-  json j;
-  try {
-    j = json::parse(f);
-  } catch (const json::parse_error& e) {
-    return usage_error(fmt::format("{}: invalid JSON: {}", in, e.what()));
-  }
-  if (!j.is_object() || j.value("schema", "") != "callready.report/v1")
-    return usage_error(in + ": not a callready report (schema callready.report/v1)");
-  Report report;
-  try {
-    report = j.get<Report>();
-  } catch (const json::exception& e) {
-    return usage_error(fmt::format("{}: malformed report: {}", in, e.what()));
-  }
+  auto loaded = load_report_file(in);  // the schema's rules: anything else exits 3 with the JSON path
+  if (!loaded.report) return print_errors(loaded.errors);
+  const Report& report = *loaded.report;
   if (outputs.empty()) {
     fmt::print("{}", render_text(report, {color_wanted(stdout)}));
     return 0;
@@ -256,13 +284,23 @@ int run_cli(int argc, char** argv) {
   auto* resp = app.add_subcommand("respond", "Run the far end that cooperative checks talk to");
   resp->add_option("--listen", ro.listen, "Control TCP address:port")->default_str("0.0.0.0:7447");
   resp->add_option("--bind", ro.bind_address, "Address the served ports bind to")->default_str("0.0.0.0");
-  for (const auto& service : service_registry()) resp->add_option(service.flag, port_flags[service.name], service.help);
+  std::set<std::string> switch_flags;  // services given by a switch (no ports)
+  for (const auto& service : service_registry()) {
+    if (!service.takes_ports)
+      resp->add_flag_callback(
+          service.flag, [&switch_flags, name = service.name] { switch_flags.insert(name); }, service.help);
+    else
+      resp->add_option(service.flag, port_flags[service.name], service.help);
+    for (const auto& option : service.options) resp->add_option(option.flag, ro.settings[option.flag], option.help);
+  }
   resp->add_option("--alt-address", ro.alt_address, "Second IP for RFC 5780 NAT discovery");
   auto* resp_token = resp->add_option("--token", ro.token, "Shared secret probes must carry");
   std::string resp_token_file;
   resp->add_option("--token-file", resp_token_file, "Read the shared secret from this file's first line")
       ->excludes(resp_token);
-  resp->add_option("--max-pps", ro.max_pps, "Packets per second per source")->default_str("2000");
+  resp->add_option("--max-pps", ro.max_pps, "Packets per second per source")
+      ->default_str("2000")
+      ->check(CLI::Range(1, 1000000));
   const std::map<std::string, respond::LogLevel> levels = {{"error", respond::LogLevel::error},
                                                            {"warn", respond::LogLevel::warn},
                                                            {"info", respond::LogLevel::info},
@@ -293,14 +331,18 @@ int run_cli(int argc, char** argv) {
   exp->add_option("--max-concurrent-probes", xo.max_concurrent_probes, "Probes at once; more get 503")
       ->default_str("64")
       ->check(CLI::Range(1, 1024));
-  exp->add_option("--timeout-offset", xo.timeout_offset_s, "Seconds kept from the scrape timeout")->default_str("0.5");
+  exp->add_option("--timeout-offset", xo.timeout_offset_s, "Seconds kept from the scrape timeout")
+      ->default_str("0.5")
+      ->check(finite_range(0, 60));
   exp->add_option("--default-timeout", xo.default_timeout_s, "A probe's budget when the scrape gives none")
       ->default_str("10")
-      ->check(CLI::Range(0.2, 3600.0));
-  exp->add_option("--max-timeout", xo.max_timeout_s, "Never let a probe run longer")->default_str("120");
+      ->check(finite_range(0.2, 3600.0));
+  exp->add_option("--max-timeout", xo.max_timeout_s, "Never let a probe run longer")
+      ->default_str("120")
+      ->check(finite_range(0.2, 3600.0));
   exp->add_option("--read-timeout", xo.read_timeout_s, "A request must arrive within (else 408)")
       ->default_str("10")
-      ->check(CLI::Range(0.1, 600.0));
+      ->check(finite_range(0.1, 600.0));
   exp->add_option("--basic-auth-file", xo.basic_auth_file, "Require HTTP basic auth: a file of user:password lines");
   exp->add_option("--tls-cert", xo.tls_cert_file, "Serve HTTPS with this certificate chain (PEM)");
   exp->add_option("--tls-key", xo.tls_key_file, "The private key of --tls-cert (PEM)");
@@ -325,7 +367,11 @@ int run_cli(int argc, char** argv) {
       return usage_error(fmt::format("--dns-server {}: expected IP or IP:PORT", xo_dns));
     return exporter::run_exporter(xo);
   }
-  if (resp->parsed()) return run_respond(ro, port_flags);
+  if (resp->parsed()) {
+    if (auto problem = respond_usage_problem(ro); !problem.empty()) return usage_error(problem);
+    for (const auto& name : switch_flags) ro.ports[name];  // present with no ports: runs
+    return run_respond(ro, port_flags);
+  }
   if (show->parsed()) return run_profiles_show(show_name, show_sets);
   if (profiles->parsed()) return run_profiles_list();
   if (report->parsed()) return run_report(report_in, report_out);

@@ -3,8 +3,17 @@
 #include "checks/common/udp_echo_service.hpp"
 #include "checks/dns/dns_check.hpp"
 #include "checks/dscp/dscp_check.hpp"
+#include "checks/http/http_check.hpp"
+#include "checks/ice/ice_check.hpp"
+#include "checks/ice/ice_service.hpp"
+#include "checks/media_path/media_path_check.hpp"
+#include "checks/media_path/media_path_tls_service.hpp"
+#include "checks/media_quality/media_quality_check.hpp"
 #include "checks/nat_timeout/nat_timeout_check.hpp"
+#include "checks/ntp/ntp_check.hpp"
 #include "checks/pmtu/pmtu_check.hpp"
+#include "checks/proxy/proxy_check.hpp"
+#include "checks/proxy/proxy_echo_service.hpp"
 #include "checks/sip_alg/sip_alg_check.hpp"
 #include "checks/sip_alg/sip_service.hpp"
 #include "checks/stun/stun_check.hpp"
@@ -23,12 +32,18 @@ const std::map<std::string, CheckKind>& check_registry() {
              checks::dns_check_kind(),
              checks::tcp_check_kind(),
              checks::tls_check_kind(),
+             checks::http_check_kind(),
              checks::stun_check_kind(),
              checks::udp_range_check_kind(),
              checks::pmtu_check_kind(),
              checks::sip_alg_check_kind(),
              checks::nat_timeout_check_kind(),
              checks::dscp_check_kind(),
+             checks::media_quality_check_kind(),
+             checks::ice_check_kind(),
+             checks::proxy_check_kind(),
+             checks::ntp_check_kind(),
+             checks::media_path_check_kind(),
          })
       m.emplace(k.name, std::move(k));
     return m;
@@ -38,10 +53,9 @@ const std::map<std::string, CheckKind>& check_registry() {
 
 const std::vector<respond::ServiceKind>& service_registry() {
   static const std::vector<respond::ServiceKind> registry = {
-      checks::udp_echo_service(),
-      checks::tcp_accept_service(),
-      checks::stun_service(),
-      checks::sip_mirror_service(),
+      checks::udp_echo_service(),   checks::tcp_accept_service(), checks::stun_service(),
+      checks::sip_mirror_service(), checks::ice_service(),        checks::http_echo_service(),
+      checks::https_echo_service(), checks::tls_echo_service(),
   };
   return registry;
 }

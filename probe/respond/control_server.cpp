@@ -20,6 +20,8 @@
 #include "probe/net/host_port.hpp"
 #include "probe/net/port_ranges.hpp"
 #include "probe/net/responder_control.hpp"
+#include "probe/respond/loop_faults.hpp"
+#include "probe/respond/tcp_session_guard.hpp"
 
 namespace callready::respond {
 
@@ -186,15 +188,27 @@ std::string ControlServer::start() {
   if (!ec) acceptor_.bind(where, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return "control port " + net::format_host_port(where.address(), where.port()) + ": " + ec.message();
+  // Caps per source and in total, a pause instead of a spin on EMFILE/ENFILE,
+  // and a log that a flood of refused hellos cannot flood (tcp_session_guard.hpp).
+  auto limits = std::make_shared<TcpConnectionLimits>(kMaxControlConnections, kMaxControlPerSource);
+  auto session_log = rate_limited_log(log_, "control");
   asio::co_spawn(
       io_,
-      [this]() -> asio::awaitable<void> {
-        for (;;) {
-          auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-          if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-          if (ec) continue;
-          asio::co_spawn(io_, bounded_session(std::move(socket), opts_, log_, services_), asio::detached);
-        }
+      [this, limits, session_log]() -> asio::awaitable<void> {
+        // Arguments named first: GCC 12 miscompiles temporaries in a co_await-ed call.
+        std::string name = "control";
+        ConnectionHandler serve = [this, limits, session_log](std::shared_ptr<tcp::socket> sock,
+                                                              std::unique_ptr<TcpSessionGuard> guard) {
+          struct Held {  // the guard goes first, then the limits it counts in
+            std::shared_ptr<TcpConnectionLimits> limits;
+            std::unique_ptr<TcpSessionGuard> guard;
+          };
+          auto held = std::make_shared<Held>(Held{limits, std::move(guard)});
+          asio::co_spawn(io_, bounded_session(std::move(*sock), opts_, session_log, services_),
+                         [held](std::exception_ptr) {});
+        };
+        Clock::duration idle = std::chrono::seconds(5);
+        co_await accept_connections(acceptor_, *limits, name, log_, idle, serve);
       },
       asio::detached);
   return {};
