@@ -133,7 +133,8 @@ TEST_CASE("with every variable set, every rule of every profile validates and ru
       {"sbc_host", "sbc.example.com"},           {"sbc_address", "192.0.2.20"},
       {"webex_sips_server", "sips.example.com"}, {"xsi_domain", "xsi.example.com"},
       {"xsp_host", "xsp.example.com"},           {"idbroker_host", "idbroker-eu.webex.com"},
-      {"sbc_cert", "/etc/callready/sbc.pem"},    {"sbc_key", "/etc/callready/sbc.key"}};
+      {"sbc_cert", "/etc/callready/sbc.pem"},    {"sbc_key", "/etc/callready/sbc.key"},
+      {"ntp_server", "ntp.example.com"},         {"device_ntp_server", "192.0.2.30"}};
   for (const auto& name : kWebexProfiles) {
     CAPTURE(name);
     Profile p = load_builtin(name);
