@@ -17,7 +17,7 @@ TEST_PKGS=(
   dnsutils iputils-tracepath iputils-ping iperf3 sslscan tcpdump coturn
   dnsmasq-base nmap python3 python3-html5lib chromium clang-format
   nginx-light bind9 prometheus libmonitoring-plugin-perl
-  irtt chrony ntpsec-ntpdig faketime squid-openssl python3-jsonschema sip-tester netcat-openbsd
+  irtt chrony ntpsec-ntpdig libfaketime squid-openssl python3-jsonschema sip-tester netcat-openbsd
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -142,6 +142,34 @@ lab_start_responder() {
     { cat "$LAB_RESPONDER_LOG" >&2; return 1; }
 }
 
+# squid (Debian squid-openssl) on the router. The mode lines (http_port ...,
+# http_access ..., ssl-bump ...) come on stdin; logs, pid file, no cache and
+# no DNS are added here. Files the mode needs (a CA, an htpasswd) go in
+# $LAB_DIR/squid first, which this hands to the proxy user. Waits until port
+# $1 on the router's LAN address accepts from the client.
+lab_start_squid() {
+  local dir="$LAB_DIR/squid"
+  mkdir -p "$dir"
+  {
+    cat
+    cat <<CONF
+cache deny all
+dns_nameservers 127.0.0.1
+visible_hostname lab-router
+pid_filename $dir/squid.pid
+cache_log $dir/cache.log
+access_log $dir/access.log
+coredump_dir $dir
+shutdown_lifetime 0 seconds
+cache_effective_user proxy
+CONF
+  } >"$dir/squid.conf"
+  chown -R proxy:proxy "$dir"
+  chmod 755 "$LAB_DIR"
+  lab_bg "$LAB_ROUTER" squid -N -f "$dir/squid.conf"
+  WAIT_PID=$LAB_LAST_PID lab_wait_tcp "$LAB_ROUTER_LAN_IP" "$1" || { cat "$dir/cache.log" "$LAB_LAST_LOG" >&2; return 1; }
+}
+
 # dnsmasq as the authoritative server for example.test on 203.0.113.10:53;
 # arguments are extra config lines, e.g. "host-record=responder.example.test,203.0.113.10".
 lab_start_dns() {
