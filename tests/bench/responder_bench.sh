@@ -11,7 +11,7 @@ if bench_quick; then N=100 SECONDS_LOAD=1; else N=1000 SECONDS_LOAD=4; fi
 CPU0=0
 CPU1=$(($(nproc) > 1 ? 1 : 0))
 RESPONDER_WRAP="taskset -c $CPU0" start_responder_free "$BENCH_DIR/responder.log" "$N" \
-  --token bench --max-pps 100000000 --log-level info || { echo "FAIL: responder did not start"; exit 1; }
+  --token bench --max-pps 1000000 --log-level info || { echo "FAIL: responder did not start"; exit 1; }
 RPID=$RESPONDER_PID FIRST=$RESPONDER_FIRST
 BENCH_PIDS+=("$RPID")
 rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$RPID/status")
