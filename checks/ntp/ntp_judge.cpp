@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "checks/common/finding.hpp"
 #include "checks/ntp/ntp_result.hpp"
 #include "probe/net/host_port.hpp"
 
@@ -117,17 +118,6 @@ std::string open_rule(const NtpResult& r) {
       r.port, host_text(r));
 }
 
-Finding finding(Severity severity, std::string code, std::string message, std::string remediation,
-                Operation operation = Operation::none) {
-  Finding f;
-  f.severity = severity;
-  f.code = std::move(code);
-  f.message = std::move(message);
-  f.remediation = std::move(remediation);
-  f.operation = operation;
-  return f;
-}
-
 // No valid reply: the path or the server said no, or nothing came back.
 Judgement judge_unanswered(const NtpResult& r, const NtpParams& p) {
   Judgement j;
@@ -136,12 +126,12 @@ Judgement judge_unanswered(const NtpResult& r, const NtpParams& p) {
   auto out = r.outcome();
   if (out == "no_route") {
     j.summary = fmt::format("no route to {}", host);
-    j.findings.push_back(finding(Severity::critical, "ntp.no_route",
-                                 fmt::format("This machine has no route to {}: {}", host, ex.error),
-                                 "Check the default route / gateway of this network", Operation::connect));
+    j.findings.push_back(make_finding(Severity::critical, "ntp.no_route",
+                                      fmt::format("This machine has no route to {}: {}", host, ex.error),
+                                      "Check the default route / gateway of this network", Operation::connect));
   } else if (out == "closed") {
     j.summary = fmt::format("closed port: {} answered that nothing listens on UDP {}", host, r.port);
-    j.findings.push_back(finding(
+    j.findings.push_back(make_finding(
         Severity::critical, "ntp.port_closed",
         fmt::format("{} answered the NTP request with {}: the host is reachable, but no NTP server listens on UDP {} "
                     "(not a firewall drop)",
@@ -152,25 +142,25 @@ Judgement judge_unanswered(const NtpResult& r, const NtpParams& p) {
     j.findings.back().inconclusive = true;  // the firewall was never the question
   } else if (out == "rejected") {
     j.summary = fmt::format("UDP {} to {} rejected on the path ({})", r.port, host, ex.icmp->describe());
-    j.findings.push_back(finding(
+    j.findings.push_back(make_finding(
         Severity::critical, "ntp.rejected",
         fmt::format("NTP (UDP {}) to {} was refused by a device on the path ({}): a firewall or router rejects it",
                     r.port, host, ex.icmp->describe()),
         open_rule(r), Operation::receive));
   } else if (out == "invalid") {
     j.summary = fmt::format("no valid NTP reply from {}: {}", p.target(), ex.rejected_reason);
-    j.findings.push_back(finding(Severity::critical, "ntp.bad_response",
-                                 fmt::format("{} datagram(s) came back from {}, none a valid reply to our requests: {}",
-                                             ex.rejected_replies, host, ex.rejected_reason),
-                                 "Check that the port reaches an NTP server and that no middlebox rewrites NTP",
-                                 Operation::parse));
+    j.findings.push_back(
+        make_finding(Severity::critical, "ntp.bad_response",
+                     fmt::format("{} datagram(s) came back from {}, none a valid reply to our requests: {}",
+                                 ex.rejected_replies, host, ex.rejected_reason),
+                     "Check that the port reaches an NTP server and that no middlebox rewrites NTP", Operation::parse));
   } else {
     j.summary = fmt::format("no NTP answer from {}: {}", p.target(), ex.error);
     j.findings.push_back(
-        finding(Severity::critical, "ntp.silent",
-                fmt::format("No answer from {} on UDP {}: {} (dropped on the path, or the server does not answer)",
-                            host, r.port, ex.error),
-                open_rule(r), ex.failed == Operation::none ? Operation::receive : ex.failed));
+        make_finding(Severity::critical, "ntp.silent",
+                     fmt::format("No answer from {} on UDP {}: {} (dropped on the path, or the server does not answer)",
+                                 host, r.port, ex.error),
+                     open_rule(r), ex.failed == Operation::none ? Operation::receive : ex.failed));
   }
   return j;
 }
@@ -182,20 +172,20 @@ Finding kiss_finding(const NtpResult& r, const std::string& code) {
   auto meaning = code == "RATE" ? "the server limits how often this network may ask"
                  : refused      ? "the server refuses this client (access control)"
                                 : "the server sent a kiss-o'-death";
-  return finding(refused ? Severity::critical : Severity::warning, "ntp.kiss_of_death",
-                 fmt::format("{} answered with kiss-o'-death {}: {}", host_text(r), code, meaning),
-                 refused ? fmt::format("Ask the operator of {} to allow this network, or use an NTP server that "
-                                       "serves it",
-                                       host_text(r))
-                         : "Query the server less often: several devices behind one NAT address share its rate "
-                           "limit, so give them a local NTP server to ask",
-                 Operation::receive);
+  return make_finding(refused ? Severity::critical : Severity::warning, "ntp.kiss_of_death",
+                      fmt::format("{} answered with kiss-o'-death {}: {}", host_text(r), code, meaning),
+                      refused ? fmt::format("Ask the operator of {} to allow this network, or use an NTP server that "
+                                            "serves it",
+                                            host_text(r))
+                              : "Query the server less often: several devices behind one NAT address share its rate "
+                                "limit, so give them a local NTP server to ask",
+                      Operation::receive);
 }
 
 void judge_clock(const NtpResult& r, const NtpParams& p, const Reply& c, Judgement& j) {
   auto distance = r.root_distance_ms().value_or(0);
   if (distance > p.max_root_distance_ms)
-    j.findings.push_back(finding(
+    j.findings.push_back(make_finding(
         Severity::warning, "ntp.root_distance",
         fmt::format("{}'s root distance is {:.1f} ms (root delay {:.1f} ms, root dispersion {:.1f} ms), above {:.0f} "
                     "ms: a client does not trust its time",
@@ -205,7 +195,7 @@ void judge_clock(const NtpResult& r, const NtpParams& p, const Reply& c, Judgeme
   double offset = c.sample.offset_ms;
   bool local_unsynchronised = r.local_clock.known && !r.local_clock.synchronised;
   if (std::abs(offset) > p.max_offset_ms) {
-    j.findings.push_back(finding(
+    j.findings.push_back(make_finding(
         Severity::warning, "ntp.offset",
         fmt::format("{}'s time differs from this machine's by {:+.1f} ms (limit {:.0f} ms){}", host_text(r), offset,
                     p.max_offset_ms,
@@ -218,10 +208,11 @@ void judge_clock(const NtpResult& r, const NtpParams& p, const Reply& c, Judgeme
     j.findings.back().inconclusive = local_unsynchronised;
   }
   if (local_unsynchronised)
-    j.findings.push_back(finding(Severity::info, "ntp.local_clock_unsynchronised",
-                                 "This machine's clock is not synchronised (adjtimex reports STA_UNSYNC): the offset "
-                                 "compares the server with a free-running clock",
-                                 "Run an NTP daemon on this machine (chrony, systemd-timesyncd)"));
+    j.findings.push_back(
+        make_finding(Severity::info, "ntp.local_clock_unsynchronised",
+                     "This machine's clock is not synchronised (adjtimex reports STA_UNSYNC): the offset "
+                     "compares the server with a free-running clock",
+                     "Run an NTP daemon on this machine (chrony, systemd-timesyncd)"));
 }
 
 }  // namespace
@@ -274,7 +265,7 @@ Judgement judge(const NtpResult& r, const NtpParams& p) {
   if (c->kind == ReplyKind::unsynchronised) {
     j.summary = fmt::format("{} answered but is not synchronised (leap {}, stratum {})", host_text(r),
                             to_string(c->packet.leap), c->packet.stratum);
-    j.findings.push_back(finding(
+    j.findings.push_back(make_finding(
         Severity::critical, "ntp.server_unsynchronised",
         fmt::format("{} answered on UDP {} but says its own clock is not synchronised (leap "
                     "indicator {}, stratum {}): it has no time to give",

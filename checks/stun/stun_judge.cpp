@@ -2,6 +2,7 @@
 // observed; the requirement they break and its citation come from the rule.
 #include <fmt/format.h>
 
+#include "checks/common/finding.hpp"
 #include "checks/stun/stun_result.hpp"
 #include "probe/net/host_port.hpp"
 
@@ -79,17 +80,6 @@ std::string open_rule(const StunResult& r) {
 
 std::string error_text(const ErrorCode& e) { return fmt::format("{} {}", e.code, e.reason); }
 
-Finding finding(Severity severity, std::string code, std::string message, std::string remediation,
-                Operation operation = Operation::none) {
-  Finding f;
-  f.severity = severity;
-  f.code = std::move(code);
-  f.message = std::move(message);
-  f.remediation = std::move(remediation);
-  f.operation = operation;
-  return f;
-}
-
 // An ICMP error ended the wait: from the server itself a closed port (the
 // host is there and said nothing listens: no firewall to open), otherwise a
 // device on the path that rejects the port.
@@ -100,7 +90,7 @@ Judgement judge_icmp(const StunResult& r) {
   if (r.closed_port()) {
     j.summary =
         fmt::format("closed port: {} answered that nothing listens on UDP {} ({})", host, r.port, r.icmp->describe());
-    j.findings.push_back(finding(
+    j.findings.push_back(make_finding(
         Severity::critical, "stun.port_closed",
         fmt::format("Closed port: {} answered the Binding request on UDP {} with ICMP port unreachable: the host is "
                     "reachable, but nothing listens on that port (not a firewall drop)",
@@ -116,11 +106,11 @@ Judgement judge_icmp(const StunResult& r) {
     return j;
   }
   j.summary = fmt::format("UDP {} to {} rejected on the path ({})", r.port, host, r.icmp->describe());
-  j.findings.push_back(finding(Severity::critical, "stun.rejected",
-                               fmt::format("UDP {} to {} was refused by a device on the path ({}): a firewall or "
-                                           "router rejects this port",
-                                           r.port, host, r.icmp->describe()),
-                               open_rule(r), Operation::receive));
+  j.findings.push_back(make_finding(Severity::critical, "stun.rejected",
+                                    fmt::format("UDP {} to {} was refused by a device on the path ({}): a firewall or "
+                                                "router rejects this port",
+                                                r.port, host, r.icmp->describe()),
+                                    open_rule(r), Operation::receive));
   return j;
 }
 
@@ -130,24 +120,26 @@ Judgement judge_unanswered(const StunResult& r, const StunParams& p) {
   std::string address = r.address ? r.address->to_string() : "";
   if (r.failed == Operation::connect && r.transport == "udp") {
     j.summary = fmt::format("no route to {} ({})", p.target(), address);
-    j.findings.push_back(finding(Severity::critical, "stun.no_route",
-                                 fmt::format("This machine has no route to {} ({}): {}", r.server, address, r.error),
-                                 "Check the default route / gateway of this network", Operation::connect));
+    j.findings.push_back(
+        make_finding(Severity::critical, "stun.no_route",
+                     fmt::format("This machine has no route to {} ({}): {}", r.server, address, r.error),
+                     "Check the default route / gateway of this network", Operation::connect));
     return j;
   }
   if (r.icmp) return judge_icmp(r);
   j.summary = fmt::format("no STUN answer from {}: {}", p.target(), r.error);
   if (!r.junk.empty()) {
-    j.findings.push_back(finding(Severity::critical, "stun.bad_response",
-                                 fmt::format("{} answered, but not with a valid STUN response: {}", p.target(), r.junk),
-                                 "Check that the port reaches a STUN server and that no middlebox rewrites the packets",
-                                 Operation::parse));
+    j.findings.push_back(make_finding(
+        Severity::critical, "stun.bad_response",
+        fmt::format("{} answered, but not with a valid STUN response: {}", p.target(), r.junk),
+        "Check that the port reaches a STUN server and that no middlebox rewrites the packets", Operation::parse));
   } else if (r.failed == Operation::connect) {
-    j.findings.push_back(finding(Severity::critical, "stun.tcp_connect_failed",
-                                 fmt::format("Cannot open TCP {} to {} ({}): {}", r.port, r.server, address, r.error),
-                                 open_rule(r), Operation::connect));
+    j.findings.push_back(
+        make_finding(Severity::critical, "stun.tcp_connect_failed",
+                     fmt::format("Cannot open TCP {} to {} ({}): {}", r.port, r.server, address, r.error), open_rule(r),
+                     Operation::connect));
   } else {
-    j.findings.push_back(finding(
+    j.findings.push_back(make_finding(
         Severity::critical, "stun.no_response",
         fmt::format("No STUN answer from {} over {} port {}: {}", r.server, upper(r.transport), r.port, r.error),
         open_rule(r) + (r.transport == "udp" ? "; UDP media also needs stateful return traffic allowed" : ""),
@@ -219,22 +211,22 @@ Judgement judge(const StunResult& r, const StunParams& p) {
     auto text = error_text(*r.error_response);
     j.summary = fmt::format("{} answered with error {}", p.target(), text);
     j.findings.push_back(
-        finding(Severity::warning, "stun.error_response",
-                fmt::format("{} is reachable but refused the Binding request (error {})", p.target(), text),
-                "Check that this is the right STUN server and port for this deployment", Operation::receive));
+        make_finding(Severity::warning, "stun.error_response",
+                     fmt::format("{} is reachable but refused the Binding request (error {})", p.target(), text),
+                     "Check that this is the right STUN server and port for this deployment", Operation::receive));
     return j;
   }
   auto mapped = r.mapped();
   if (!mapped) {
     j.summary = fmt::format("{} answered without a mapped address", p.target());
-    j.findings.push_back(finding(Severity::warning, "stun.no_mapped_address",
-                                 fmt::format("{} answered but reported no (XOR-)MAPPED-ADDRESS", p.target()),
-                                 "Check that this is a STUN server (RFC 5389)", Operation::parse));
+    j.findings.push_back(make_finding(Severity::warning, "stun.no_mapped_address",
+                                      fmt::format("{} answered but reported no (XOR-)MAPPED-ADDRESS", p.target()),
+                                      "Check that this is a STUN server (RFC 5389)", Operation::parse));
     return j;
   }
 
   if (r.alg_suspected().value_or(false))
-    j.findings.push_back(finding(
+    j.findings.push_back(make_finding(
         Severity::warning, "stun.alg_rewrite",
         fmt::format("A device on the path rewrites addresses inside packets: the server saw {} "
                     "(XOR-MAPPED-ADDRESS) but MAPPED-ADDRESS arrived as {} — an application-layer gateway (ALG)",
@@ -243,27 +235,30 @@ Judgement judge(const StunResult& r, const StunParams& p) {
         "breaks signalling and media"));
   bool nat = r.nat().value_or(false);
   if (nat)
-    j.findings.push_back(finding(Severity::info, "stun.nat",
-                                 fmt::format("Traffic is translated (NAT): this machine's {} is seen as {} by {}",
-                                             r.local ? to_string(*r.local) : "address", to_string(*mapped), p.target()),
-                                 ""));
+    j.findings.push_back(
+        make_finding(Severity::info, "stun.nat",
+                     fmt::format("Traffic is translated (NAT): this machine's {} is seen as {} by {}",
+                                 r.local ? to_string(*r.local) : "address", to_string(*mapped), p.target()),
+                     ""));
   if (r.discovery == NatDiscovery::no_other_address)
-    j.findings.push_back(finding(Severity::info, "stun.no_rfc5780",
-                                 fmt::format("{} returned no OTHER-ADDRESS, so the NAT's mapping and filtering "
-                                             "behaviour cannot be measured against it",
-                                             p.target()),
-                                 "Point the check at an RFC 5780 server (callready respond --alt-address, or coturn "
-                                 "with two listening IPs) to classify the NAT"));
+    j.findings.push_back(
+        make_finding(Severity::info, "stun.no_rfc5780",
+                     fmt::format("{} returned no OTHER-ADDRESS, so the NAT's mapping and filtering "
+                                 "behaviour cannot be measured against it",
+                                 p.target()),
+                     "Point the check at an RFC 5780 server (callready respond --alt-address, or coturn "
+                     "with two listening IPs) to classify the NAT"));
   if (r.discovery == NatDiscovery::other_address_refused)
-    j.findings.push_back(finding(Severity::info, "stun.other_address_not_followed",
-                                 fmt::format("{}: {}, so the NAT's mapping and filtering behaviour was not measured",
-                                             p.target(), r.other_address_refused),
-                                 "Point the check at an RFC 5780 server whose alternate address is in the same "
-                                 "address family as its primary one"));
+    j.findings.push_back(
+        make_finding(Severity::info, "stun.other_address_not_followed",
+                     fmt::format("{}: {}, so the NAT's mapping and filtering behaviour was not measured", p.target(),
+                                 r.other_address_refused),
+                     "Point the check at an RFC 5780 server whose alternate address is in the same "
+                     "address family as its primary one"));
   auto mapping = r.behaviour.mapping.behaviour;
   if (r.discovery == NatDiscovery::ran &&
       (mapping == Behaviour::address_dependent || mapping == Behaviour::address_and_port_dependent))
-    j.findings.push_back(finding(
+    j.findings.push_back(make_finding(
         Severity::warning, "stun.nat_mapping_dependent",
         fmt::format("The NAT gives each destination its own public port ({} mapping, a \"symmetric\" NAT): the "
                     "address learned through STUN does not work for other peers, so direct media (ICE) fails and "

@@ -11,7 +11,7 @@
 #include <cctype>
 #include <ctime>
 
-#include "checks/tls/finding.hpp"
+#include "checks/common/finding.hpp"
 
 namespace callready::checks::tls {
 

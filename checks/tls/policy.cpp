@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "checks/tls/finding.hpp"
+#include "checks/common/finding.hpp"
 
 namespace callready::checks::tls {
 

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "checks/tls/finding.hpp"
+#include "checks/common/finding.hpp"
 #include "checks/tls/tls_check.hpp"
 
 namespace callready::checks::tls {
