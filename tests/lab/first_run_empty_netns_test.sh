@@ -53,6 +53,22 @@ if rcs:
             want(c["kind"] == "dns", f"{c['id']} failed under the DNS cause but is no DNS check")
     want(len(listed) >= 8, f"only {len(listed)} checks under the cause")
     want(sum(l.count(rcs[0]["message"]) for l in text) == 1, "the cause is said more than once")
+    # Defect 7: a resolver that cannot be reached is "could not tell": the DNS
+    # checks keep their own fix, never a rule's (e.g. "answered outside the
+    # published subnets").
+    for c in rep["checks"]:
+        for f in c.get("findings", []):
+            if f["code"] == rcs[0]["code"]:
+                want(f.get("inconclusive") is True, f"{c['id']}: {f['code']} not inconclusive")
+                want("answered outside" not in f["remediation"] and "DNS" in f["remediation"],
+                     f"{c['id']}: the rule's fix replaced the check's own: {f['remediation']!r}")
+    # The HTML report says the cause first too: before the categories, once.
+    html = open(base + ".html").read()
+    first_cat = html.find('<section class="category')
+    causes = html.find('<section class="root-causes"')
+    want(0 <= causes < first_cat, "HTML: no root-cause section before the categories")
+    want(rcs[0]["code"] in html[causes:first_cat], "HTML: the root-cause section does not name the cause's code")
+    want(all(f'>{i}</a>' in html[causes:first_cat] for i in listed), "HTML: a check under the cause is not listed there")
 for l in text:
     want(l.strip() not in ("critical", "warning"), f"a bare severity line: {l!r}")
 want(not any("0.0 s" in l for l in text), "a duration reads 0.0 s")
@@ -67,7 +83,7 @@ PY
 }
 
 # 1. No network at all: the system resolver cannot be reached.
-timeout 60 unshare -n "$CALLREADY" scan --format text -o "$tmp/empty.json" >"$tmp/empty.txt" 2>"$tmp/empty.err"
+timeout 60 unshare -n "$CALLREADY" scan --format text -o "$tmp/empty.json" -o "$tmp/empty.html" >"$tmp/empty.txt" 2>"$tmp/empty.err"
 echo $? >"$tmp/empty.rc"
 check empty
 
@@ -88,7 +104,7 @@ while time.time() < end:
 silent=\$!
 . "$SOURCE_DIR/tests/support/lib.sh"
 WAIT_PID=\$silent wait_until 10 test -s "$tmp/port" || { kill \$silent; exit 99; }
-"$CALLREADY" scan --dns-server 127.0.0.1:\$(cat "$tmp/port") --format text -o "$tmp/silent.json" >"$tmp/silent.txt" 2>"$tmp/silent.err"
+"$CALLREADY" scan --dns-server 127.0.0.1:\$(cat "$tmp/port") --format text -o "$tmp/silent.json" -o "$tmp/silent.html" >"$tmp/silent.txt" 2>"$tmp/silent.err"
 rc=\$?
 kill \$silent; wait \$silent 2>/dev/null
 exit \$rc
