@@ -5,7 +5,9 @@
 # every check it stopped is an error with reason `dependency` listed under it.
 # Two shapes: no network at all (`unshare -n`: the host's resolver address is
 # unreachable, not one packet leaves), and a resolver on loopback that never
-# answers (timeouts). Root only (unshare).
+# answers (timeouts); text, JSON and HTML each name the cause once. Then the
+# other causes on a real (empty) network: a responder that is not running, and
+# a host no check aimed at it can reach. Root only (unshare).
 set -u
 SOURCE_DIR="${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 CALLREADY="${CALLREADY:-$SOURCE_DIR/build/callready}"
@@ -135,6 +137,44 @@ if not ok:
     print("\n".join(text))
     sys.exit(1)
 print(f"ok {base}: the responder named once as a cause of {len(need)} checks")
+PY
+
+# 4. One host no check can reach (loopback only: no route to 192.0.2.1): the
+#    host is named once as the cause of the checks aimed at it, the text says
+#    it first, and a check aimed elsewhere stays out of it.
+cat >"$tmp/host-profile.json" <<'JSON'
+{"name": "a3-one-host", "description": "every check aimed at one unreachable host", "variables": {},
+ "checks": [
+  {"id": "tcp-443", "kind": "tcp", "category": "signaling", "severity": "critical",
+   "params": {"host": "192.0.2.1", "port": 443}, "requirement": {"text": "TCP 443", "source": "lab"}},
+  {"id": "tcp-5061", "kind": "tcp", "category": "signaling", "severity": "critical",
+   "params": {"host": "192.0.2.1", "port": 5061}, "requirement": {"text": "TCP 5061", "source": "lab"}},
+  {"id": "tls-443", "kind": "tls", "category": "tls", "severity": "critical",
+   "params": {"host": "192.0.2.1", "port": 443}, "requirement": {"text": "TLS on 443", "source": "lab"}},
+  {"id": "tcp-other", "kind": "tcp", "category": "signaling", "severity": "warning",
+   "params": {"host": "192.0.2.2", "port": 443}, "requirement": {"text": "TCP 443", "source": "lab"}}
+ ]}
+JSON
+timeout 60 unshare -n sh -c 'ip link set lo up; exec "$@"' sh "$CALLREADY" scan --profile "$tmp/host-profile.json" \
+  --format text -o "$tmp/host.json" >"$tmp/host.txt" 2>"$tmp/host.err"
+echo $? >"$tmp/host.rc"
+python3 - "$tmp/host" <<'PY' || failed=1
+import json, sys
+base = sys.argv[1]
+rep = json.load(open(base + ".json"))
+text = open(base + ".txt").read().splitlines()
+rc = int(open(base + ".rc").read())
+causes = rep.get("root_causes", [])
+host = [k for k in causes if k["code"] == "host.unreachable" and k["message"].startswith("192.0.2.1 ")]
+ok = (rc == 2 and len(host) == 1 and host[0]["checks"] == ["tcp-443", "tcp-5061", "tls-443"]
+      and all(c["status"] == "fail" for c in rep["checks"] if c["id"] in host[0]["checks"])
+      and sum(l.startswith("Root cause: 192.0.2.1 cannot be reached") for l in text) == 1
+      and text.index(next(l for l in text if l.startswith("Root cause:"))) < text.index("signaling  not ready (0/100)"))
+if not ok:
+    print("FAIL " + base + ": " + json.dumps(causes, indent=1))
+    print("\n".join(text))
+    sys.exit(1)
+print(f"ok {base}: 192.0.2.1 named once as the cause of {len(host[0]['checks'])} checks")
 PY
 
 exit $failed
