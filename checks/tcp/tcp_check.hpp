@@ -1,6 +1,8 @@
 #pragma once
 // `tcp`: connect to host:port; every address of the host (IPv4 and IPv6) is
-// tried and reported. measure() resolves and connects (TcpResult);
+// tried and reported. Silence is waited out for max(4 x RTT, 250 ms) once
+// the scan has measured an RTT to that address (net::PathRtt), else for the
+// connect timeout; every connect that succeeds records its RTT there. measure() resolves and connects (TcpResult);
 // judge_tcp() decides the findings from it, without sockets.
 #include <boost/asio/ip/address.hpp>
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include "checks/common/resolve_step.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
+#include "probe/net/path_rtt.hpp"
 
 namespace callready::checks {
 
@@ -34,6 +37,10 @@ struct TcpAttempt {
   double rtt_ms = 0;                                 // until connected, or until it failed
   net::NetFailure failure = net::NetFailure::other;  // when not connected
   std::string message;                               // the system's words for the failure
+  // When it timed out: how long silence was waited out and why that long
+  // (an RTT measured to this address during the scan, or the connect timeout).
+  std::optional<net::SilenceWait> silence;
+  int syns = 1;  // connections opened: a second SYN goes out halfway through an RTT-derived wait
 };
 
 struct TcpResult {

@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
+
 #include "checks/tcp/tcp_check.hpp"
 #include "probe/net/host_port.hpp"
 
@@ -21,6 +23,20 @@ const TcpAttempt* TcpResult::shown() const {
   return attempts.empty() ? nullptr : &attempts.front();
 }
 
+namespace {
+
+// Why a silent address was given up when it was: `wait_ms`, `wait_basis`
+// (`rtt`: max(4 x RTT, 250 ms) from the RTT this scan measured to it, in
+// `path_rtt_ms`; `timeout`: the connect timeout, no RTT known).
+void write_silence(nlohmann::json& j, const TcpAttempt& a) {
+  if (!a.silence) return;
+  j["wait_ms"] = a.silence->wait.count();
+  j["wait_basis"] = net::to_string(a.silence->basis);
+  if (a.silence->rtt_ms) j["path_rtt_ms"] = std::round(*a.silence->rtt_ms * 100) / 100;
+}
+
+}  // namespace
+
 void to_json(nlohmann::json& j, const TcpResult& r) {
   j = nlohmann::json::object();
   j["host"] = r.host;
@@ -34,15 +50,28 @@ void to_json(nlohmann::json& j, const TcpResult& r) {
     return;
   }
   if (!shown->connected) j["error"] = net::to_string(shown->failure);
+  write_silence(j, *shown);
   auto& list = j["attempts"] = nlohmann::json::array();
   for (const auto& a : r.attempts) {
-    nlohmann::json e = {{"address", a.address.to_string()}, {"connected", a.connected}, {"rtt_ms", a.rtt_ms}};
+    nlohmann::json e = {
+        {"address", a.address.to_string()}, {"connected", a.connected}, {"rtt_ms", a.rtt_ms}, {"syns", a.syns}};
     if (!a.connected) e["error"] = net::to_string(a.failure);
+    write_silence(e, a);
     list.push_back(std::move(e));
   }
 }
 
 namespace {
+
+// " within 250 ms, 4 x the 1.2 ms RTT measured to it": how long silence was waited out.
+std::string waited(const TcpAttempt& a) {
+  if (!a.silence) return {};
+  if (a.silence->basis == net::WaitBasis::rtt && a.silence->rtt_ms)
+    return fmt::format(" within {} ms ({} x the {:.1f} ms RTT this scan measured to it, at least {} ms)",
+                       a.silence->wait.count(), net::kSilenceRttMultiple, *a.silence->rtt_ms,
+                       net::kSilenceFloor.count());
+  return fmt::format(" within {} ms", a.silence->wait.count());
+}
 
 // "<where> refused the connection (...)": what a failed connect means.
 std::string explain(const TcpAttempt& a, const std::string& where) {
@@ -50,7 +79,7 @@ std::string explain(const TcpAttempt& a, const std::string& where) {
     case NetFailure::refused:
       return fmt::format("{} refused the connection (a firewall REJECT or nothing listening)", where);
     case NetFailure::timeout:
-      return fmt::format("{} did not answer (packets dropped on the way, or a firewall DROP)", where);
+      return fmt::format("{} did not answer{} (packets dropped on the way, or a firewall DROP)", where, waited(a));
     case NetFailure::unreachable:
       return fmt::format("{} is unreachable (no route, or ICMP unreachable from a router)", where);
     case NetFailure::reset:

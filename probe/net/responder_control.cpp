@@ -20,6 +20,7 @@
 #include "probe/clock.hpp"
 #include "probe/net/async.hpp"
 #include "probe/net/host_port.hpp"
+#include "probe/net/path_rtt.hpp"
 #include "probe/net/port_ranges.hpp"
 
 namespace callready::net {
@@ -70,7 +71,10 @@ template <class Answer>
 asio::awaitable<std::optional<nlohmann::json>> control_exchange(tcp::socket& s, tcp::endpoint control,
                                                                 const std::string& token, nlohmann::json message,
                                                                 Answer& out) {
+  auto connecting_since = Clock::now();
   auto [ec] = co_await s.async_connect(control, asio::as_tuple(asio::use_awaitable));
+  // A SYN answered: one RTT to that host, for every silence wait of the scan.
+  if (!ec) path_rtt(s.get_executor()).record(control.address(), Clock::now() - connecting_since);
   if (ec) {
     out.failure = ResponderInfo::Failure::connect;
     out.error = "control: connect " + format_host_port(control.address(), control.port()) + ": " + ec.message();

@@ -135,8 +135,10 @@ TEST_CASE("tcp details: the contract keys") {
   CHECK(ok["rtt_ms"] == 4.5);
   CHECK_FALSE(ok.contains("error"));
   REQUIRE(ok["attempts"].size() == 2);
-  CHECK(ok["attempts"][0] ==
-        nlohmann::json({{"address", "203.0.113.10"}, {"connected", false}, {"rtt_ms", 3000.0}, {"error", "refused"}}));
+  CHECK(
+      ok["attempts"][0] ==
+      nlohmann::json(
+          {{"address", "203.0.113.10"}, {"connected", false}, {"rtt_ms", 3000.0}, {"error", "refused"}, {"syns", 1}}));
 
   nlohmann::json refused = result({failed("203.0.113.10", NetFailure::refused)});
   CHECK(refused["address"] == "203.0.113.10");
@@ -152,6 +154,36 @@ TEST_CASE("tcp details: the contract keys") {
   CHECK(none["connected"] == false);
   CHECK(none["rtt_ms"].is_null());
   CHECK(none["error"] == "no_address");
+}
+
+TEST_CASE("tcp details and finding: why silence was given up when it was") {
+  auto silent = failed("203.0.113.10", NetFailure::timeout);
+  silent.silence = net::SilenceWait{Millis(250), net::WaitBasis::rtt, 1.234};
+  silent.syns = 2;
+  nlohmann::json d = result({silent});
+  CHECK(d["wait_ms"] == 250);
+  CHECK(d["wait_basis"] == "rtt");
+  CHECK(d["path_rtt_ms"] == 1.23);
+  CHECK(d["attempts"][0]["wait_basis"] == "rtt");
+  CHECK(d["attempts"][0]["syns"] == 2);
+  auto j = judge_tcp(result({silent}), params());
+  REQUIRE(j.findings.size() == 1);
+  CHECK(j.findings[0].code == "tcp.timeout");
+  CHECK(j.findings[0].message ==
+        "sbc.example.test:5061 (203.0.113.10) did not answer within 250 ms (4 x the 1.2 ms RTT this scan measured to "
+        "it, at least 250 ms) (packets dropped on the way, or a firewall DROP)");
+
+  auto waited_out = failed("203.0.113.10", NetFailure::timeout);
+  waited_out.silence = net::SilenceWait{Millis(3000), net::WaitBasis::timeout, std::nullopt};
+  nlohmann::json t = result({waited_out});
+  CHECK(t["wait_ms"] == 3000);
+  CHECK(t["wait_basis"] == "timeout");
+  CHECK_FALSE(t.contains("path_rtt_ms"));
+  CHECK(judge_tcp(result({waited_out}), params()).summary ==
+        "sbc.example.test:5061 did not answer within 3000 ms (packets dropped on the way, or a firewall DROP)");
+
+  nlohmann::json refused = result({failed("203.0.113.10", NetFailure::refused)});
+  CHECK_FALSE(refused.contains("wait_ms"));
 }
 
 TEST_CASE("tcp view: one row per address tried") {
