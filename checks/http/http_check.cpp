@@ -1,6 +1,9 @@
 #include "checks/http/http_check.hpp"
 
+#include <arpa/nameser.h>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "probe/net/async.hpp"
 
@@ -9,31 +12,6 @@ namespace asio = boost::asio;
 namespace callready::checks {
 
 namespace http {
-
-HttpParams HttpParams::parse(ParamReader& r) {
-  HttpParams p;
-  p.url = r.string("url");
-  std::string error;
-  if (auto u = http_proxy::parse_url(p.url, error)) {
-    p.parsed = *u;
-  } else if (!p.url.empty()) {
-    r.error("url", error);
-  }
-  p.method = r.choice("method", {"GET", "HEAD"}, "GET");
-  p.max_ttfb_ms = r.integer_or("max_ttfb_ms", 1, 60000, 2000);
-  p.allow_redirect = r.boolean_or("allow_redirect", false);
-  p.ca_file = r.string_or("ca_file", "");
-  p.tries = static_cast<int>(r.integer_or("tries", 1, 10, 3));
-  p.proxy = r.opt_string("proxy");
-  if (p.proxy && *p.proxy != "direct" && !p.proxy->empty() && !http_proxy::parse_url(*p.proxy, error, "http"))
-    r.error("proxy", error);
-  p.answer_timeout_ms = r.integer_or("answer_timeout_ms", 100, 60000, std::max<long long>(5000, p.max_ttfb_ms * 2));
-  p.max_clock_offset_s = r.integer_or("max_clock_offset_s", 1, 86400, 3);
-  p.require_client_cert = r.boolean_or("require_client_cert", false);
-  return p;
-}
-
-std::string HttpParams::target() const { return parsed.host.empty() ? url : parsed.redacted(); }
 
 namespace {
 
@@ -45,10 +23,63 @@ asio::awaitable<HttpAddress> try_address(AttemptPlan plan, CheckContext& ctx) {
     if (i > 0 && ctx.remaining() < Millis(500)) break;  // leave the rest of the time to the report
     auto attempting = run_attempt(plan, ctx);
     out.attempts.push_back(co_await std::move(attempting));
-    if (!attempt_failed(out.attempts.back(), plan.params.max_ttfb_ms)) break;
+    if (!attempt_failed(out.attempts.back(), plan.params.max_ttfb_ms, plan.params.require_client_cert)) break;
     if (out.attempts.back().failure == AttemptFailure::local) break;
   }
   co_return out;
+}
+
+// Where to fetch: an address and the port to ask on (0: the URL's).
+struct Destination {
+  std::string address;
+  unsigned short port = 0;
+  std::string target;  // the SRV target it is behind
+};
+
+// The SRV name's records in RFC 2782 order (the dns kind's parser and order),
+// each target resolved to its addresses.
+asio::awaitable<SrvLookup> lookup_srv(const std::string& name, CheckContext& ctx) {
+  SrvLookup out;
+  out.name = name;
+  auto querying = ctx.resolver.query(name, ns_t_srv, ctx.budget(Millis(4000)));
+  auto answer = co_await std::move(querying);
+  out.failure = answer.failure;
+  out.message = answer.error;
+  if (answer.failure != net::DnsFailure::none) co_return out;
+  auto parsed = dns::parse_answers(answer.message, ns_t_srv);
+  if (!parsed.error.empty()) {
+    out.failure = net::DnsFailure::bad_response;
+    out.message = parsed.error;
+    co_return out;
+  }
+  for (auto& record : dns::order_srv(std::move(parsed.srv))) {
+    SrvTargetAddresses t{record, {}};
+    t.resolved.host = record.target;
+    if (!record.target.empty() && record.target != ".") {  // "." : the service is not offered there
+      auto resolving = checks::resolve_target(ctx, record.target);
+      t.resolved = co_await std::move(resolving);
+    }
+    out.targets.push_back(std::move(t));
+  }
+  if (out.targets.empty()) out.failure = net::DnsFailure::no_data;
+  co_return out;
+}
+
+// Every (address, port) behind the SRV targets, once each, in the order a client tries them.
+std::vector<Destination> srv_destinations(const SrvLookup& srv, bool through_proxy) {
+  std::vector<Destination> out;
+  auto add = [&](const std::string& address, const dns::SrvRecord& r) {
+    bool seen = std::any_of(out.begin(), out.end(),
+                            [&](const Destination& d) { return d.address == address && d.port == r.port; });
+    if (!seen) out.push_back({address, r.port, r.target});
+  };
+  for (const auto& t : srv.targets) {
+    if (t.record.target.empty() || t.record.target == ".") continue;
+    for (const auto& a : t.resolved.addresses) add(a.to_string(), t.record);
+    // Behind a proxy only the proxy may be able to resolve the target: ask it for the name.
+    if (t.resolved.addresses.empty() && through_proxy) add(t.record.target, t.record);
+  }
+  return out;
 }
 
 asio::awaitable<Measured<HttpResult>> measure_http(HttpParams p, CheckContext& ctx) {
@@ -56,6 +87,7 @@ asio::awaitable<Measured<HttpResult>> measure_http(HttpParams p, CheckContext& c
   m.result.url = p.target();
   m.result.method = p.method;
   m.result.max_ttfb_ms = p.max_ttfb_ms;
+  m.result.require_client_cert = p.require_client_cert;
 
   auto choice = http_proxy::choose_proxy(p.parsed, p.proxy, http_proxy::ProxyEnvironment::from_process());
   if (!choice.error.empty()) {
@@ -89,21 +121,36 @@ asio::awaitable<Measured<HttpResult>> measure_http(HttpParams p, CheckContext& c
     }
   }
 
-  auto resolving = checks::resolve_target(ctx, p.parsed.host);
-  m.result.resolved = co_await std::move(resolving);
-  std::vector<std::string> addresses;
-  for (const auto& a : m.result.resolved.addresses) addresses.push_back(a.to_string());
-  // Behind a proxy only the proxy may be able to resolve the name: ask it for the name itself.
-  if (addresses.empty() && choice.proxy) addresses.push_back(p.parsed.host);
-  if (addresses.empty()) co_return m;
+  std::vector<Destination> destinations;
+  if (!p.srv.empty()) {
+    auto looking_up = lookup_srv(p.srv, ctx);
+    m.result.srv = co_await std::move(looking_up);
+    destinations = srv_destinations(*m.result.srv, choice.proxy.has_value());
+    // No usable target: clients fall back to the URL host's A/AAAA.
+    m.result.srv->fallback = destinations.empty();
+  }
+  if (destinations.empty()) {
+    auto resolving = checks::resolve_target(ctx, p.parsed.host);
+    m.result.resolved = co_await std::move(resolving);
+    for (const auto& a : m.result.resolved.addresses) destinations.push_back({a.to_string(), 0, ""});
+    // Behind a proxy only the proxy may be able to resolve the name: ask it for the name itself.
+    if (destinations.empty() && choice.proxy) destinations.push_back({p.parsed.host, 0, ""});
+  } else {
+    m.result.resolved.host = p.srv;
+  }
+  if (destinations.empty()) co_return m;
 
   std::vector<asio::awaitable<HttpAddress>> tasks;
-  for (const auto& address : addresses) {
-    AttemptPlan plan{p, address, choice.proxy, proxy_endpoint, tls};
+  for (const auto& d : destinations) {
+    AttemptPlan plan{p, d.address, d.port, choice.proxy, proxy_endpoint, tls};
     tasks.push_back(try_address(std::move(plan), ctx));
   }
   auto gathering = net::gather(std::move(tasks));
   m.result.addresses = co_await std::move(gathering);
+  for (std::size_t i = 0; i < destinations.size(); ++i) {
+    m.result.addresses[i].target = destinations[i].target;
+    m.result.addresses[i].port = destinations[i].port;
+  }
 
   // This machine could not try at all (no IPv6 route, out of descriptors): not the network.
   bool any_network = false;

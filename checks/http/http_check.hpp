@@ -11,6 +11,10 @@
 // status line, endless headers or a body that never ends is a named finding.
 // An explicit proxy (params or environment, checks/common/http_proxy) is used
 // with CONNECT to each address, and the details say so.
+// With `srv`, the addresses are those behind every target of that SRV name, in
+// RFC 2782 order, each reached at its target's port (the URL's host stays the
+// Host header, SNI and certificate name); a name without SRV targets falls back
+// to the URL host's A/AAAA, as clients do.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -22,6 +26,7 @@
 
 #include "checks/common/http_proxy.hpp"
 #include "checks/common/resolve_step.hpp"
+#include "checks/dns/dns_records.hpp"
 #include "probe/check.hpp"
 
 namespace callready::checks {
@@ -42,6 +47,7 @@ struct HttpParams {
   long long answer_timeout_ms = 5000;  // how long one attempt waits for the answer (to measure a slow one)
   long long max_clock_offset_s = 3;    // the Date header may differ this much from the local clock
   bool require_client_cert = false;    // the server must ask for a client certificate (mutual TLS)
+  std::string srv;                     // an SRV name whose targets serve the URL; empty: the URL's host
 
   static HttpParams parse(ParamReader& r);
   std::string target() const;  // the URL without userinfo
@@ -87,19 +93,41 @@ struct HttpAttempt {
   std::uint64_t body_bytes = 0;
   BodyProblem body = BodyProblem::none;
   std::string proxy_auth_scheme;  // with proxy_auth_required
+  // The server asked for a client certificate and, sent none, ended the
+  // connection (handshake alert, or closed before answering): mutual TLS enforced.
+  bool refused_without_certificate = false;
 };
 
 struct HttpAddress {
   std::string address;  // an IP literal, or the host name when only the proxy could resolve it
   std::vector<HttpAttempt> attempts;
+  std::string target;       // the SRV target the address is behind (empty without `srv`)
+  unsigned short port = 0;  // the port it was asked on (the SRV target's; 0: the URL's)
   // The attempt the address is reported by: the first good one, else the last.
   const HttpAttempt* shown() const;
+};
+
+// One SRV record of `srv` and what its target resolved to.
+struct SrvTargetAddresses {
+  dns::SrvRecord record;
+  checks::TargetAddresses resolved;
+};
+
+// The SRV lookup behind the addresses, when the params name one.
+struct SrvLookup {
+  std::string name;
+  net::DnsFailure failure = net::DnsFailure::none;  // of the SRV query
+  std::string message;
+  std::vector<SrvTargetAddresses> targets;  // RFC 2782 order
+  bool fallback = false;                    // no usable target: the URL host's A/AAAA were used
 };
 
 struct HttpResult {
   std::string url;
   std::string method;
-  long long max_ttfb_ms = 2000;  // the limit the addresses were judged by (for `blocked` in the details)
+  long long max_ttfb_ms = 2000;      // the limit the addresses were judged by (for `blocked` in the details)
+  bool require_client_cert = false;  // a refusal for want of a client certificate is what was asked for
+  std::optional<SrvLookup> srv;
   checks::TargetAddresses resolved;
   std::optional<std::string> proxy;  // the proxy used (redacted URL)
   std::string proxy_source;          // "params", "HTTPS_PROXY", ...
@@ -108,8 +136,10 @@ struct HttpResult {
 };
 void to_json(nlohmann::json& j, const HttpResult& r);
 
-// An attempt a client would count as failed (and retry, then give up on the address).
-bool attempt_failed(const HttpAttempt& a, long long max_ttfb_ms);
+// An attempt a client would count as failed (and retry, then give up on the
+// address). With `certificate_expected`, a server that refused us for want of
+// a client certificate did what mutual TLS asks: not a failure.
+bool attempt_failed(const HttpAttempt& a, long long max_ttfb_ms, bool certificate_expected = false);
 
 // Seconds since the Unix epoch of an HTTP-date (RFC 9110 § 5.6.7: IMF-fixdate,
 // and the obsolete RFC 850 and asctime forms); nullopt when it is none.
@@ -119,7 +149,8 @@ std::optional<std::int64_t> parse_http_date(const std::string& text);
 // exchange); measure-only.
 struct AttemptPlan {
   HttpParams params;
-  std::string address;  // IP literal, or the host name (through a proxy)
+  std::string address;      // IP literal, or the host name (through a proxy)
+  unsigned short port = 0;  // where to connect (0: the URL's port)
   std::optional<http_proxy::Url> proxy;
   std::optional<boost::asio::ip::tcp::endpoint> proxy_endpoint;
   std::shared_ptr<boost::asio::ssl::context> tls;  // https: the client context (trust, client-certificate callback)

@@ -204,7 +204,7 @@ asio::awaitable<std::unique_ptr<tcp::socket>> connect_direct(const AttemptPlan& 
   boost::system::error_code aec;
   auto address = asio::ip::make_address(plan.address, aec);
   auto socket = std::make_unique<tcp::socket>(co_await asio::this_coro::executor);
-  tcp::endpoint ep(address, plan.params.parsed.port);
+  tcp::endpoint ep(address, plan.port ? plan.port : plan.params.parsed.port);
   auto start = Clock::now();
   auto limit = ctx.budget(kConnectTimeout);
   auto connecting = socket->async_connect(ep, asio::as_tuple(asio::use_awaitable));
@@ -243,8 +243,8 @@ AttemptFailure tunnel_failure(http_proxy::TunnelFailure f) {
 asio::awaitable<std::unique_ptr<tcp::socket>> connect_tunnel(const AttemptPlan& plan, HttpAttempt& a,
                                                              CheckContext& ctx) {
   auto start = Clock::now();
-  auto opening = http_proxy::open_tunnel(*plan.proxy_endpoint, *plan.proxy, plan.address, plan.params.parsed.port,
-                                         ctx.budget(kConnectTimeout));
+  auto opening = http_proxy::open_tunnel(*plan.proxy_endpoint, *plan.proxy, plan.address,
+                                         plan.port ? plan.port : plan.params.parsed.port, ctx.budget(kConnectTimeout));
   auto t = co_await std::move(opening);
   a.connect_ms = ms_since(start);
   if (t.failure == http_proxy::TunnelFailure::none) co_return std::move(t.socket);
@@ -318,6 +318,7 @@ asio::awaitable<HttpAttempt> run_attempt(AttemptPlan plan, CheckContext& ctx) {
     a.message = fmt::format("TLS handshake: {}", ec.message());
   }
   if (a.failure != AttemptFailure::none) {
+    a.refused_without_certificate = request.requested;
     SSL_set_app_data(ssl, nullptr);
     co_return a;
   }
@@ -328,6 +329,9 @@ asio::awaitable<HttpAttempt> run_attempt(AttemptPlan plan, CheckContext& ctx) {
   // asks late (post-handshake auth is not offered, so it is the handshake's).
   a.client_cert_requested = request.requested;
   a.client_ca_names = request.ca_names;
+  // TLS 1.3: the refusal of an empty Certificate arrives as an alert where the answer should be.
+  a.refused_without_certificate =
+      request.requested && (a.failure == AttemptFailure::closed || a.failure == AttemptFailure::handshake);
   SSL_set_app_data(ssl, nullptr);
   co_return a;
 }

@@ -55,7 +55,8 @@ const char* to_string(BodyProblem b) {
   return "none";
 }
 
-bool attempt_failed(const HttpAttempt& a, long long max_ttfb_ms) {
+bool attempt_failed(const HttpAttempt& a, long long max_ttfb_ms, bool certificate_expected) {
+  if (certificate_expected && a.refused_without_certificate) return false;
   return a.failure != AttemptFailure::none || a.status >= 500 || a.ttfb_ms > static_cast<double>(max_ttfb_ms);
 }
 
@@ -81,12 +82,16 @@ json attempt_json(const HttpAttempt& a) {
   return j;
 }
 
-json address_json(const HttpAddress& addr, bool blocked, long long max_ttfb_ms) {
+json address_json(const HttpAddress& addr, bool blocked, long long max_ttfb_ms, bool certificate_expected) {
   json j = {{"address", addr.address}, {"blocked", blocked}};
+  if (!addr.target.empty()) {
+    j["target"] = addr.target;
+    j["port"] = addr.port;
+  }
   const HttpAttempt* s = addr.shown();
   if (!s) return j;
   for (const auto& a : addr.attempts)
-    if (!attempt_failed(a, max_ttfb_ms)) {  // the answer a client would take, when there was one
+    if (!attempt_failed(a, max_ttfb_ms, certificate_expected)) {  // the answer a client would take, when there was one
       s = &a;
       break;
     }
@@ -96,6 +101,7 @@ json address_json(const HttpAddress& addr, bool blocked, long long max_ttfb_ms) 
   j["location"] = s->location ? json(*s->location) : json(nullptr);
   j["client_cert_requested"] = s->client_cert_requested;
   j["client_ca_names"] = s->client_ca_names;
+  j["refused_without_certificate"] = s->refused_without_certificate;
   j["date_offset_s"] = s->date_offset_s ? json(*s->date_offset_s) : json(nullptr);
   j["date"] = s->date;
   j["server"] = s->server;
@@ -111,16 +117,83 @@ json address_json(const HttpAddress& addr, bool blocked, long long max_ttfb_ms) 
   return j;
 }
 
-bool blocked(const HttpAddress& a, long long max_ttfb_ms) {
+bool blocked(const HttpAddress& a, long long max_ttfb_ms, bool certificate_expected) {
   for (const auto& t : a.attempts)
-    if (!attempt_failed(t, max_ttfb_ms)) return false;
+    if (!attempt_failed(t, max_ttfb_ms, certificate_expected)) return false;
   return true;
 }
 
-const HttpAttempt* good_attempt(const HttpAddress& a, long long max_ttfb_ms) {
+const HttpAttempt* good_attempt(const HttpAddress& a, long long max_ttfb_ms, bool certificate_expected) {
   for (const auto& t : a.attempts)
-    if (!attempt_failed(t, max_ttfb_ms)) return &t;
+    if (!attempt_failed(t, max_ttfb_ms, certificate_expected)) return &t;
   return nullptr;
+}
+
+// "https://xsp.example.test/... at 203.0.113.10", or with SRV
+// "... at xsp1.example.test (203.0.113.10 port 8443)".
+std::string where_text(const HttpParams& p, const HttpAddress& a) {
+  if (a.target.empty()) return fmt::format("{} at {}", p.target(), a.address);
+  if (a.target == a.address) return fmt::format("{} at {} port {}", p.target(), a.target, a.port);
+  return fmt::format("{} at {} ({} port {})", p.target(), a.target, a.address, a.port);
+}
+
+const char* srv_failure_words(net::DnsFailure f) {
+  switch (f) {
+    case net::DnsFailure::nxdomain:
+      return "the name does not exist";
+    case net::DnsFailure::no_data:
+      return "no SRV record";
+    default:
+      return net::to_string(f);
+  }
+}
+
+// What the SRV lookup behind the addresses says: no usable target (clients
+// fall back to the URL host), or targets without an address.
+void srv_findings(const SrvLookup& srv, const HttpParams& p, std::vector<Finding>& out) {
+  if (srv.fallback) {
+    std::string why =
+        srv.failure != net::DnsFailure::none
+            ? fmt::format("{}{}", srv_failure_words(srv.failure), srv.message.empty() ? "" : " (" + srv.message + ")")
+            : "none of its targets has an address";
+    out.push_back(
+        {.severity = Severity::warning,
+         .code = "http.srv_fallback",
+         .message = fmt::format("{} gives no usable target: {}; clients fall back to the A/AAAA records of {}",
+                                srv.name, why, p.parsed.host),
+         .remediation = fmt::format("Publish SRV records {} whose targets have addresses", srv.name),
+         .operation = Operation::resolve});
+    return;
+  }
+  for (const auto& t : srv.targets) {
+    if (t.record.target.empty() || t.record.target == "." || t.resolved.resolved()) continue;
+    out.push_back(
+        {.severity = Severity::warning,
+         .code = "http.srv_target_no_address",
+         .message = fmt::format("SRV target {} (port {}) of {} has no address ({}); clients that pick it "
+                                "fail over to the next target",
+                                t.record.target, t.record.port, srv.name, to_string(t.resolved.failure)),
+         .remediation = fmt::format("Give {} an A or AAAA record, or remove it from {}", t.record.target, srv.name),
+         .operation = Operation::resolve});
+  }
+}
+
+json srv_json(const SrvLookup& srv) {
+  json targets = json::array();
+  for (const auto& t : srv.targets) {
+    json addresses = json::array();
+    for (const auto& a : t.resolved.addresses) addresses.push_back(a.to_string());
+    targets.push_back({{"target", t.record.target},
+                       {"port", t.record.port},
+                       {"priority", t.record.priority},
+                       {"weight", t.record.weight},
+                       {"addresses", addresses},
+                       {"failure", t.resolved.resolved() ? json(nullptr) : json(to_string(t.resolved.failure))}});
+  }
+  return {{"name", srv.name},
+          {"failure", srv.failure == net::DnsFailure::none ? json(nullptr) : json(to_string(srv.failure))},
+          {"targets", targets},
+          {"fallback", srv.fallback}};
 }
 
 struct Failed {
@@ -146,6 +219,12 @@ std::string net_words(const HttpAttempt& a) {
 // Why the last attempt at a blocked address failed, as a finding's parts.
 Failed failed_parts(const HttpAttempt& a, const std::string& where, const HttpParams& p) {
   std::string tries = fmt::format("{} of {} tries", p.tries, p.tries);
+  if (a.refused_without_certificate)
+    return {"http.client_cert_demanded",
+            fmt::format("{} demands a client certificate and ended the connection without one: {}", where, a.message),
+            "Serve this URL on an interface that does not demand client certificates (mutual TLS belongs on the "
+            "interface that requires it)",
+            a.operation};
   switch (a.failure) {
     case AttemptFailure::proxy_auth_required:
       return {"http.proxy_auth_required",
@@ -204,7 +283,8 @@ void answer_findings(const HttpAttempt& a, const std::string& where, const HttpP
                                           a.status, a.reason, a.location.value_or("(no Location)")),
                    .remediation = "Serve the URL itself at this address instead of redirecting",
                    .operation = Operation::receive});
-  if (p.require_client_cert && p.parsed.scheme == "https" && !a.client_cert_requested)
+  if (p.require_client_cert && p.parsed.scheme == "https" && !a.client_cert_requested &&
+      a.failure == AttemptFailure::none)
     out.push_back({.severity = Severity::critical,
                    .code = "http.client_cert_not_requested",
                    .message = fmt::format("{} did not ask for a client certificate (mutual TLS)", where),
@@ -249,24 +329,31 @@ void to_json(json& j, const HttpResult& r) {
   j["proxy"] = r.proxy ? json(*r.proxy) : json(nullptr);
   if (r.proxy) j["proxy_source"] = r.proxy_source;
   if (!r.proxy_exempted_by.empty()) j["proxy_exempted_by"] = r.proxy_exempted_by;
+  if (r.srv) j["srv"] = srv_json(*r.srv);
   auto& list = j["addresses"] = json::array();
-  for (const auto& a : r.addresses) list.push_back(address_json(a, blocked(a, r.max_ttfb_ms), r.max_ttfb_ms));
+  for (const auto& a : r.addresses)
+    list.push_back(
+        address_json(a, blocked(a, r.max_ttfb_ms, r.require_client_cert), r.max_ttfb_ms, r.require_client_cert));
 }
 
 Judgement judge_http(const HttpResult& r, const HttpParams& p) {
   Judgement j;
-  if (r.addresses.empty()) return checks::unresolved_judgement("http", r.resolved, "fetch " + p.target());
+  bool cert = p.require_client_cert;
+  if (r.addresses.empty()) {
+    j = checks::unresolved_judgement("http", r.resolved, "fetch " + p.target());
+    if (r.srv) srv_findings(*r.srv, p, j.findings);
+    return j;
+  }
   std::vector<const HttpAddress*> usable, lost;
   for (const auto& a : r.addresses) {
     bool local_only = a.shown() && a.shown()->failure == AttemptFailure::local;
     if (local_only) continue;  // this machine could not try (e.g. no IPv6): nothing learnt
-    (blocked(a, p.max_ttfb_ms) ? lost : usable).push_back(&a);
+    (blocked(a, p.max_ttfb_ms, cert) ? lost : usable).push_back(&a);
   }
   Severity lost_severity = usable.empty() ? Severity::critical : Severity::warning;
   std::set<std::string> said;  // a proxy failure is said once, not per address
   for (const auto* a : lost) {
-    std::string where = fmt::format("{} at {}", p.target(), a->address);
-    auto parts = failed_parts(a->attempts.back(), where, p);
+    auto parts = failed_parts(a->attempts.back(), where_text(p, *a), p);
     if (parts.code.rfind("http.proxy_", 0) == 0 && !said.insert(parts.code).second) continue;
     if (!usable.empty()) parts.what += "; clients that try this address first stall before failing over";
     j.findings.push_back({.severity = lost_severity,
@@ -276,7 +363,8 @@ Judgement judge_http(const HttpResult& r, const HttpParams& p) {
                           .operation = parts.operation});
   }
   for (const auto* a : usable)
-    answer_findings(*good_attempt(*a, p.max_ttfb_ms), fmt::format("{} at {}", p.target(), a->address), p, j.findings);
+    answer_findings(*good_attempt(*a, p.max_ttfb_ms, cert), where_text(p, *a), p, j.findings);
+  if (r.srv) srv_findings(*r.srv, p, j.findings);
 
   std::string via = r.proxy ? fmt::format(" through proxy {}", *r.proxy) : "";
   if (usable.empty()) {
@@ -284,9 +372,13 @@ Judgement judge_http(const HttpResult& r, const HttpParams& p) {
                                    : j.findings.front().message;
     return j;
   }
-  const HttpAttempt* first = good_attempt(*usable.front(), p.max_ttfb_ms);
-  j.summary = fmt::format("{} {}{}: {} {} from {} in {} ms", p.method, p.target(), via, first->status, first->reason,
-                          usable.front()->address, first->ttfb_ms);
+  const HttpAttempt* first = good_attempt(*usable.front(), p.max_ttfb_ms, cert);
+  if (first->refused_without_certificate)
+    j.summary = fmt::format("{} {}{}: {} demands a client certificate (mutual TLS)", p.method, p.target(), via,
+                            usable.front()->address);
+  else
+    j.summary = fmt::format("{} {}{}: {} {} from {} in {} ms", p.method, p.target(), via, first->status, first->reason,
+                            usable.front()->address, first->ttfb_ms);
   if (!lost.empty()) {
     std::vector<std::string> names;
     for (const auto* a : lost) names.push_back(a->address);
@@ -313,7 +405,10 @@ view::View http_view(const json& d) {
     std::string status =
         a.contains("status") && !a["status"].is_null() ? text(a["status"]) : text(a.value("failure", json("failed")));
     if (a.contains("location") && a["location"].is_string()) status += " \u2192 " + a["location"].get<std::string>();
-    t.rows.push_back({{a.value("address", std::string("?")), view::Tone::plain, true},
+    std::string where = a.value("address", std::string("?"));
+    if (a.contains("target") && a["target"].is_string() && a["target"] != where)
+      where = fmt::format("{} ({} port {})", a["target"].get<std::string>(), where, text(a.value("port", json())));
+    t.rows.push_back({{where, view::Tone::plain, true},
                       {status, blocked_address ? view::Tone::bad : view::Tone::good},
                       {text(a.value("ttfb_ms", json()))},
                       {text(a.value("tls_version", json()))},

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <thread>
 
+#include "checks/dns/dns_check.hpp"
 #include "checks/http/http_check.hpp"
 #include "probe/net/resolver.hpp"
 #include "probe/net/responder_control.hpp"
@@ -94,15 +95,14 @@ struct XspNginx {
   }
 };
 
-// Runs the http check the way the engine does, resolving through `dns`.
-CheckOutcome run_http(const json& params, const std::string& dns) {
+// Runs a check the way the engine does, resolving through `dns`.
+CheckOutcome run_kind(const CheckKind& kind, const json& params, const std::string& dns) {
   asio::io_context io;
   net::Resolver resolver(io.get_executor(), net::parse_dns_server(dns));
   net::ResponderLink responder(io.get_executor(), net::kDefaultControlPort, "");
   ScanSettings settings;
   CheckContext ctx{io.get_executor(), resolver,  Clock::now() + std::chrono::seconds(30),
                    settings,          responder, [](const std::string&) {}};
-  auto kind = checks::http_check_kind();
   CheckOutcome out;
   std::exception_ptr error;
   asio::co_spawn(io, kind.run(params, ctx), [&](std::exception_ptr e, CheckOutcome o) {
@@ -112,6 +112,10 @@ CheckOutcome run_http(const json& params, const std::string& dns) {
   io.run();
   if (error) std::rethrow_exception(error);
   return out;
+}
+
+CheckOutcome run_http(const json& params, const std::string& dns) {
+  return run_kind(checks::http_check_kind(), params, dns);
 }
 
 std::vector<std::string> codes(const CheckOutcome& o) {
@@ -198,6 +202,55 @@ TEST_CASE("nginx as a two-address XSP: each shape reported exactly") {
     CHECK(o.summary.find("through proxy") != std::string::npos);
   }
 
+  SUBCASE("SRV: every address behind every target, in RFC 2782 order, at the targets' port") {
+    // Priority 20 listed first: the order comes from the records, not from dnsmasq.
+    std::string port = std::to_string(nginx.port);
+    Dnsmasq srv({"--local=/example.test/",
+                 "--srv-host=_xsi-client._tcp.app.example.test,xsp2.example.test," + port + ",20,10",
+                 "--srv-host=_xsi-client._tcp.app.example.test,xsp1.example.test," + port + ",10,10",
+                 "--srv-host=_xsi-client._tcp.app.example.test,gone.example.test," + port + ",30,10",
+                 "--host-record=xsp1.example.test,127.0.0.2", "--host-record=xsp2.example.test,127.0.0.3"});
+    auto o = run_http({{"url", "http://app.example.test/com.broadsoft.xsi-actions/v2.0/versions"},
+                       {"srv", "_xsi-client._tcp.app.example.test"},
+                       {"proxy", "direct"}},
+                      srv.server());
+    INFO(o.details.dump());
+    CHECK(!o.error);
+    CHECK(codes(o) == std::vector<std::string>{"http.server_error", "http.srv_target_no_address"});
+    const auto& targets = o.details["srv"]["targets"];
+    REQUIRE(targets.size() == 3);
+    CHECK(targets[0]["target"] == "xsp1.example.test");
+    CHECK(targets[1]["target"] == "xsp2.example.test");
+    CHECK(targets[2]["target"] == "gone.example.test");
+    CHECK(targets[2]["failure"] == "nxdomain");
+    const auto& addresses = o.details["addresses"];
+    REQUIRE(addresses.size() == 2);
+    CHECK(addresses[0]["target"] == "xsp1.example.test");
+    CHECK(addresses[0]["address"] == "127.0.0.2");
+    CHECK(addresses[0]["port"] == nginx.port);
+    CHECK(addresses[0]["status"] == 200);
+    CHECK(addresses[1]["target"] == "xsp2.example.test");
+    CHECK(addresses[1]["status"] == 503);
+    CHECK(addresses[1]["blocked"] == true);
+    CHECK(o.findings[0].message.find("xsp2.example.test (127.0.0.3 port " + port + ")") != std::string::npos);
+    // The same records in the same order as the dns kind reports them: one SRV implementation.
+    auto d = run_kind(checks::dns_check_kind(), {{"name", "_xsi-client._tcp.app.example.test"}, {"type", "SRV"}},
+                      srv.server());
+    INFO(d.details.dump());
+    REQUIRE(d.details["answers"].size() == targets.size());
+    for (std::size_t i = 0; i < targets.size(); ++i) CHECK(d.details["answers"][i]["target"] == targets[i]["target"]);
+
+    // No SRV record: the URL host's A/AAAA, as the app falls back to.
+    auto fallback = run_http({{"url", "http://xsp1.example.test:" + port + "/"},
+                              {"srv", "_xsi-client._tcp.nosrv.example.test"},
+                              {"proxy", "direct"}},
+                             srv.server());
+    INFO(fallback.details.dump());
+    CHECK(codes(fallback) == std::vector<std::string>{"http.srv_fallback"});
+    CHECK(fallback.details["srv"]["fallback"] == true);
+    CHECK(fallback.details["addresses"][0]["status"] == 200);
+  }
+
   SUBCASE("ssl_verify_client: a client certificate is requested, naming its CA") {
     auto o = run_http({{"url", fmt::format("https://127.0.0.1:{}/", nginx.tls_port)},
                        {"proxy", "direct"},
@@ -211,6 +264,39 @@ TEST_CASE("nginx as a two-address XSP: each shape reported exactly") {
     CHECK(a["status"] == 400);  // nginx: "No required SSL certificate was sent"
     CHECK(a["tls_version"] == "TLSv1.3");
     CHECK(codes(o).empty());
+  }
+}
+
+TEST_CASE("openssl s_server -Verify: mutual TLS enforced is what require_client_cert asks for") {
+  if (!have_program("openssl")) CALLREADY_SKIP("openssl is not installed");
+  const auto& pki = tls::pki();
+  unsigned short port = free_port();
+  ChildProcess server({"openssl", "s_server", "-quiet", "-www", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+                       pki.file("leaf.pem"), "-key", pki.file("leaf.key"), "-cert_chain", pki.file("inter.pem"),
+                       "-CAfile", pki.file("clientca.pem"), "-Verify", "1"},
+                      pki.file("s_server_mtls_" + std::to_string(port) + ".log"));
+  REQUIRE_MESSAGE(wait_for_tcp("127.0.0.1", port, std::chrono::seconds(5)), server.log());
+  json params = {{"url", fmt::format("https://127.0.0.1:{}/", port)},
+                 {"proxy", "direct"},
+                 {"ca_file", pki.file("root.pem")},
+                 {"tries", 1}};
+  SUBCASE("required: the refusal without a certificate passes") {
+    params["require_client_cert"] = true;
+    auto o = run_http(params, "127.0.0.1:9");
+    INFO(o.details.dump());
+    CHECK(codes(o).empty());
+    const auto& a = at(o, "127.0.0.1");
+    CHECK(a["client_cert_requested"] == true);
+    CHECK(a["refused_without_certificate"] == true);
+    CHECK(a["blocked"] == false);
+    CHECK(a["client_ca_names"] == json::array({"CN=Callready Client CA,O=Callready Test"}));
+    CHECK(o.summary.find("demands a client certificate") != std::string::npos);
+  }
+  SUBCASE("not required: clients without a certificate are refused") {
+    auto o = run_http(params, "127.0.0.1:9");
+    INFO(o.details.dump());
+    CHECK(codes(o) == std::vector<std::string>{"http.client_cert_demanded"});
+    CHECK(o.findings[0].severity == Severity::critical);
   }
 }
 

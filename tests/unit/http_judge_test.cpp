@@ -183,6 +183,116 @@ TEST_CASE("http.client_cert_not_requested when mutual TLS is required") {
   CHECK(d["addresses"][0]["client_ca_names"][0] == "CN=Callready Test Root,O=Callready Test");
 }
 
+TEST_CASE("mutual TLS enforced: a refusal for want of a certificate passes when one is required") {
+  auto refused = failed(AttemptFailure::closed);
+  refused.operation = Operation::receive;
+  refused.message = "waiting for the answer: tlsv13 alert certificate required";
+  refused.client_cert_requested = true;
+  refused.client_ca_names = {"CN=Callready Client CA,O=Callready Test"};
+  refused.refused_without_certificate = true;
+  refused.tls_version = "TLSv1.3";
+  auto r = result({address("203.0.113.10", {refused})});
+  auto p = params({{"require_client_cert", true}});
+  auto j = judge_http(r, p);
+  CHECK(j.findings.empty());
+  CHECK(j.summary.find("203.0.113.10 demands a client certificate (mutual TLS)") != std::string::npos);
+  CHECK(!attempt_failed(refused, 2000, true));
+  CHECK(attempt_failed(refused, 2000, false));
+  r.require_client_cert = true;
+  json d = r;
+  CHECK(d["addresses"][0]["blocked"] == false);
+  CHECK(d["addresses"][0]["refused_without_certificate"] == true);
+  CHECK(d["addresses"][0]["client_ca_names"][0] == "CN=Callready Client CA,O=Callready Test");
+}
+
+TEST_CASE("http.client_cert_demanded: a URL clients use without a certificate refuses them") {
+  auto refused = failed(AttemptFailure::handshake);
+  refused.operation = Operation::handshake;
+  refused.client_cert_requested = true;
+  refused.refused_without_certificate = true;
+  auto j = judge_http(result({address("203.0.113.10", {refused})}), params({{"tries", 1}}));
+  const auto& f = only(j, "http.client_cert_demanded");
+  CHECK(f.severity == Severity::critical);
+  CHECK(f.operation == Operation::handshake);
+  CHECK(f.message.find("203.0.113.10 demands a client certificate") != std::string::npos);
+}
+
+namespace {
+
+SrvTargetAddresses srv_target(std::string name, std::uint16_t port, std::uint16_t priority,
+                              std::vector<std::string> ips) {
+  SrvTargetAddresses t;
+  t.record = {name, port, priority, 10};
+  t.resolved.host = name;
+  for (const auto& ip : ips) t.resolved.addresses.push_back(boost::asio::ip::make_address(ip));
+  if (ips.empty()) t.resolved.failure = net::DnsFailure::nxdomain;
+  return t;
+}
+
+HttpAddress behind(std::string target, std::string ip, unsigned short port, std::vector<HttpAttempt> attempts) {
+  HttpAddress a{std::move(ip), std::move(attempts)};
+  a.target = std::move(target);
+  a.port = port;
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("SRV: per target, per address, in RFC 2782 order, with each target's port") {
+  auto p = params({{"srv", "_xsi-client._tcp.xsp.example.test"}});
+  auto r = result({behind("xsp1.example.test", "203.0.113.10", 8443, {ok()}),
+                   behind("xsp2.example.test", "203.0.113.11", 443, {ok(503), ok(503), ok(503)})});
+  r.srv = SrvLookup{"_xsi-client._tcp.xsp.example.test",
+                    net::DnsFailure::none,
+                    "",
+                    {srv_target("xsp1.example.test", 8443, 10, {"203.0.113.10"}),
+                     srv_target("xsp2.example.test", 443, 20, {"203.0.113.11"})},
+                    false};
+  auto j = judge_http(r, p);
+  const auto& f = only(j, "http.server_error");
+  CHECK(f.message.find("at xsp2.example.test (203.0.113.11 port 443) answered 503") != std::string::npos);
+  r.max_ttfb_ms = 2000;
+  json d = r;
+  CHECK(d["srv"]["name"] == "_xsi-client._tcp.xsp.example.test");
+  CHECK(d["srv"]["fallback"] == false);
+  CHECK(d["srv"]["targets"][0]["target"] == "xsp1.example.test");
+  CHECK(d["srv"]["targets"][0]["port"] == 8443);
+  CHECK(d["srv"]["targets"][0]["addresses"] == json::array({"203.0.113.10"}));
+  CHECK(d["addresses"][0]["target"] == "xsp1.example.test");
+  CHECK(d["addresses"][0]["port"] == 8443);
+  CHECK(d["addresses"][1]["blocked"] == true);
+  auto v = http_view(d);
+  REQUIRE(v.blocks.size() == 1);
+}
+
+TEST_CASE("http.srv_target_no_address: a target without an address is named") {
+  auto p = params({{"srv", "_xsi-client._tcp.xsp.example.test"}});
+  auto r = result({behind("xsp1.example.test", "203.0.113.10", 443, {ok()})});
+  r.srv = SrvLookup{
+      "_xsi-client._tcp.xsp.example.test",
+      net::DnsFailure::none,
+      "",
+      {srv_target("xsp1.example.test", 443, 10, {"203.0.113.10"}), srv_target("gone.example.test", 443, 20, {})},
+      false};
+  const auto& f = only(judge_http(r, p), "http.srv_target_no_address");
+  CHECK(f.severity == Severity::warning);
+  CHECK(f.operation == Operation::resolve);
+  CHECK(f.message.find("SRV target gone.example.test (port 443)") != std::string::npos);
+}
+
+TEST_CASE("http.srv_fallback: no SRV record, the URL host's addresses are used") {
+  auto p = params({{"srv", "_xsi-client._tcp.xsp.example.test"}});
+  auto r = result({address("203.0.113.10", {ok()})});
+  r.srv = SrvLookup{"_xsi-client._tcp.xsp.example.test", net::DnsFailure::nxdomain, "", {}, true};
+  const auto& f = only(judge_http(r, p), "http.srv_fallback");
+  CHECK(f.severity == Severity::warning);
+  CHECK(f.message.find("the name does not exist") != std::string::npos);
+  CHECK(f.message.find("fall back to the A/AAAA records of xsp.example.test") != std::string::npos);
+  json d = r;
+  CHECK(d["srv"]["fallback"] == true);
+  CHECK(d["srv"]["failure"] == "nxdomain");
+}
+
 TEST_CASE("http.clock_offset beyond max_clock_offset_s") {
   auto a = ok();
   a.date_offset_s = -42.5;
@@ -230,6 +340,7 @@ TEST_CASE("params: defaults, and bad values refused") {
   CHECK(p.tries == 3);
   CHECK(p.parsed.port == 443);
   CHECK(p.target() == "https://xsp.example.test/com.broadsoft.xsi-actions/v2.0/versions");
+  CHECK(p.srv.empty());
   for (json bad :
        {json{{"url", "xsp.example.test/x"}}, json{{"url", "ftp://x/"}}, json{{"url", "https://x/"}, {"method", "POST"}},
         json{{"url", "https://x/"}, {"tries", 0}}, json{{"url", "https://x/"}, {"proxy", "socks5://p:1080"}}}) {
