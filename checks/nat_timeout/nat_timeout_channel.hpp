@@ -9,11 +9,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "checks/common/echo_probe.hpp"
@@ -127,6 +132,43 @@ boost::asio::awaitable<Clock::time_point> ask_deferred(Channel& c, const std::ve
     co_await c.send(kDeferredSequence + static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(delays[i]) * 1000);
   co_return sent;
 }
+
+// The rung channels that have not yet asked for their deferred packet. The
+// canary asks only once every rung has asked (or given up), so each of its
+// packets is due no earlier than the rung packet of the same delay: a
+// responder that loses its timers (a restart) before a rung's packet is due
+// loses the canary's as well, and the rung reads unknown, never expired.
+class AskGate {
+ public:
+  AskGate(boost::asio::any_io_executor ex, std::size_t rungs) : wake_(ex), left_(rungs) {
+    wake_.expires_at(Clock::time_point::max());
+  }
+  void asked() {
+    if (left_ > 0 && --left_ == 0) wake_.cancel();
+  }
+  boost::asio::awaitable<void> all_asked() {
+    while (left_ > 0) co_await wake_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+
+ private:
+  Timer wake_;
+  std::size_t left_;
+};
+
+// Tells the gate once: when the rung has asked, or on any way out before.
+class AskedOnce {
+ public:
+  explicit AskedOnce(std::shared_ptr<AskGate> gate) : gate_(std::move(gate)) {}
+  AskedOnce(const AskedOnce&) = delete;
+  AskedOnce& operator=(const AskedOnce&) = delete;
+  ~AskedOnce() { now(); }
+  void now() {
+    if (gate_) std::exchange(gate_, nullptr)->asked();
+  }
+
+ private:
+  std::shared_ptr<AskGate> gate_;
+};
 
 // The canary's exchange interval: `wanted`, but at most a third of the shortest rung.
 Millis canary_keepalive(Millis wanted, const std::vector<int>& rungs);

@@ -6,9 +6,10 @@
 // and tested exactly once: the responder sends its deferred reply at that
 // time, to the mapped address the request came from. All rungs run at once,
 // so the whole check takes about the longest rung. A canary binding that the
-// client keeps alive asks for the same deferred replies: a rung counts only
-// when the canary's reply of the same delay arrived, so a responder that
-// restarted or dropped its timers is a set-up error, never an "expired".
+// client keeps alive asks for the same deferred replies once every rung has
+// asked: a rung counts only when the canary's reply of the same delay (due no
+// earlier than the rung's) arrived, so a responder that restarted or dropped
+// its timers is a set-up error, never an "expired".
 #include <cstdint>
 #include <optional>
 #include <string>

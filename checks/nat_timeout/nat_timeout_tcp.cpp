@@ -92,7 +92,9 @@ asio::awaitable<bool> connect_and_warm(TcpChannel& c, ChannelRun& run, const Tcp
   co_return co_await std::move(warming);
 }
 
-asio::awaitable<TcpRun> rung_connection(asio::any_io_executor ex, const TcpLadderOptions& o, int idle_s) {
+asio::awaitable<TcpRun> rung_connection(asio::any_io_executor ex, const TcpLadderOptions& o, int idle_s,
+                                        std::shared_ptr<AskGate> gate) {
+  AskedOnce asked(std::move(gate));
   TcpRun out;
   auto& run = out.run;
   TcpChannel c(ex, o);
@@ -101,6 +103,7 @@ asio::awaitable<TcpRun> rung_connection(asio::any_io_executor ex, const TcpLadde
   std::vector<int> delays{idle_s};
   auto asking = ask_deferred(c, delays);
   auto sent = co_await std::move(asking);
+  asked.now();
   auto waiting = collect(c, run, delays, sent, sent + std::chrono::seconds(idle_s) + o.reply_wait);
   co_await std::move(waiting);
   if (run.error || run.arrived.front()) co_return out;
@@ -110,14 +113,17 @@ asio::awaitable<TcpRun> rung_connection(asio::any_io_executor ex, const TcpLadde
 }
 
 // A canary connection for some of the rungs (the responder keeps at most
-// kPendingPerConnection deferred replies per connection).
-asio::awaitable<TcpRun> canary_connection(asio::any_io_executor ex, const TcpLadderOptions& o,
-                                          std::vector<int> delays) {
+// kPendingPerConnection deferred replies per connection); it asks once every
+// rung connection has (see AskGate).
+asio::awaitable<TcpRun> canary_connection(asio::any_io_executor ex, const TcpLadderOptions& o, std::vector<int> delays,
+                                          std::shared_ptr<AskGate> gate) {
   TcpRun out;
   auto& run = out.run;
   TcpChannel c(ex, o);
   auto opening = connect_and_warm(c, run, o);
   if (!co_await std::move(opening)) co_return out;
+  auto waiting_for_rungs = gate->all_asked();
+  co_await std::move(waiting_for_rungs);
   auto asking = ask_deferred(c, delays);
   auto sent = co_await std::move(asking);
   auto until = sent + std::chrono::seconds(*std::max_element(delays.begin(), delays.end())) + 2 * o.reply_wait;
@@ -130,13 +136,14 @@ asio::awaitable<TcpRun> canary_connection(asio::any_io_executor ex, const TcpLad
 
 asio::awaitable<TcpLadderResult> measure_tcp_ladder(asio::any_io_executor ex, TcpLadderOptions o) {
   TcpLadderResult out;
+  auto gate = std::make_shared<AskGate>(ex, o.rungs.size());
   std::vector<asio::awaitable<TcpRun>> tasks;
-  for (int idle : o.rungs) tasks.push_back(rung_connection(ex, o, idle));
+  for (int idle : o.rungs) tasks.push_back(rung_connection(ex, o, idle, gate));
   std::size_t canaries = 0;
   for (std::size_t first = 0; first < o.rungs.size(); first += kPendingPerConnection, ++canaries) {
     auto last = std::min(o.rungs.size(), first + kPendingPerConnection);
     std::vector<int> slice(o.rungs.begin() + static_cast<long>(first), o.rungs.begin() + static_cast<long>(last));
-    tasks.push_back(canary_connection(ex, o, std::move(slice)));
+    tasks.push_back(canary_connection(ex, o, std::move(slice), gate));
   }
   auto gathering = net::gather(std::move(tasks));  // named: GCC 12 and co_await arguments
   auto runs = co_await std::move(gathering);

@@ -54,7 +54,8 @@ class UdpChannel {
 
 // One rung's binding: warm it, ask for one reply `idle_s` later, wait for it.
 asio::awaitable<ChannelRun> rung_binding(asio::any_io_executor ex, const UdpLadderOptions& o, int idle_s,
-                                         bool call_like) {
+                                         bool call_like, std::shared_ptr<AskGate> gate) {
+  AskedOnce asked(std::move(gate));
   ChannelRun run;
   UdpChannel c(ex, o);
   if ((run.error = c.open())) co_return run;
@@ -64,24 +65,29 @@ asio::awaitable<ChannelRun> rung_binding(asio::any_io_executor ex, const UdpLadd
   std::vector<int> delays{idle_s};
   auto asking = ask_deferred(c, delays);
   auto sent = co_await std::move(asking);
+  asked.now();
   auto waiting = collect(c, run, delays, sent, sent + std::chrono::seconds(idle_s) + o.reply_wait);
   co_await std::move(waiting);
   co_return run;
 }
 
-// The canary: every rung's delay on one binding the client keeps busy, so each
-// deferred reply proves the responder kept that timer.
-asio::awaitable<ChannelRun> canary_binding(asio::any_io_executor ex, const UdpLadderOptions& o) {
+// The canary: every rung's delay on one binding the client keeps busy, asked
+// for once every rung has asked (after the call-like warm-up), so each
+// deferred reply proves the responder kept that timer at least as long as the
+// rung's of the same delay.
+asio::awaitable<ChannelRun> canary_binding(asio::any_io_executor ex, const UdpLadderOptions& o,
+                                           std::shared_ptr<AskGate> gate) {
   ChannelRun run;
   UdpChannel c(ex, o);
   if ((run.error = c.open())) co_return run;
   auto warming = warm(c, run, 1, o.exchange_every, o.reply_wait);
   if (!co_await std::move(warming)) co_return run;
+  auto waiting_for_rungs = gate->all_asked();
+  co_await std::move(waiting_for_rungs);
   auto asking = ask_deferred(c, o.rungs);
   auto sent = co_await std::move(asking);
   int longest = o.rungs.empty() ? 0 : *std::max_element(o.rungs.begin(), o.rungs.end());
-  // It outwaits the call-like rungs, which start after their warm-up.
-  auto until = sent + std::chrono::seconds(longest) + o.warmup + o.reply_wait;
+  auto until = sent + std::chrono::seconds(longest) + o.reply_wait;
   auto waiting = collect(c, run, o.rungs, sent, until, canary_keepalive(o.keepalive, o.rungs));
   co_await std::move(waiting);
   co_return run;
@@ -109,11 +115,13 @@ Lifetime variant_lifetime(const std::vector<int>& rungs, std::vector<ChannelRun>
 
 asio::awaitable<UdpLadderResult> measure_udp_ladder(asio::any_io_executor ex, UdpLadderOptions o) {
   UdpLadderResult out;
+  std::size_t variants = (o.call_like ? 1 : 0) + (o.single ? 1 : 0);
+  auto gate = std::make_shared<AskGate>(ex, variants * o.rungs.size());
   std::vector<asio::awaitable<ChannelRun>> tasks;
-  tasks.push_back(canary_binding(ex, o));
+  tasks.push_back(canary_binding(ex, o, gate));
   for (bool call_like : {true, false}) {
     if (call_like ? !o.call_like : !o.single) continue;
-    for (int idle : o.rungs) tasks.push_back(rung_binding(ex, o, idle, call_like));
+    for (int idle : o.rungs) tasks.push_back(rung_binding(ex, o, idle, call_like, gate));
   }
   auto gathering = net::gather(std::move(tasks));  // named: GCC 12 and co_await arguments
   auto runs = co_await std::move(gathering);

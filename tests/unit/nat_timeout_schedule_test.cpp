@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "checks/common/echo_probe.hpp"
 #include "checks/nat_timeout/nat_timeout_udp.hpp"
@@ -32,7 +33,7 @@ namespace {
 struct NatResponder {
   udp::socket sock;
   std::chrono::seconds unreplied, stream;
-  bool lose_timers_at_5s = false;  // a restart: every pending deferred reply is gone
+  std::optional<std::chrono::seconds> lose_timers_at;  // a restart: every pending deferred reply is gone
   struct Entry {
     Clock::time_point first, last;
     bool replied = false;
@@ -110,9 +111,9 @@ std::pair<nat_timeout::UdpLadderResult, Millis> run_ladder(asio::io_context& io,
                                                            NatResponder& peer, nat_timeout::UdpLadderOptions o) {
   std::optional<nat_timeout::UdpLadderResult> result;
   Millis done{0};
-  if (peer.lose_timers_at_5s) {
+  if (peer.lose_timers_at) {
     auto restart = std::make_shared<Timer>(io);
-    restart->expires_after(std::chrono::seconds(5));
+    restart->expires_after(*peer.lose_timers_at);
     restart->async_wait([&peer, restart](boost::system::error_code) {
       for (auto& t : peer.pending) t->cancel();
     });
@@ -184,13 +185,30 @@ TEST_CASE("nat_timeout UDP: a responder that loses its timers is a set-up error,
   VirtualTime vt;
   asio::io_context io;
   NatResponder peer(io, 300, 300);
-  peer.lose_timers_at_5s = true;
+  peer.lose_timers_at = std::chrono::seconds(5);
   auto [r, done] = run_ladder(io, vt, peer, options(peer));
   REQUIRE(r.error);
   CHECK(r.error->reason == ErrorReason::setup);
   CHECK(r.error->message.find("restarted") != std::string::npos);
   for (const auto* l : {&r.call_like, &r.single})
     for (const auto& rung : l->rungs) CHECK(rung.outcome != RungOutcome::expired);
+}
+
+TEST_CASE("nat_timeout UDP: a restart after the single rungs' packet but before the call-like one's is no expiry") {
+  // The call-like rungs ask after their 2.5 s warm-up: their 10 s packet is
+  // due at 12.5 s, the single exchange's at 10 s. A restart at 11 s loses the
+  // call-like one; the canary asks after every rung, so it loses its 10 s
+  // packet too and the call-like rung reads unknown, not expired.
+  VirtualTime vt;
+  asio::io_context io;
+  NatResponder peer(io, 300, 300);
+  peer.lose_timers_at = std::chrono::seconds(11);
+  auto [r, done] = run_ladder(io, vt, peer, options(peer));
+  REQUIRE(r.error);
+  CHECK(r.error->reason == ErrorReason::setup);
+  using enum RungOutcome;
+  CHECK(outcomes(r.single) == std::vector<RungOutcome>{reached, unknown, unknown, unknown, unknown});
+  CHECK(outcomes(r.call_like) == std::vector<RungOutcome>{unknown, unknown, unknown, unknown, unknown});
 }
 
 TEST_CASE("nat_timeout UDP: a responder that answers at once instead of deferring is a set-up error") {
