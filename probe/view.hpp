@@ -79,7 +79,29 @@ struct Bar {
   std::string note;         // e.g. "large packets vanish without ICMP"
 };
 
-using Block = std::variant<Table, PortStrip, Matrix, Bar>;
+// Values along an axis (e.g. each packet's round trip over the seconds of a
+// stream) drawn as a line, with marks on lanes beneath it (e.g. losses, one
+// lane per direction). A point without a value breaks the line.
+struct Series {
+  struct Point {
+    double x = 0;
+    std::optional<double> y;  // absent: no value here
+  };
+  struct Lane {
+    std::string label;      // what a mark on this lane means
+    std::vector<double> x;  // where the marks are
+    Tone tone = Tone::bad;
+  };
+  std::string caption;
+  std::string x_unit, y_unit;   // e.g. "s", "ms"
+  std::string y_label;          // what the line is, e.g. "RTT"
+  double x_min = 0, x_max = 0;  // the axis; x_max <= x_min: from the points
+  std::vector<Point> points;
+  std::vector<Lane> lanes;
+  std::vector<Bar::Threshold> lines;  // horizontal reference lines
+};
+
+using Block = std::variant<Table, PortStrip, Matrix, Bar, Series>;
 
 struct View {
   std::vector<Block> blocks;

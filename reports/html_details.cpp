@@ -105,8 +105,10 @@ DetailView detail_view(const CheckRecord& check, const view::View& v) {
             out.pictures.push_back({svg::port_strip(b), b.caption});
           else if constexpr (std::is_same_v<B, view::Matrix>)
             out.pictures.push_back({svg::matrix(b), b.caption});
-          else
+          else if constexpr (std::is_same_v<B, view::Bar>)
             out.pictures.push_back({svg::bar(b), b.caption});
+          else
+            out.pictures.push_back({svg::series(b), b.caption});
         },
         block);
   }

@@ -306,4 +306,126 @@ std::string bar(const view::Bar& b) {
   return open_svg(width, h, label) + body + "</svg>";
 }
 
+namespace {
+
+// The smallest 1, 2 or 5 times a power of ten at or above v (v > 0).
+double round_up_scale(double v) {
+  double p = std::pow(10.0, std::floor(std::log10(v)));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * p >= v * (1 - 1e-9)) return m * p;
+  return 10 * p;
+}
+
+}  // namespace
+
+std::string series(const view::Series& s) {
+  std::size_t longest = 0;
+  for (const auto& lane : s.lanes) longest = std::max(longest, lane.label.size());
+  const double width = 640, left = std::max(60.0, text_width(longest) + 8), right = 10, top = 10, plot_h = 150,
+               lane_h = 18, plot_w = width - left - right;
+  auto finite = [](double v) { return std::isfinite(v); };
+
+  // The x axis: the view's, or one that holds every point and mark.
+  double x_lo = s.x_min, x_hi = s.x_max;
+  if (!(finite(x_lo) && finite(x_hi) && x_hi > x_lo)) {
+    bool any = false;
+    auto take = [&](double x) {
+      if (!finite(x)) return;
+      x_lo = any ? std::min(x_lo, x) : x;
+      x_hi = any ? std::max(x_hi, x) : x;
+      any = true;
+    };
+    for (const auto& p : s.points) take(p.x);
+    for (const auto& lane : s.lanes)
+      for (double x : lane.x) take(x);
+    if (!any) x_lo = 0, x_hi = 0;
+    if (!(x_hi > x_lo)) x_hi = x_lo + 1;
+  }
+  // The y axis from 0 to a round number above every value and line.
+  double y_max = 0;
+  std::size_t values = 0;
+  for (const auto& p : s.points)
+    if (p.y && finite(*p.y) && finite(p.x)) y_max = std::max(y_max, *p.y), ++values;
+  for (const auto& l : s.lines)
+    if (finite(l.value)) y_max = std::max(y_max, l.value);
+  const double y_hi = y_max > 0 && finite(y_max * 1.05) ? round_up_scale(y_max * 1.05) : y_max > 0 ? y_max : 1;
+  auto x_of = [&](double x) { return left + std::clamp((x - x_lo) / (x_hi - x_lo), 0.0, 1.0) * plot_w; };
+  auto y_of = [&](double y) { return top + plot_h - std::clamp(y / y_hi, 0.0, 1.0) * plot_h; };
+
+  std::string body;
+  // Grid and y labels: 0, half, top.
+  for (double f : {0.0, 0.5, 1.0}) {
+    double y = y_of(f * y_hi);
+    body += fmt::format(R"svg(<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" style="stroke:var(--line)"/>)svg", left,
+                        left + plot_w, y, y);
+    body += fmt::format(R"svg(<text x="{}" y="{:.1f}" text-anchor="end">{}</text>)svg", left - 4, y + 4,
+                        escape(with_unit(f * y_hi, s.y_unit)));
+  }
+  // The line: one polyline per run of points with values.
+  std::string run;
+  std::size_t run_points = 0;
+  auto flush = [&] {
+    if (run_points > 0)
+      body += fmt::format(
+          R"svg(<polyline class="series" points="{}" style="fill:none;stroke:var(--info);stroke-width:1.5;stroke-linejoin:round;stroke-linecap:round"/>)svg",
+          run);
+    run.clear();
+    run_points = 0;
+  };
+  for (const auto& p : s.points) {
+    if (!finite(p.x)) continue;
+    if (!p.y || !finite(*p.y)) {
+      flush();
+      continue;
+    }
+    if (run_points > 0) run += ' ';
+    run += fmt::format("{:.1f},{:.1f}", x_of(p.x), y_of(*p.y));
+    ++run_points;
+  }
+  flush();
+  // Reference lines across the plot, labelled at their right end.
+  for (const auto& l : s.lines) {
+    if (!finite(l.value)) continue;
+    double y = y_of(l.value);
+    std::string label = l.label.empty() ? with_unit(l.value, s.y_unit) : l.label;
+    body += fmt::format(R"svg(<line class="limit" x1="{0}" x2="{1}" y1="{2:.1f}" y2="{2:.1f}"/>)svg", left,
+                        left + plot_w, y);
+    body += fmt::format(R"svg(<text x="{}" y="{:.1f}" text-anchor="end" class="halo {}">{}</text>)svg",
+                        left + plot_w - 2, y - 4, tone_name(l.tone), escape(label));
+  }
+  // A lane per kind of mark; marks on the same pixel are drawn once.
+  double y = top + plot_h + 6;
+  std::size_t marks = 0;
+  for (const auto& lane : s.lanes) {
+    body += fmt::format(R"svg(<text x="{}" y="{:.1f}" text-anchor="end">{}</text>)svg", left - 4, y + 12,
+                        escape(lane.label));
+    body += fmt::format(R"svg(<rect class="t-muted" x="{}" y="{:.1f}" width="{}" height="{}"/>)svg", left, y + 2,
+                        plot_w, lane_h - 4);
+    std::vector<bool> drawn(static_cast<std::size_t>(2 * width) + 2, false);  // half-pixel bins
+    for (double x : lane.x) {
+      if (!finite(x)) continue;
+      auto bin = static_cast<std::size_t>(std::lround(x_of(x) * 2));
+      if (drawn[bin]) continue;
+      drawn[bin] = true;
+      body += fmt::format(R"svg(<rect class="mark t-{}" x="{:.1f}" y="{:.1f}" width="2" height="{}"/>)svg",
+                          tone_name(lane.tone), std::min(x_of(x) - 1, left + plot_w - 2), y + 1, lane_h - 2);
+      ++marks;
+    }
+    y += lane_h;
+  }
+  // The x axis labels.
+  body += fmt::format(R"svg(<text x="{}" y="{:.1f}">{}</text>)svg", left, y + 14, escape(with_unit(x_lo, s.x_unit)));
+  body += fmt::format(R"svg(<text x="{}" y="{:.1f}" text-anchor="end">{}</text>)svg", left + plot_w, y + 14,
+                      escape(with_unit(x_hi, s.x_unit)));
+  if (values == 0)
+    body += fmt::format(R"svg(<text x="{}" y="{:.1f}">Nothing measured.</text>)svg", left + 8, top + plot_h / 2);
+  else if (!s.y_label.empty())
+    body += fmt::format(
+        R"svg(<line x1="{0}" x2="{1}" y1="{2}" y2="{2}" style="stroke:var(--info);stroke-width:2"/><text x="{3}" y="{4}">{5}</text>)svg",
+        left + 8, left + 26, top + 8, left + 32, top + 12, escape(s.y_label));
+  std::string label = s.caption.empty() ? "Series" : s.caption;
+  label += fmt::format(": {} values up to {}, {} marks", values, with_unit(y_max, s.y_unit), marks);
+  return open_svg(width, y + 22, label) + body + "</svg>";
+}
+
 }  // namespace callready::svg

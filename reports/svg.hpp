@@ -25,4 +25,9 @@ std::string matrix(const view::Matrix& m);
 // The value as a bar on [min, max], the thresholds as labelled lines.
 std::string bar(const view::Bar& b);
 
+// The points as a line (one polyline per run of points with values) on a
+// scale from 0, the reference lines across it, and a lane of marks per lane
+// under it; the x axis spans [x_min, x_max] (or the points').
+std::string series(const view::Series& s);
+
 }  // namespace callready::svg
