@@ -21,14 +21,32 @@ namespace asio = boost::asio;
 using asio::ip::udp;
 
 std::optional<MediaCodec> media_codec(const std::string& name) {
-  // Ie and Bpl: ITU-T G.113 Appendix I (G.711 with packet loss concealment:
-  // Ie 0, Bpl 25.1). Opus and the audio of a video call are scored with the
-  // same constants: G.113 gives no narrowband values for them, and a
-  // codec with stronger concealment only scores better.
-  if (name == "g711") return MediaCodec{"g711", 20000, 172, 46, 0, 25.1};
-  if (name == "opus") return MediaCodec{"opus", 20000, echo::kMinStreamDatagram, 46, 0, 25.1};
-  // 1,100-byte packets at 1.5 Mbit/s: 1100 * 8 / 1.5e6 s = 5,867 us apart (~170 pps).
-  if (name == "video") return MediaCodec{"video", 5867, 1100, 34, 0, 25.1};
+  // G.711 with packet loss concealment (G.711 Appendix I): Ie 0, Bpl 25.1,
+  // ITU-T G.113 Appendix I, on the narrowband G.107 scale.
+  if (name == "g711") return MediaCodec{"g711", 20000, 172, 46, CodecImpairment{0, 25.1}, {}};
+  // Opus: G.113 gives no Ie or Bpl for it, narrowband (Appendix I), wideband
+  // (Appendix IV, for the G.107.1 wideband E-model) or fullband (Appendix V);
+  // its Ie is still a research question ("Derivation of Equipment Impairment
+  // Factors from ITU-T P.863 for Fullband Speech Codecs": "the Opus codec
+  // in fullband mode, for which currently no Ie,FB values are available").
+  if (name == "opus")
+    return MediaCodec{"opus",
+                      20000,
+                      echo::kMinStreamDatagram,
+                      46,
+                      std::nullopt,
+                      "ITU-T G.113 publishes no E-model constants (Ie, Bpl) for Opus: judged by loss, jitter and "
+                      "delay alone"};
+  // 1,100-byte packets at 1.5 Mbit/s: 1100 * 8 / 1.5e6 s = 5,867 us apart
+  // (~170 pps). The E-model scores speech; there is no Ie or Bpl for video.
+  if (name == "video")
+    return MediaCodec{"video",
+                      5867,
+                      1100,
+                      34,
+                      std::nullopt,
+                      "the E-model (ITU-T G.107) scores speech only: a video stream is judged by loss, jitter and "
+                      "delay alone"};
   return std::nullopt;
 }
 

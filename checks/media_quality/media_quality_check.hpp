@@ -19,14 +19,23 @@
 
 namespace callready::checks {
 
+// A codec's E-model constants, as ITU-T G.113 publishes them for planning.
+struct CodecImpairment {
+  double ie = 0;      // equipment impairment factor Ie
+  double bpl = 25.1;  // packet-loss robustness factor Bpl
+};
+
 // What a codec's stream looks like on the wire, and its E-model constants.
 struct MediaCodec {
   std::string name;         // g711 | opus | video
   int interval_us = 20000;  // between two packets
   std::size_t datagram = 172;
-  int dscp = 46;      // EF for audio, AF41 for video
-  double ie = 0;      // equipment impairment (ITU-T G.113 Appendix I)
-  double bpl = 25.1;  // packet-loss robustness (G.711 with PLC: 25.1)
+  int dscp = 46;  // EF for audio, AF41 for video
+  // nullopt: ITU-T publishes no Ie/Bpl for this codec, so no MOS is computed
+  // (a made-up constant would be a made-up score); loss, jitter and delay
+  // against their thresholds judge the stream alone.
+  std::optional<CodecImpairment> impairment;
+  std::string no_mos_reason;  // when impairment is nullopt: why, for the details
 };
 // g711 (20 ms, 172 B, 50 pps), opus (20 ms, 124 B: the v3 minimum), video
 // (1,100 B at 1.5 Mbit/s: 5,866 us); nullopt for another name.
@@ -52,6 +61,8 @@ struct MediaQualityParams {
   static MediaQualityParams parse(ParamReader& r);
   std::string target() const;
 };
+
+inline constexpr std::size_t kTimelinePoints = 500;  // the most the details' timeline holds
 
 // One packet of the stream as the client logged it (times in microseconds
 // since the Unix epoch: the client's clock for sent/arrived, the
@@ -120,7 +131,8 @@ struct DirectionStats {
   int reordered = 0, duplicates = 0;
   std::optional<double> one_way_delay_ms;  // median, both clocks synchronised only
   double worst_200ms_loss_pct = 0, worst_5s_loss_pct = 0, worst_5s_jitter_ms = 0;
-  EModel e_model;
+  double burst_r = 1;             // G.107 BurstR of this direction's loss pattern
+  std::optional<EModel> e_model;  // nullopt: the codec has no published constants
 };
 
 struct MediaQualityResult {
@@ -136,13 +148,17 @@ struct MediaQualityResult {
   bool clock_synchronised = false;
   std::optional<double> clock_offset_ms;  // responder minus client, from the fastest round trip
   std::string clock_note;                 // why one-way delay is not reported
-  double r_factor = 0, mos = 0;           // the worse direction's
+  // The worse direction's; nullopt when the codec has no published E-model
+  // constants (mos_note says so).
+  std::optional<double> r_factor, mos;
+  std::string mos_note;
   // Replies stopped at this sequence and never resumed (a responder that
   // died, a path that broke); nullopt when they did not.
   std::optional<int> interrupted_at;
-  // RTT per packet (ms, null when lost) for the timeline, thinned to at most 500 points.
+  // RTT per packet (ms, null when lost) for the timeline; over 500 packets,
+  // one point per bucket of ceil(packets / 500) packets: the bucket's highest RTT.
   std::vector<std::optional<double>> timeline_rtt_ms;
-  std::vector<char> timeline_loss;  // per point: 0 none, 'u' upstream, 'd' downstream
+  std::vector<char> timeline_loss;  // per point: 0 none, 'u' upstream, 'd' downstream, 'b' both
 };
 
 // The analysis: pure, from the log alone (unit-tested on hand-built logs).
@@ -155,7 +171,9 @@ MediaQualityResult analyse_stream(const StreamLog& log, const MediaCodec& codec)
 // plus host, address, port, source_port, dscp, packets_sent, replies, per
 // direction worst_200ms_loss_pct, worst_5s_loss_pct, worst_5s_jitter_ms and
 // e_model {ie, bpl, ppl_pct, burst_r, delay_ms, id, ie_eff, r, mos},
-// clock.note, interrupted_at, timeline {rtt_ms [..], loss "..."}.
+// clock.note, interrupted_at, timeline {rtt_ms [..], loss "..."}. r_factor,
+// mos and e_model are null for a codec without published E-model constants
+// (opus, video), and mos_note says why; per direction burst_r.
 void to_json(nlohmann::json& j, const MediaQualityResult& r);
 
 // Findings (code, severity, operation):

@@ -11,14 +11,28 @@ namespace {
 
 nlohmann::json optional_number(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
 
+nlohmann::json e_model_json(const std::optional<EModel>& e) {
+  if (!e) return nullptr;
+  const auto& m = *e;
+  return {{"ie", m.ie},
+          {"bpl", m.bpl},
+          {"ppl_pct", m.ppl_pct},
+          {"burst_r", std::round(m.burst_r * 1000) / 1000},
+          {"delay_ms", std::round(m.delay_ms * 1000) / 1000},
+          {"id", std::round(m.id * 100) / 100},
+          {"ie_eff", std::round(m.ie_eff * 100) / 100},
+          {"r", std::round(m.r * 100) / 100},
+          {"mos", std::round(m.mos * 100) / 100}};
+}
+
 nlohmann::json direction_json(const DirectionStats& d) {
-  const auto& m = d.e_model;
   return {{"sent", d.sent},
           {"received", d.received},
           {"loss_pct", d.loss_pct},
           {"max_burst", d.bursts.max_burst},
           {"burst_density", d.bursts.burst_density},
           {"gap_density", d.bursts.gap_density},
+          {"burst_r", std::round(d.burst_r * 1000) / 1000},
           {"jitter_ms", d.jitter_ms},
           {"ipdv_ms", {{"p50", d.ipdv_ms.p50}, {"p95", d.ipdv_ms.p95}, {"p99", d.ipdv_ms.p99}}},
           {"reordered", d.reordered},
@@ -27,16 +41,7 @@ nlohmann::json direction_json(const DirectionStats& d) {
           {"worst_200ms_loss_pct", d.worst_200ms_loss_pct},
           {"worst_5s_loss_pct", d.worst_5s_loss_pct},
           {"worst_5s_jitter_ms", d.worst_5s_jitter_ms},
-          {"e_model",
-           {{"ie", m.ie},
-            {"bpl", m.bpl},
-            {"ppl_pct", m.ppl_pct},
-            {"burst_r", std::round(m.burst_r * 1000) / 1000},
-            {"delay_ms", std::round(m.delay_ms * 1000) / 1000},
-            {"id", std::round(m.id * 100) / 100},
-            {"ie_eff", std::round(m.ie_eff * 100) / 100},
-            {"r", std::round(m.r * 100) / 100},
-            {"mos", std::round(m.mos * 100) / 100}}}};
+          {"e_model", e_model_json(d.e_model)}};
 }
 
 const char* direction_name(bool upstream) {
@@ -80,8 +85,7 @@ void judge_direction(const DirectionStats& d, bool upstream, const MediaQualityP
 }
 
 // "MOS 3.52 (R 71.3): uplink loss 4.8%, BurstR 1.9, delay 30 ms -> Ie_eff 20.1, Id 0.7"
-std::string mos_inputs(const DirectionStats& d) {
-  const auto& m = d.e_model;
+std::string mos_inputs(const EModel& m) {
   return fmt::format("loss {:g}%, BurstR {:.2f}, delay incl. jitter buffer {:.1f} ms: Ie_eff {:.1f}, Id {:.1f}",
                      m.ppl_pct, m.burst_r, m.delay_ms, m.ie_eff, m.id);
 }
@@ -107,10 +111,11 @@ void to_json(nlohmann::json& j, const MediaQualityResult& r) {
                                                   {"max", r.rtt_max_ms}}
                                  : nlohmann::json()},
        {"clock", {{"synchronised", r.clock_synchronised}, {"offset_ms", optional_number(r.clock_offset_ms)}}},
-       {"r_factor", r.r_factor},
-       {"mos", r.mos},
+       {"r_factor", optional_number(r.r_factor)},
+       {"mos", optional_number(r.mos)},
        {"interrupted_at", r.interrupted_at ? nlohmann::json(*r.interrupted_at) : nlohmann::json()}};
   if (!r.clock_note.empty()) j["clock"]["note"] = r.clock_note;
+  if (!r.mos_note.empty()) j["mos_note"] = r.mos_note;
   nlohmann::json rtt = nlohmann::json::array();
   std::string loss;
   for (std::size_t i = 0; i < r.timeline_rtt_ms.size(); ++i) {
@@ -157,18 +162,21 @@ Judgement judge_media_quality(const MediaQualityResult& r, const MediaQualityPar
                                       r.clock_offset_ms ? fmt::format("{:g} ms", *r.clock_offset_ms) : "unknown"),
                           "Synchronise both clocks with NTP to measure one-way delay", ""});
   }
-  const auto& worse = r.upstream.e_model.r <= r.downstream.e_model.r ? r.upstream : r.downstream;
-  bool up_worse = &worse == &r.upstream;
-  if (r.mos < p.mos_pass)
-    j.findings.push_back(
-        {r.mos < p.mos_fail ? Severity::critical : Severity::warning, "media_quality.mos",
-         fmt::format("a {} call scores MOS {:g} (R {:g}) on {}: {} (pass at {:g}, fail below {:g})", r.codec, r.mos,
-                     r.r_factor, direction_name(up_worse), mos_inputs(worse), p.mos_pass, p.mos_fail),
-         up_worse ? kLossFix : kJitterFix, ""});
-  j.summary =
-      fmt::format("MOS {:g} (R {:g}); loss up {:g}% down {:g}%, jitter up {:g} ms down {:g} ms, RTT {}", r.mos,
-                  r.r_factor, r.upstream.loss_pct, r.downstream.loss_pct, r.upstream.jitter_ms, r.downstream.jitter_ms,
-                  r.rtt_measured ? fmt::format("{:g} ms", r.rtt_median_ms) : std::string("not measured"));
+  if (r.mos && r.r_factor && r.upstream.e_model && r.downstream.e_model) {
+    bool up_worse = r.upstream.e_model->r <= r.downstream.e_model->r;
+    const auto& worse = up_worse ? *r.upstream.e_model : *r.downstream.e_model;
+    if (*r.mos < p.mos_pass)
+      j.findings.push_back(
+          {*r.mos < p.mos_fail ? Severity::critical : Severity::warning, "media_quality.mos",
+           fmt::format("a {} call scores MOS {:g} (R {:g}) on {}: {} (pass at {:g}, fail below {:g})", r.codec, *r.mos,
+                       *r.r_factor, direction_name(up_worse), mos_inputs(worse), p.mos_pass, p.mos_fail),
+           up_worse ? kLossFix : kJitterFix, ""});
+  }
+  std::string score = r.mos && r.r_factor ? fmt::format("MOS {:g} (R {:g})", *r.mos, *r.r_factor)
+                                          : fmt::format("no MOS for {}", r.codec);
+  j.summary = fmt::format("{}; loss up {:g}% down {:g}%, jitter up {:g} ms down {:g} ms, RTT {}", score,
+                          r.upstream.loss_pct, r.downstream.loss_pct, r.upstream.jitter_ms, r.downstream.jitter_ms,
+                          r.rtt_measured ? fmt::format("{:g} ms", r.rtt_median_ms) : std::string("not measured"));
   return j;
 }
 

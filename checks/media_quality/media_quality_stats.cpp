@@ -172,7 +172,7 @@ DirectionStats direction_stats(const DirectionInput& in, int interval_us, bool s
   d.worst_200ms_loss_pct = round_to(worst_window_loss(in.lost, per(200'000)), 2);
   d.worst_5s_loss_pct = round_to(worst_window_loss(in.lost, per(5'000'000)), 2);
   d.worst_5s_jitter_ms = ms(worst_window_jitter_us(in.transit, per(5'000'000)));
-  d.e_model.burst_r = burst_ratio(series);
+  d.burst_r = burst_ratio(series);
   return d;
 }
 
@@ -285,14 +285,18 @@ MediaQualityResult analyse_stream(const StreamLog& log, const MediaCodec& codec)
 
   // E-model per direction: the direction's one-way delay (half the round
   // trip when the clocks cannot say) plus a jitter buffer of twice its jitter.
-  for (auto* dir : {&r.upstream, &r.downstream}) {
-    double delay = dir->one_way_delay_ms ? *dir->one_way_delay_ms : r.rtt_median_ms / 2;
-    dir->e_model =
-        checks::e_model(codec.ie, codec.bpl, dir->loss_pct, dir->e_model.burst_r, delay + 2 * dir->jitter_ms);
+  if (codec.impairment) {
+    for (auto* dir : {&r.upstream, &r.downstream}) {
+      double delay = dir->one_way_delay_ms ? *dir->one_way_delay_ms : r.rtt_median_ms / 2;
+      dir->e_model = checks::e_model(codec.impairment->ie, codec.impairment->bpl, dir->loss_pct, dir->burst_r,
+                                     delay + 2 * dir->jitter_ms);
+    }
+    const auto& worse = r.upstream.e_model->r <= r.downstream.e_model->r ? r.upstream : r.downstream;
+    r.r_factor = round_to(worse.e_model->r, 2);
+    r.mos = round_to(worse.e_model->mos, 2);
+  } else {
+    r.mos_note = codec.no_mos_reason;
   }
-  const auto& worse = r.upstream.e_model.r <= r.downstream.e_model.r ? r.upstream : r.downstream;
-  r.r_factor = round_to(worse.e_model.r, 2);
-  r.mos = round_to(worse.e_model.mos, 2);
 
   // Replies that stopped for good, a second or more before the end.
   if (r.replies > 0) {
@@ -306,22 +310,23 @@ MediaQualityResult analyse_stream(const StreamLog& log, const MediaCodec& codec)
       r.interrupted_at = static_cast<int>(last + 1);
   }
 
-  // The timeline, at most 500 points.
-  std::size_t step = std::max<std::size_t>(1, (n + 499) / 500);
+  // The timeline: every packet up to 500, else buckets of `step` packets
+  // with the highest RTT of each (a spike stays seen) and its losses.
+  std::size_t step = std::max<std::size_t>(1, (n + kTimelinePoints - 1) / kTimelinePoints);
   for (std::size_t s = 0; s < n; s += step) {
     std::optional<double> rtt;
-    char mark = 0;
+    bool lost_up = false, lost_down = false;
     for (std::size_t k = s; k < std::min(n, s + step); ++k) {
       const auto& p = log.packets[k];
-      if (!rtt && p.arrived_us && p.reflected_us && p.received_us)
-        rtt = ms(static_cast<double>((*p.arrived_us - p.sent_us) - (*p.reflected_us - *p.received_us)));
-      if (*u.lost[k])
-        mark = 'u';
-      else if (mark == 0 && d.lost[k] && *d.lost[k])
-        mark = 'd';
+      if (p.arrived_us && p.reflected_us && p.received_us) {
+        double v = ms(static_cast<double>((*p.arrived_us - p.sent_us) - (*p.reflected_us - *p.received_us)));
+        rtt = rtt ? std::max(*rtt, v) : v;
+      }
+      lost_up |= *u.lost[k];
+      lost_down |= d.lost[k] && *d.lost[k];
     }
     r.timeline_rtt_ms.push_back(rtt);
-    r.timeline_loss.push_back(mark);
+    r.timeline_loss.push_back(lost_up && lost_down ? 'b' : lost_up ? 'u' : lost_down ? 'd' : 0);
   }
   return r;
 }

@@ -1,6 +1,6 @@
 // media_quality's picture and samples, from the details alone: a table per
-// direction, the E-model inputs, the MOS on its scale, and a timeline (a
-// matrix of time slices: loss per direction, RTT spikes).
+// direction, the E-model inputs, the MOS on its scale, and a timeline (RTT
+// per packet as a line, loss marks per direction).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -81,48 +81,46 @@ view::Table round_trip_table(const nlohmann::json& d) {
   return t;
 }
 
-// Up to 30 time slices: a loss mark per direction, and an RTT spike (over
-// twice the median and 10 ms above it: loopback's tenths of a millisecond
-// are no spike).
-view::Matrix timeline(const nlohmann::json& d) {
-  view::Matrix m;
-  m.caption = "Timeline (left to right: the stream; red: loss in that direction, or an RTT spike)";
-  m.legend_good = "clean";
-  m.legend_bad = "loss / RTT spike";
-  m.legend_plain = "no data";
+// The round trip of every packet over the seconds of the stream (of each
+// bucket's worst packet on long streams), with a lane of loss marks per
+// direction beneath it.
+view::Series timeline(const nlohmann::json& d) {
+  view::Series s;
+  s.caption = "Timeline: RTT per packet; red marks: packets lost in that direction";
+  s.x_unit = "s";
+  s.y_unit = "ms";
+  s.y_label = "RTT";
   const auto& tl = object_at(d, "timeline");
   auto rtt = tl.find("rtt_ms");
   auto loss = tl.find("loss");
-  if (rtt == tl.end() || !rtt->is_array() || loss == tl.end() || !loss->is_string() || rtt->empty()) return m;
-  std::string marks = loss->get<std::string>();
-  std::size_t points = rtt->size(), slices = std::min<std::size_t>(30, points);
-  double median = 0;
-  if (auto r = object_at(d, "rtt_ms").find("median"); r != object_at(d, "rtt_ms").end() && r->is_number())
-    median = r->get<double>();
-  double duration = d.value("duration_s", 0.0);
-  view::Matrix::Row up{"upstream loss", {}}, down{"downstream loss", {}}, spikes{"RTT spike", {}};
-  for (std::size_t s = 0; s < slices; ++s) {
-    std::size_t a = s * points / slices, b = (s + 1) * points / slices;
-    bool u = false, dn = false, spike = false, any = false;
-    for (std::size_t k = a; k < b; ++k) {
-      char c = k < marks.size() ? marks[k] : '.';
-      u |= c == 'u';
-      dn |= c == 'd';
-      const auto& v = (*rtt)[k];
-      if (v.is_number()) {
-        any = true;
-        spike |= v.get<double>() > std::max(2 * median, median + 10);
-      }
-    }
-    bool labelled = duration > 0 && s % 5 == 0;  // every fifth slice: the strip stays readable
-    m.columns.push_back(
-        {labelled ? fmt::format("{:g}s", std::round(10 * duration * static_cast<double>(a) / points) / 10) : ""});
-    up.cells.push_back(u ? view::Tone::bad : view::Tone::good);
-    down.cells.push_back(dn ? view::Tone::bad : view::Tone::good);
-    spikes.cells.push_back(!any ? view::Tone::muted : spike ? view::Tone::bad : view::Tone::good);
+  if (rtt == tl.end() || !rtt->is_array() || rtt->empty()) return s;
+  std::string marks = loss != tl.end() && loss->is_string() ? loss->get<std::string>() : std::string();
+  const std::size_t points = rtt->size();
+  // A point stands for `step` packets (the details keep at most 500 points).
+  const double sent = std::max(0.0, d.value("packets_sent", 0.0)), duration = std::max(0.0, d.value("duration_s", 0.0));
+  const double step = sent > static_cast<double>(points) ? std::ceil(sent / static_cast<double>(points)) : 1;
+  const double packets = std::max(sent, static_cast<double>(points));
+  auto x_of = [&](std::size_t i) {
+    double at = static_cast<double>(i) * step / packets;
+    return duration > 0 ? at * duration : static_cast<double>(i);
+  };
+  s.x_min = 0;
+  s.x_max = duration > 0 ? duration : static_cast<double>(points);
+  if (duration <= 0) s.x_unit = "";
+  view::Series::Lane up{"upstream loss", {}, view::Tone::bad}, down{"downstream loss", {}, view::Tone::bad};
+  for (std::size_t i = 0; i < points; ++i) {
+    const auto& v = (*rtt)[i];
+    view::Series::Point p{x_of(i), std::nullopt};
+    if (v.is_number()) p.y = v.get<double>();
+    s.points.push_back(p);
+    char c = i < marks.size() ? marks[i] : '.';
+    if (c == 'u' || c == 'b') up.x.push_back(p.x);
+    if (c == 'd' || c == 'b') down.x.push_back(p.x);
   }
-  m.rows = {up, down, spikes};
-  return m;
+  s.lanes = {std::move(up), std::move(down)};
+  if (auto m = object_at(d, "rtt_ms").find("median"); m != object_at(d, "rtt_ms").end() && m->is_number())
+    s.lines.push_back({m->get<double>(), fmt::format("median {:g} ms", m->get<double>()), view::Tone::plain});
+  return s;
 }
 
 }  // namespace
@@ -141,14 +139,17 @@ view::View media_quality_view(const nlohmann::json& details) {
              : *mos.value >= 4.0 ? view::Tone::good
              : *mos.value >= 3.6 ? view::Tone::warn
                                  : view::Tone::bad;
-  mos.note = fmt::format("R {}", num(details, "r_factor"));
+  // A codec without published E-model constants has no MOS: say why.
+  auto note = details.find("mos_note");
+  mos.note = !mos.value && note != details.end() && note->is_string() ? note->get<std::string>()
+                                                                      : fmt::format("R {}", num(details, "r_factor"));
   v.blocks.push_back(std::move(mos));
   v.blocks.push_back(direction_table(details));
   v.blocks.push_back(round_trip_table(details));
   auto tl = timeline(details);
-  if (!tl.rows.empty()) v.blocks.push_back(std::move(tl));
-  v.shown_keys = {"upstream", "downstream", "rtt_ms", "clock", "r_factor",
-                  "mos",      "timeline",   "codec",  "dscp",  "source_port"};
+  if (!tl.points.empty()) v.blocks.push_back(std::move(tl));
+  v.shown_keys = {"upstream", "downstream", "rtt_ms", "clock",       "r_factor", "mos",
+                  "mos_note", "timeline",   "codec",  "source_port", "dscp"};
   return v;
 }
 

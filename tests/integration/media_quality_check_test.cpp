@@ -40,7 +40,7 @@ bool has_code(const CheckOutcome& o, const std::string& code) {
 
 }  // namespace
 
-TEST_CASE("a clean loopback stream of each codec: no loss either way, MOS >= 4.3, the counts add up") {
+TEST_CASE("a clean loopback stream of each codec: no loss either way, MOS >= 4.3 where scored, the counts add up") {
   test::TempDir dir;
   auto r = test::start_responder(dir, 1);
   for (const char* codec : {"g711", "opus", "video"}) {
@@ -57,7 +57,12 @@ TEST_CASE("a clean loopback stream of each codec: no loss either way, MOS >= 4.3
     CHECK(d["downstream"]["loss_pct"] == 0);
     CHECK(d["upstream"]["duplicates"] == 0);
     CHECK(d["rtt_ms"]["median"].get<double>() < 5);
-    CHECK(d["mos"].get<double>() >= 4.3);
+    if (codec == std::string("g711")) {
+      CHECK(d["mos"].get<double>() >= 4.3);
+    } else {  // no published E-model constants: no score, and the reason
+      CHECK(d["mos"].is_null());
+      CHECK(d["mos_note"].is_string());
+    }
     CHECK(d["codec"] == codec);
     CHECK(d["source_port"].get<int>() > 0);  // the ephemeral port the stream left from
     // Only the clock finding (when this machine or the responder is not synchronised) may remain.

@@ -159,8 +159,10 @@ TEST_CASE("a clean stream: no loss, 0 jitter, MOS of the round trip alone, and a
   CHECK(r.rtt_median_ms == doctest::Approx(20));
   CHECK(r.clock_offset_ms == std::optional<double>(0));
   // d = 10 ms: Id 0.24, R 92.96.
-  CHECK(r.r_factor == doctest::Approx(92.96));
-  CHECK(r.mos >= 4.3);
+  REQUIRE(r.r_factor);
+  REQUIRE(r.mos);
+  CHECK(*r.r_factor == doctest::Approx(92.96));
+  CHECK(*r.mos >= 4.3);
   auto j = judge_media_quality(r, params());
   CHECK(j.findings.empty());
   CHECK(j.summary.find("MOS") != std::string::npos);
@@ -193,7 +195,9 @@ TEST_CASE("bursts of 5 lost downstream are attributed downstream with burst leng
   CHECK(r.downstream.loss_pct == doctest::Approx(5.0));
   CHECK(r.downstream.bursts.max_burst == 5);
   CHECK(r.downstream.bursts.burst_density == doctest::Approx(100));
-  CHECK(r.downstream.e_model.burst_r > 1);
+  CHECK(r.downstream.burst_r > 1);
+  REQUIRE(r.downstream.e_model);
+  CHECK(r.downstream.e_model->burst_r == r.downstream.burst_r);
   auto j = judge_media_quality(r, params());
   auto it = std::find_if(j.findings.begin(), j.findings.end(),
                          [](const Finding& f) { return f.code == "media_quality.loss"; });
@@ -306,7 +310,7 @@ TEST_CASE("details carry exactly the contract's keys, and the view draws them") 
   auto v = media_quality_view(j);
   CHECK(v.blocks.size() == 4);
   CHECK(std::holds_alternative<view::Bar>(v.blocks[0]));
-  CHECK(std::holds_alternative<view::Matrix>(v.blocks[3]));
+  CHECK(std::holds_alternative<view::Series>(v.blocks[3]));
   auto samples = media_quality_metrics(j);
   auto loss = std::find_if(samples.begin(), samples.end(), [](const metrics::Sample& s) {
     return s.name == "callready_media_loss_ratio" && s.labels.at("direction") == "upstream";
@@ -350,4 +354,69 @@ TEST_CASE("params: codecs, DSCP defaults per codec, thresholds and bad values") 
   CHECK(!parse({{"host", "h"}, {"duration_s", 0}}).second.empty());
   CHECK(!parse({{"host", "h"}, {"mos_fail", 4.2}}).second.empty());
   CHECK(parse({{"host", "h"}, {"dscp", "ef"}}).first.dscp == 46);
+}
+
+TEST_CASE("each codec's score: G.711 by its published Ie/Bpl, opus and video without a MOS") {
+  // G.711 with PLC: ITU-T G.113 Appendix I, Ie 0, Bpl 25.1.
+  auto g = media_codec("g711");
+  REQUIRE(g);
+  REQUIRE(g->impairment);
+  CHECK(g->impairment->ie == 0);
+  CHECK(g->impairment->bpl == doctest::Approx(25.1));
+  CHECK(g->no_mos_reason.empty());
+  auto lossy_log = stream(
+      500, [](int s) { return s % 50 == 7; }, never, fixed(5000), fixed(5000));
+  // Opus and video: no published Ie/Bpl, so no R, no MOS, no e_model, and a note saying why.
+  for (const char* name : {"opus", "video"}) {
+    CAPTURE(name);
+    auto codec = media_codec(name);
+    REQUIRE(codec);
+    CHECK_FALSE(codec->impairment);
+    CHECK_FALSE(codec->no_mos_reason.empty());
+    auto r = analyse_stream(lossy_log, *codec);
+    CHECK_FALSE(r.mos);
+    CHECK_FALSE(r.r_factor);
+    CHECK_FALSE(r.upstream.e_model);
+    CHECK_FALSE(r.downstream.e_model);
+    CHECK(r.upstream.loss_pct == doctest::Approx(2.0));
+    CHECK(r.upstream.burst_r == doctest::Approx(1.0).epsilon(0.05));
+    CHECK(r.mos_note == codec->no_mos_reason);
+    nlohmann::json j = r;
+    CHECK(j["mos"].is_null());
+    CHECK(j["r_factor"].is_null());
+    CHECK(j["upstream"]["e_model"].is_null());
+    CHECK(j["mos_note"] == codec->no_mos_reason);
+    CHECK(j["upstream"]["burst_r"].is_number());
+    // Judged by the thresholds alone: 2% loss up is a critical loss finding, never a MOS finding.
+    auto p = params();
+    p.codec = *codec;
+    auto verdict = judge_media_quality(r, p);
+    CHECK(has(verdict, "media_quality.loss", Severity::critical));
+    CHECK(std::none_of(verdict.findings.begin(), verdict.findings.end(),
+                       [](const Finding& f) { return f.code == "media_quality.mos"; }));
+    CHECK(verdict.summary.find("no MOS for") != std::string::npos);
+    // A clean stream of this codec passes without a score.
+    auto clean = analyse_stream(stream(100, never, never, fixed(5000), fixed(5000)), *codec);
+    auto fine = judge_media_quality(clean, p);
+    CHECK(std::none_of(fine.findings.begin(), fine.findings.end(),
+                       [](const Finding& f) { return f.severity != Severity::info; }));
+    // The view says why there is no score; the metrics say NaN.
+    auto v = media_quality_view(j);
+    const auto* bar = std::get_if<view::Bar>(&v.blocks[0]);
+    REQUIRE(bar != nullptr);
+    CHECK_FALSE(bar->value);
+    CHECK(bar->note == codec->no_mos_reason);
+    auto samples = media_quality_metrics(j);
+    auto mos = std::find_if(samples.begin(), samples.end(),
+                            [](const metrics::Sample& s) { return s.name == "callready_media_mos"; });
+    REQUIRE(mos != samples.end());
+    CHECK(std::isnan(mos->value));
+  }
+  // The same lossy stream as G.711 is scored, with the inputs in the details.
+  auto scored = analyse_stream(lossy_log, *g);
+  REQUIRE(scored.mos);
+  nlohmann::json j = scored;
+  CHECK(j["mos"].is_number());
+  CHECK(j["upstream"]["e_model"]["bpl"] == 25.1);
+  CHECK_FALSE(j.contains("mos_note"));
 }
