@@ -235,6 +235,24 @@ asio::awaitable<std::optional<CheckError>> measure_tcp(CheckContext& ctx, const 
   co_return std::nullopt;
 }
 
+// The responder at one probed address, asked over that address's family (a
+// responder with a token answers keyed probes only from a client address that
+// said hello to its control port, and says what it serves there); the set-up
+// error when it cannot be asked or does not serve every class's port.
+asio::awaitable<std::optional<CheckError>> ask_at(CheckContext& ctx, const DscpParams& p, const ResponderStep& step,
+                                                  asio::ip::address address) {
+  net::ResponderInfo info = step.info;
+  if (address != step.address()) {
+    auto asking = ctx.responder.ask(address, p.control_port, std::nullopt, ctx.budget(Millis(3000)));
+    info = co_await std::move(asking);
+  }
+  for (const auto& cls : p.classes) {
+    const char* service = cls.shape.transport == "tcp" ? "tcp_accept" : "udp_echo";
+    if (auto setup = net::setup_error(info, service, cls.shape.port)) co_return setup;
+  }
+  co_return std::nullopt;
+}
+
 asio::awaitable<Measured<DscpResult>> measure_dscp(DscpParams p, CheckContext& ctx) {
   Measured<DscpResult> m;
   auto& out = m.result;
@@ -261,14 +279,25 @@ asio::awaitable<Measured<DscpResult>> measure_dscp(DscpParams p, CheckContext& c
                          fmt::format("{} has no {} address", p.host, p.family == "ipv6" ? "IPv6" : "IPv4")};
     co_return m;
   }
-  for (const auto& cls : p.classes) {
-    const char* service = cls.shape.transport == "tcp" ? "tcp_accept" : "udp_echo";
-    if (auto setup = net::setup_error(step.info, service, cls.shape.port)) {
-      m.error = std::move(setup);
-      co_return m;
-    }
-  }
+  // A family the responder cannot be asked over (its control port listens on
+  // IPv4 only) is left out and said so, as long as another family is tested.
+  std::vector<asio::ip::address> ready;
+  std::optional<CheckError> setup;
   for (const auto& address : targets) {
+    auto asking = ask_at(ctx, p, step, address);
+    auto failed = co_await std::move(asking);
+    if (!failed) {
+      ready.push_back(address);
+      continue;
+    }
+    out.skipped.push_back(fmt::format("{}: {}", address.is_v6() ? "ipv6" : "ipv4", failed->message));
+    if (!setup) setup = std::move(failed);
+  }
+  if (ready.empty()) {
+    m.error = std::move(setup);
+    co_return m;
+  }
+  for (const auto& address : ready) {
     for (const auto& cls : p.classes) {
       DscpClassResult c;
       c.name = cls.name;

@@ -88,7 +88,9 @@ struct DscpClassResult {
 struct DscpResult {
   std::string host;
   std::optional<TargetAddresses> unresolved;
-  std::vector<std::string> skipped;  // "ipv6: the host has no IPv6 address"
+  // A family not tested, and why: "ipv6: the host has no IPv6 address", or
+  // the set-up error of the responder asked over that family.
+  std::vector<std::string> skipped;
   std::vector<DscpClassResult> classes;
 };
 

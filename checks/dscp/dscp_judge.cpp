@@ -171,6 +171,7 @@ Judgement judge_dscp(const DscpResult& r, const DscpParams& p) {
     judge_direction(c, c.downstream, false, p.remark_severity, j);
     parts.push_back(fmt::format("{} {} {}: {}", c.name, c.transport, c.family, short_verdict(c)));
   }
+  for (const auto& skipped : r.skipped) parts.push_back("not tested: " + skipped);
   std::string summary;
   for (const auto& part : parts) summary += (summary.empty() ? "" : "; ") + part;
   j.summary = summary.empty() ? "no class tested" : summary;
