@@ -7,7 +7,8 @@
 # the responder's port as destination, downstream rules as source. Then a 10%
 # partial re-mark (`-m statistic`: nth exactly, and random), an ECN-only
 # change (`-j TOS` on the ECN bits: must read preserved), and one case
-# confirmed against tcpdump on the cloud side.
+# confirmed against tcpdump on the cloud side (AF41 re-marked upstream; in the
+# same capture the CS3 SYNs and the responder's AF41 replies).
 set -u
 . "$SOURCE_DIR/tests/lab/lib.sh"
 lab_require_root
@@ -15,7 +16,13 @@ command -v tcpdump >/dev/null || { echo "SKIP: tcpdump not installed (scripts/in
 trap lab_cleanup EXIT
 lab_up
 lab_start_dns "host-record=responder.example.test,$LAB_CLOUD_IP,$LAB_CLOUD_IP6" || exit 1
-lab_start_responder --udp-ports 8500,8600,19560 --tcp-ports 8934 || exit 1
+# The control port on both families: the check says hello over each family
+# it probes from (a responder with a token answers keyed probes only from an
+# address that did).
+RESPONDER_PORTS=(--udp-ports 8500,8600,19560 --tcp-ports 8934)
+lab_bg "$LAB_CLOUD" "$CALLREADY" respond --listen "[::]:$LAB_CONTROL_PORT" --token "$LAB_TOKEN" "${RESPONDER_PORTS[@]}"
+LAB_RESPONDER_PID=$LAB_LAST_PID
+WAIT_PID=$LAB_RESPONDER_PID lab_wait_tcp "$LAB_CLOUD_IP" "$LAB_CONTROL_PORT" || { cat "$LAB_LAST_LOG" >&2; exit 1; }
 # The IPv6 path is ready once neighbour discovery answers end to end (the
 # first packets of a fresh lab can be lost while it runs).
 wait_until 10 lab_client ping -6 -c 1 -W 1 "$LAB_CLOUD_IP6" >/dev/null || { echo "FAILED: no IPv6 path" >&2; exit 1; }
@@ -167,9 +174,10 @@ TCPDUMP_LOG=$LAB_LAST_LOG
 wait_until 5 grep -qs "listening on" "$TCPDUMP_LOG" || { echo "FAILED: tcpdump did not start" >&2; cat "$TCPDUMP_LOG" >&2; LAB_FAILED=1; }
 scan || LAB_FAILED=1
 kill -INT "$TCPDUMP_PID" 2>/dev/null
-wait_until 5 _lab_gone "$TCPDUMP_PID"
+wait "$TCPDUMP_PID" 2>/dev/null # a child: reaped here, then its capture is complete
 captured=$(tcpdump -r "$LAB_DIR/cloud.pcap" -n -v 'ip and udp and dst port 8600' 2>/dev/null | sed -n 's/.*(tos \(0x[0-9a-f]*\).*/\1/p' | sort | uniq -c | tr -s ' ')
 echo "tcpdump on the cloud side, UDP to 8600 (AF41 re-marked to AF11): TOS counts: $captured"
+echo "tcpdump's own count: $(grep -E 'captured|dropped' "$TCPDUMP_LOG" | tr '\n' ' ')"
 [ -n "$captured" ] || { ls -la "$LAB_DIR" >&2; cat "$TCPDUMP_LOG" >&2; tcpdump -r "$LAB_DIR/cloud.pcap" -n 2>&1 | head -5 >&2; }
 python3 - "$LAB_DIR/r.json" "$captured" <<'PY' && echo "ok: the capture agrees with the responder's report" || { echo "FAILED: capture vs report" >&2; LAB_FAILED=1; }
 import json, sys
@@ -188,4 +196,52 @@ v4 = [k for k in ks if k["family"] == "ipv4"][0]
 print("report (IPv4):", v4["upstream"]["received"], "capture:", captured)
 sys.exit(0 if captured == {int(v): n for v, n in v4["upstream"]["received"].items()} and captured == {10: 50} else 1)
 PY
+# The same capture, two more sides of the report: every SYN of the CS3 TCP
+# connections left the client marked CS3 (the TOS set before connect()) from
+# a source port in 5060-5080, and the responder's replies to AF41 left the
+# cloud marked AF41 (what the client then read downstream).
+tcpdump -r "$LAB_DIR/cloud.pcap" -n -v \
+  'ip and ((tcp dst port 8934 and tcp[tcpflags] & tcp-syn != 0) or udp src port 8600)' >"$LAB_DIR/cloud.txt" 2>/dev/null
+python3 - "$LAB_DIR/r.json" "$LAB_DIR/cloud.txt" <<'PY' && echo "ok: the capture shows the CS3 SYNs and the AF41 replies marked as the report says" || { echo "FAILED: SYN / reply marking vs capture" >&2; LAB_FAILED=1; }
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+syn, replies, tos = {}, {}, None
+for line in open(sys.argv[2]):
+    m = re.search(r"\(tos (0x[0-9a-f]+)", line)
+    if m:
+        tos = int(m.group(1), 16)
+        continue
+    m = re.match(r"\s+[0-9.]+\.(\d+) > [0-9.]+\.(\d+):", line)
+    if m and tos is not None:
+        sport, dport = int(m.group(1)), int(m.group(2))
+        if dport == 8934:
+            syn.setdefault(tos >> 2, []).append(sport)
+        elif sport == 8600:
+            replies[tos >> 2] = replies.get(tos >> 2, 0) + 1
+        tos = None
+checks = {c["id"]: c for c in r["checks"]}
+cs3 = [k for k in checks["tcp"]["details"]["classes"] if k["family"] == "ipv4"][0]
+af41 = [k for k in checks["udp"]["details"]["classes"] if k["name"] == "AF41" and k["family"] == "ipv4"][0]
+ports = sorted({p for ps in syn.values() for p in ps})
+print("capture: SYNs to 8934 by DSCP", {d: len(p) for d, p in syn.items()}, "from ports", ports,
+      "| report upstream", cs3["upstream"]["received"])
+print("capture: replies from 8600 by DSCP", replies, "| report downstream", af41["downstream"]["received"])
+ok = set(syn) == {24} and len(syn[24]) == 10 and cs3["upstream"]["received"] == {"24": 10}
+ok = ok and all(5060 <= p <= 5080 for p in ports) and len(ports) == 10
+ok = ok and replies == {34: 50} and af41["downstream"]["received"] == {"34": 50}
+if not ok:  # what the capture held, to tell a lossy capture from a wrong report
+    print(open(sys.argv[2]).read()[-3000:], file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+
+# A responder whose control port listens on IPv4 only cannot be asked over
+# IPv6: IPv6 is left out and the details and summary say why; IPv4 is tested.
+kill "$LAB_RESPONDER_PID"
+wait "$LAB_RESPONDER_PID" 2>/dev/null
+lab_start_responder "${RESPONDER_PORTS[@]}" || exit 1
+clear_marks
+write_profile 10 both
+scan && lab_assert "$LAB_DIR/r.json" \
+  '"error" not in c and {k["family"] for k in d["classes"]} == {"ipv4"} and len(d["skipped"]) == 1 and d["skipped"][0].startswith("ipv6: control") and "not tested: ipv6" in c["summary"]' \
+  "control port on IPv4 only: IPv6 left out, said why; IPv4 tested"
 exit $LAB_FAILED
