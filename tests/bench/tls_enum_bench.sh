@@ -9,6 +9,7 @@
 # Env: CALLREADY (binary), SOURCE_DIR; ROUNDS (default 5), PACE_MS (default 2).
 set -euo pipefail
 . "$SOURCE_DIR/tests/bench/bench_lib.sh"
+. "$SOURCE_DIR/tests/bench/tls_bench_lib.sh"
 if bench_quick; then ROUNDS=1; else ROUNDS=${ROUNDS:-5}; fi
 PACE_MS=${PACE_MS:-2}
 for p in openssl sslscan python3 bc; do command -v "$p" >/dev/null || { echo "SKIP: $p missing"; exit 77; }; done
@@ -30,60 +31,14 @@ for attempt in 1 2 3 4 5; do
 done
 [ -n "$server_pid" ] || { echo "FAIL: s_server did not start"; cat "$work/s_server.log"; exit 1; }
 
-profile() {  # $1 file, $2 extra params (JSON members, may be empty)
-  cat >"$1" <<JSON
-{"name": "tls-bench", "description": "tls enumeration bench", "variables": {},
- "checks": [{"id": "tls-bench", "kind": "tls", "category": "tls", "severity": "critical",
-   "params": {"host": "127.0.0.1", "port": $port, "server_name": "localhost", "ca_file": "$work/pki/root.pem"$2},
-   "requirement": {"text": "bench", "source": "bench"}}]}
-JSON
-}
-profile "$work/plain.json" ""
-profile "$work/paced.json" ", \"pace_ms\": $PACE_MS"
-
-now() { date +%s.%N; }
-# Prints "seconds" and leaves the suite list in $2 ("tls1.2 0xC030" lines, sorted).
-run_callready() {  # $1 profile, $2 out suites file, $3 out details file
-  local t0 t1
-  t0=$(now)
-  "$CALLREADY" scan --profile "$1" --format json --quiet --timeout 60 >"$work/report.json" || true
-  t1=$(now)
-  python3 - "$work/report.json" "$2" "$3" <<'PY'
-import json, subprocess, sys
-r = json.load(open(sys.argv[1]))
-d = r["checks"][0]["details"]
-codes = {}
-for line in subprocess.run(["openssl", "ciphers", "-V", "-stdname", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"],
-                           capture_output=True, text=True).stdout.splitlines():
-    parts = line.split()
-    codes[parts[2]] = parts[0].replace(",0x", "").upper().replace("0X", "0x")
-with open(sys.argv[2], "w") as out:
-    rows = []
-    for v, e in d["versions"].items():
-        for name in e["ciphers"]:
-            rows.append(f"{v} {codes.get(name, name)}")
-    out.write("\n".join(sorted(rows)) + "\n")
-json.dump({"connections_used": d.get("connections_used"), "order": {v: e.get("server_order") for v, e in d["versions"].items()}},
-          open(sys.argv[3], "w"))
-PY
-  echo "$t1 - $t0" | bc -l
-}
-run_sslscan() {  # $1 out suites file, remaining: extra sslscan options
-  local out=$1 t0 t1
-  shift
-  t0=$(now)
-  sslscan --no-colour --xml="$work/sslscan.xml" "$@" "127.0.0.1:$port" >/dev/null
-  t1=$(now)
-  sed -n 's/.*<cipher status="\(accepted\|preferred\)" sslversion="TLSv\(1\.[0-3]\)".* id="0x\([0-9A-Fa-f]*\)".*/tls\2 0x\3/p' \
-    "$work/sslscan.xml" | tr "a-f" "A-F" | sort >"$out"
-  echo "$t1 - $t0" | bc -l
-}
+tls_profile "$work/plain.json" 127.0.0.1 "$port" "$work/pki/root.pem"
+tls_profile "$work/paced.json" 127.0.0.1 "$port" "$work/pki/root.pem" ", \"pace_ms\": $PACE_MS"
 
 : >"$work/t_cr"; : >"$work/t_ss"; : >"$work/t_ssc"; : >"$work/t_pace"
 for i in $(seq "$ROUNDS"); do
   run_callready "$work/plain.json" "$work/cr.txt" "$work/cr.json" >>"$work/t_cr"
-  run_sslscan "$work/ss.txt" >>"$work/t_ss"
-  bench_quick || run_sslscan "$work/ssc.txt" --no-heartbleed --no-renegotiation --no-compression --no-fallback \
+  run_sslscan "127.0.0.1:$port" "$work/ss.txt" >>"$work/t_ss"
+  bench_quick || run_sslscan "127.0.0.1:$port" "$work/ssc.txt" --no-heartbleed --no-renegotiation --no-compression --no-fallback \
     --no-groups --no-check-certificate >>"$work/t_ssc"
   run_callready "$work/paced.json" "$work/crp.txt" "$work/crp.json" >>"$work/t_pace"
   diff "$work/cr.txt" "$work/ss.txt" >/dev/null || { echo "FAIL: suite sets differ (callready < > sslscan)"; diff "$work/cr.txt" "$work/ss.txt"; exit 1; }
@@ -92,7 +47,7 @@ done
 cr=$(median <"$work/t_cr"); ss=$(median <"$work/t_ss"); pace=$(median <"$work/t_pace")
 ratio=$(echo "$cr / $ss" | bc -l)
 suites=$(wc -l <"$work/cr.txt")
-conns=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["connections_used"])' "$work/cr.json")
+conns=$(connections_used "$work/cr.json")
 printf 'tls enumeration, %d rounds, %d accepted suites (identical in callready and sslscan)\n' "$ROUNDS" "$suites"
 printf '  callready tls check        median %.3f s  (%s TCP connections; whole `callready scan` process)\n' "$cr" "$conns"
 printf '  sslscan (default)          median %.3f s  ratio %.3f\n' "$ss" "$ratio"
