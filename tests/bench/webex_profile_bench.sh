@@ -220,6 +220,19 @@ print(f"ok: {site}: {len(status)} checks as expected, verdict {r['verdict']}")
 PY
 }
 
+# slowest REPORT: where a scan's time went, the five longest checks (and why a
+# silent one gave up when it did).
+slowest() {
+  python3 - "$1" <<'PY'
+import json, sys
+checks = sorted(json.load(open(sys.argv[1]))["checks"], key=lambda c: -c["duration_ms"])
+for c in checks[:5]:
+    d = c.get("details") or {}
+    why = f" wait {d['wait_ms']} ms ({d['wait_basis']})" if "wait_ms" in d else ""
+    print(f"  {c['duration_ms']:6d} ms  {c['id']}  {c['status']}{why}")
+PY
+}
+
 fail=0
 for site in healthy broken; do
   clear_scenarios
@@ -237,6 +250,7 @@ for site in healthy broken; do
     times+=("$scan_s")
     rss+=("$scan_rss")
     verdicts "$LAB_DIR/$site-$round.json" "$site" || fail=1
+    slowest "$LAB_DIR/$site-$round.json"
     if ! bench_quick; then
       run_peers
       peers+=("$peer_s")
