@@ -143,6 +143,18 @@ TEST_CASE("every class preserved both ways: a pass without findings") {
   CHECK(j.summary.find("CS3 tcp ipv6: preserved both ways") != std::string::npos);
 }
 
+TEST_CASE("a family left out is named in the summary, with why, and is no finding") {
+  DscpResult r;
+  r.host = "responder.example.test";
+  r.classes.push_back(klass("EF", 46, arrived({{46, 50}}), arrived({{46, 50}})));
+  r.skipped.push_back("ipv6: control: connect [2001:db8:2::10]:7447: Connection refused");
+  auto j = judge_dscp(r, params());
+  CHECK(j.findings.empty());
+  CHECK(
+      j.summary ==
+      "EF udp ipv4: preserved both ways; not tested: ipv6: control: connect [2001:db8:2::10]:7447: Connection refused");
+}
+
 TEST_CASE("dscp.bleached names the class and the direction") {
   DscpResult r;
   r.classes.push_back(klass("EF", 46, arrived({{0, 50}}), arrived({{46, 50}})));
