@@ -13,10 +13,12 @@
 // with probability P; in the bad state a packet is dropped and the state
 // turns good with probability R (mean burst 1/R). On SIGTERM/SIGINT it
 // releases what it holds and writes a summary line to the log:
-//   summary packets=<n> dropped=<n> delay_mean_ms=<x> jitter_rfc3550_ms=<x>
+//   summary packets=<n> dropped=<n> delay_mean_ms=<x> jitter_rfc3550_ms=<x> held_jitter_ms=<x>
 // where jitter is the RFC 3550 estimator over the added delays in release
-// order: what a receiver should see added by this box. Per packet:
-//   pkt <id> delay_us=<added> | drop <id>
+// order: what a receiver should see added by this box; held_jitter_ms the
+// same over the times packets were really held (the planned delay plus this
+// box's own wake-up latency). Per packet, in release order:
+//   pkt <id> delay_us=<added> held_us=<held> | drop <id>
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <poll.h>
@@ -47,7 +49,7 @@ volatile sig_atomic_t stopping = 0;
 void on_signal(int) { stopping = 1; }
 
 struct Held {
-  SteadyClock::time_point release;
+  SteadyClock::time_point release, arrived;
   std::uint32_t id;
   long added_us;
   bool operator>(const Held& o) const { return release > o.release; }
@@ -62,8 +64,8 @@ struct Box {
   std::priority_queue<Held, std::vector<Held>, std::greater<>> held;
   FILE* log = nullptr;
   long packets = 0, dropped = 0;
-  double delay_sum_us = 0, jitter_us = 0;
-  std::optional<long> previous_us;
+  double delay_sum_us = 0, jitter_us = 0, held_jitter_us = 0;
+  std::optional<long> previous_us, previous_held_us;
 };
 
 double uniform(Box& b) { return std::uniform_real_distribution<double>(0, 1)(b.rng); }
@@ -95,10 +97,11 @@ int on_packet(nfq_q_handle* q, nfgenmsg*, nfq_data* nfa, void* data) {
   double added_ms = b.delay_ms + (b.jitter_ms > 0 ? (uniform(b) * 2 - 1) * b.jitter_ms : 0);
   long added_us = std::lround(std::max(0.0, added_ms) * 1000);
   if (added_us == 0) {
-    if (b.log) std::fprintf(b.log, "pkt %u delay_us=0\n", id);
+    if (b.log) std::fprintf(b.log, "pkt %u delay_us=0 held_us=0\n", id);
     return nfq_set_verdict(q, id, NF_ACCEPT, 0, nullptr);
   }
-  b.held.push({SteadyClock::now() + std::chrono::microseconds(added_us), id, added_us});
+  auto now = SteadyClock::now();
+  b.held.push({now + std::chrono::microseconds(added_us), now, id, added_us});
   return 0;
 }
 
@@ -111,7 +114,11 @@ void release_due(Box& b, bool all) {
     b.delay_sum_us += static_cast<double>(h.added_us);
     if (b.previous_us) b.jitter_us += (std::fabs(static_cast<double>(h.added_us - *b.previous_us)) - b.jitter_us) / 16;
     b.previous_us = h.added_us;
-    if (b.log) std::fprintf(b.log, "pkt %u delay_us=%ld\n", h.id, h.added_us);
+    long held_us = static_cast<long>(std::chrono::duration_cast<std::chrono::microseconds>(now - h.arrived).count());
+    if (b.previous_held_us)
+      b.held_jitter_us += (std::fabs(static_cast<double>(held_us - *b.previous_held_us)) - b.held_jitter_us) / 16;
+    b.previous_held_us = held_us;
+    if (b.log) std::fprintf(b.log, "pkt %u delay_us=%ld held_us=%ld\n", h.id, h.added_us, held_us);
   }
 }
 
@@ -184,13 +191,16 @@ int main(int argc, char** argv) {
     if (FILE* f = std::fopen(ready_path.c_str(), "w")) std::fclose(f);
   alignas(8) char buf[65536];
   while (!stopping) {
-    int timeout_ms = 50;
+    // Wake at the next release to the microsecond (poll's milliseconds,
+    // rounded up, added up to 1 ms of jitter of this box's own).
+    long wait_us = 50000;
     if (!b.held.empty()) {
       auto wait = std::chrono::duration_cast<std::chrono::microseconds>(b.held.top().release - SteadyClock::now());
-      timeout_ms = static_cast<int>(std::clamp<long>((wait.count() + 999) / 1000, 0, 50));
+      wait_us = std::clamp<long>(wait.count(), 0, 50000);
     }
+    timespec timeout{0, wait_us * 1000};
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) > 0 && (p.revents & POLLIN)) {
+    if (ppoll(&p, 1, &timeout, nullptr) > 0 && (p.revents & POLLIN)) {
       // Drain what is there without blocking.
       for (int k = 0; k < 256; ++k) {
         ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -203,8 +213,10 @@ int main(int argc, char** argv) {
   release_due(b, true);
   long passed = b.packets - b.dropped;
   if (b.log) {
-    std::fprintf(b.log, "summary packets=%ld dropped=%ld delay_mean_ms=%.3f jitter_rfc3550_ms=%.3f\n", b.packets,
-                 b.dropped, passed > 0 ? b.delay_sum_us / static_cast<double>(passed) / 1000 : 0.0, b.jitter_us / 1000);
+    std::fprintf(b.log,
+                 "summary packets=%ld dropped=%ld delay_mean_ms=%.3f jitter_rfc3550_ms=%.3f held_jitter_ms=%.3f\n",
+                 b.packets, b.dropped, passed > 0 ? b.delay_sum_us / static_cast<double>(passed) / 1000 : 0.0,
+                 b.jitter_us / 1000, b.held_jitter_us / 1000);
     std::fclose(b.log);
   }
   nfq_destroy_queue(b.queue);
