@@ -18,6 +18,7 @@
 #   - bursty, not random: RFC 3611 burst density above gap density, and the
 #     finding says "in bursts".
 set -u
+# shellcheck disable=SC2034  # read by lib.sh: the namespace names, with a prefix of this test's own
 LAB_SUFFIX="h12-$$-$RANDOM"
 . "$SOURCE_DIR/tests/lab/lib.sh"
 lab_require_root

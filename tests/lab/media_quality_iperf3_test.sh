@@ -18,6 +18,7 @@
 # to the highest sequence it received, so a late last datagram would count
 # neither as received nor as lost).
 set -u
+# shellcheck disable=SC2034  # read by lib.sh: the namespace names, with a prefix of this test's own
 LAB_SUFFIX="h12-$$-$RANDOM"
 . "$SOURCE_DIR/tests/lab/lib.sh"
 lab_require_root
