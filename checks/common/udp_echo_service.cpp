@@ -93,11 +93,13 @@ void StreamSessions::expire(Clock::time_point now) {
 }
 
 UdpEchoService::UdpEchoService(asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions,
-                               ResponderLog log, std::vector<net::PortRange> ports)
+                               ResponderLog log, std::vector<net::PortRange> ports,
+                               const respond::ControlSessions* control_sessions)
     : io_(io),
       opts_(opts),
       ranges_(std::move(ports)),
       sessions_(sessions),
+      control_sessions_(control_sessions),
       log_(std::move(log)),
       limiter_(opts.max_pps),
       buffer_(echo::kMaxDatagram + 1) {}
@@ -197,6 +199,13 @@ void UdpEchoService::drain(Port& p) {
     if (!limiter_.allow(from.address(), now)) {
       ++stats_.rate_limited;
       record(SessionLog::Outcome::rate_limited, peek_session);
+      continue;
+    }
+    // With a token, only an address the control port opened a session for
+    // is answered: checked before the mac, so a spoofed flood costs no HMAC.
+    if (!opts_.token.empty() && !(control_sessions_ && control_sessions_->is_open(from.address(), now))) {
+      ++stats_.no_session;
+      record(SessionLog::Outcome::unauthenticated, 0);
       continue;
     }
     echo::Request request;
@@ -328,9 +337,9 @@ std::optional<echo::StreamView> UdpEchoService::stream_view(const echo::Request&
 std::string UdpEchoService::summary() const {
   return fmt::format(
       "{} probes answered, {} rate-limited, {} unauthenticated, {} malformed, {} deferred, {} "
-      "deferrals refused, {} streams refused",
+      "deferrals refused, {} streams refused, {} from addresses without a control session",
       stats_.answered, stats_.rate_limited, stats_.unauthenticated, stats_.malformed, stats_.deferred,
-      stats_.deferral_refused, stats_.streams_refused);
+      stats_.deferral_refused, stats_.streams_refused, stats_.no_session);
 }
 
 respond::ServiceKind udp_echo_service() {
@@ -341,7 +350,8 @@ respond::ServiceKind udp_echo_service() {
   k.sockets_per_port = 2;
   k.start = [](respond::ServiceHost& host, const std::vector<net::PortRange>& ports,
                std::string& error) -> std::unique_ptr<respond::RunningService> {
-    auto service = std::make_unique<UdpEchoService>(host.io, host.options, host.sessions, host.log, ports);
+    auto service =
+        std::make_unique<UdpEchoService>(host.io, host.options, host.sessions, host.log, ports, host.control_sessions);
     error = service->start();
     if (!error.empty()) return nullptr;
     return service;

@@ -4,7 +4,10 @@
 // multi-homed responder answers correctly, and carry what was observed: the
 // client's address and port after NAT, the TOS byte, the receive time.
 // Per-source-address token bucket (opts.max_pps); nothing is answered when
-// the token does not match.
+// the token does not match. With a token, a probe is answered only from an
+// address whose control session is open (probe/respond/control_sessions.hpp:
+// a hello that proved the token, within its lifetime): a captured keyed probe
+// replayed from any other source, or later, is dropped unanswered.
 //
 // Echo v2 (echo_probe.hpp): a reply asked to carry `reply_tos` is sent with
 // that TOS / traffic class (IP_TOS / IPV6_TCLASS ancillary data on this one
@@ -35,6 +38,7 @@
 
 #include "checks/common/echo_probe.hpp"
 #include "probe/clock.hpp"
+#include "probe/respond/control_sessions.hpp"
 #include "probe/respond/rate_limiter.hpp"
 #include "probe/respond/service.hpp"
 #include "probe/respond/session_log.hpp"
@@ -48,7 +52,7 @@ using respond::SessionLog;
 
 struct EchoStats {
   std::uint64_t answered = 0, rate_limited = 0, unauthenticated = 0, malformed = 0, send_errors = 0, deferred = 0,
-                deferral_refused = 0, streams_refused = 0;
+                deferral_refused = 0, streams_refused = 0, no_session = 0;
 };
 
 // The responder's record of each v3 stream: what arrived, in a fixed size.
@@ -96,8 +100,10 @@ class DeferralBudget {
 
 class UdpEchoService : public respond::RunningService {
  public:
+  // `control_sessions`: where the control port opened echo sessions; with a
+  // token and none (null), no probe is answered.
   UdpEchoService(boost::asio::io_context& io, const ResponderOptions& opts, SessionLog& sessions, ResponderLog log,
-                 std::vector<net::PortRange> ports);
+                 std::vector<net::PortRange> ports, const respond::ControlSessions* control_sessions);
   ~UdpEchoService() override;
   // Binds every port (IPv4, plus IPv6 when bound to the wildcard); "" or what failed.
   std::string start();
@@ -142,6 +148,7 @@ class UdpEchoService : public respond::RunningService {
   const ResponderOptions& opts_;
   std::vector<net::PortRange> ranges_;
   SessionLog& sessions_;
+  const respond::ControlSessions* control_sessions_;
   ResponderLog log_;
   RateLimiter limiter_;
   EchoStats stats_;

@@ -3,20 +3,24 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cstdint>
 #include <istream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 
+#include "probe/input_limits.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/port_ranges.hpp"
 #include "probe/net/responder_control.hpp"
@@ -67,21 +71,33 @@ std::string random_nonce() {
 bool proof_ok(const ResponderOptions& opts, const std::string& nonce, const nlohmann::json& message) {
   if (opts.token.empty()) return true;
   std::string expected = net::control_proof(opts.token, nonce);
-  std::string proof = message.value("proof", "");
-  return proof.size() == expected.size() && CRYPTO_memcmp(proof.data(), expected.data(), expected.size()) == 0;
+  auto proof = message.find("proof");
+  if (proof == message.end() || !proof->is_string()) return false;
+  const auto& given = proof->get_ref<const std::string&>();
+  return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
-nlohmann::json hello_answer(const ResponderOptions& opts, const tcp::endpoint& peer) {
-  return {{"ok", true},
-          {"version", net::kControlVersion},
-          {"token_required", !opts.token.empty()},
-          {"observed", {{"address", peer.address().to_string()}, {"port", peer.port()}}},
-          {"services", services_json(opts)},
-          {"alt_address", opts.alt_address},
-          {"max_pps", opts.max_pps},
-          {"time_us",
-           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-               .count()}};
+// The string at `key`, or "" when absent or not a string (never throws).
+std::string string_at(const nlohmann::json& message, const char* key) {
+  auto it = message.find(key);
+  return it != message.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+nlohmann::json hello_answer(const ResponderOptions& opts, const tcp::endpoint& peer,
+                            std::optional<std::chrono::seconds> session) {
+  nlohmann::json answer = {{"ok", true},
+                           {"version", net::kControlVersion},
+                           {"token_required", !opts.token.empty()},
+                           {"observed", {{"address", peer.address().to_string()}, {"port", peer.port()}}},
+                           {"services", services_json(opts)},
+                           {"alt_address", opts.alt_address},
+                           {"max_pps", opts.max_pps},
+                           {"time_us", std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count()}};
+  // How long keyed echo probes from this address are answered.
+  if (session) answer["session_s"] = session->count();
+  return answer;
 }
 
 // Hands the request to the service and waits for its reply, which may come
@@ -109,21 +125,18 @@ asio::awaitable<nlohmann::json> forward(RunningService& service, const nlohmann:
 }
 
 // {"op":"service","service":NAME,"proof":..,"request":{..}} -> {"ok":true,"reply":{..}}
-asio::awaitable<nlohmann::json> service_answer(const nlohmann::json& message, const ServiceRoutes& services,
+asio::awaitable<nlohmann::json> service_answer(const ControlRequest& request, const ServiceRoutes& services,
                                                const std::string& peer) {
-  auto request = message.find("request");
-  if (request == message.end() || !request->is_object() || !message.value("service", nlohmann::json()).is_string())
-    co_return nlohmann::json{{"ok", false}, {"error", "bad_request"}};
-  auto route = services.find(message["service"].get<std::string>());
+  auto route = services.find(request.service);
   if (route == services.end()) co_return nlohmann::json{{"ok", false}, {"error", "no_such_service"}};
-  auto reply = co_await forward(*route->second, *request, peer);
+  auto reply = co_await forward(*route->second, request.request, peer);
   if (!reply.is_object() || reply.dump().size() > kMaxServiceMessage)
     co_return nlohmann::json{{"ok", false}, {"error", "bad_reply"}};
   co_return nlohmann::json{{"ok", true}, {"reply", std::move(reply)}};
 }
 
 asio::awaitable<void> session(tcp::socket socket, const ResponderOptions& opts, ResponderLog log,
-                              const ServiceRoutes& services) {
+                              const ServiceRoutes& services, ControlSessions* sessions) {
   boost::system::error_code ec;
   auto peer = socket.remote_endpoint(ec);
   std::string nonce = random_nonce();
@@ -131,39 +144,42 @@ asio::awaitable<void> session(tcp::socket socket, const ResponderOptions& opts, 
   std::string out = greeting.dump() + "\n";
   co_await asio::async_write(socket, asio::buffer(out), asio::use_awaitable);
   // A hello is small and a service request bounded: a longer line is an error, not a memory sink.
-  asio::streambuf buf(kMaxServiceMessage + 1024);
+  asio::streambuf buf(kMaxControlLine);
   auto [read_error, n] = co_await asio::async_read_until(socket, buf, '\n', asio::as_tuple(asio::use_awaitable));
   if (read_error && read_error != asio::error::not_found) co_return;
   std::istream in(&buf);
   std::string line;
   std::getline(in, line);
-  auto message = read_error ? nlohmann::json() : nlohmann::json::parse(line, nullptr, false);
-  std::string op = message.is_object() ? message.value("op", "") : "";
+  ControlRequest request;
+  if (read_error)
+    request.error = "too_large";
+  else
+    request = read_control_request(line, opts, nonce);
   std::string where = net::format_host_port(peer.address(), peer.port());
   nlohmann::json answer;
-  if (read_error)
-    answer = {{"ok", false}, {"error", "too_large"}};
-  else if (op != "hello" && op != "service")
-    answer = {{"ok", false}, {"error", "bad_request"}};
-  else if (!proof_ok(opts, nonce, message))
-    answer = {{"ok", false}, {"error", "unauthorized"}};
-  else if (op == "hello")
-    answer = hello_answer(opts, peer);
-  else
-    answer = co_await service_answer(message, services, peer.address().to_string());
+  if (!request.accepted()) {
+    answer = {{"ok", false}, {"error", request.error}};
+  } else if (request.op == ControlRequest::Op::hello) {
+    // With a token, the hello opens this address's echo session (control_sessions.hpp).
+    std::optional<std::chrono::seconds> granted;
+    if (!opts.token.empty() && sessions)
+      granted = sessions->open(peer.address(), request.session_lifetime, Clock::now());
+    answer = hello_answer(opts, peer, granted);
+  } else {
+    answer = co_await service_answer(request, services, peer.address().to_string());
+  }
   bool ok = answer["ok"].get<bool>();
-  std::string what = op == "service" ? " service " + message.value("service", nlohmann::json("?")).dump() : " hello";
   log(ok ? "debug" : "warn",
-      "control: " + where + what + (ok ? "" : " refused: " + answer["error"].get<std::string>()));
+      "control: " + where + request.description + (ok ? "" : " refused: " + answer["error"].get<std::string>()));
   out = answer.dump() + "\n";
   co_await asio::async_write(socket, asio::buffer(out), asio::use_awaitable);
 }
 
 asio::awaitable<void> bounded_session(tcp::socket socket, const ResponderOptions& opts, ResponderLog log,
-                                      const ServiceRoutes& services) {
+                                      const ServiceRoutes& services, ControlSessions* sessions) {
   Timer timer(socket.get_executor(), std::chrono::seconds(5));
   try {
-    co_await (session(std::move(socket), opts, log, services) || timer.async_wait(asio::use_awaitable));
+    co_await (session(std::move(socket), opts, log, services, sessions) || timer.async_wait(asio::use_awaitable));
   } catch (const std::exception&) {
     // the client went away or sent garbage: nothing to answer
   }
@@ -171,9 +187,81 @@ asio::awaitable<void> bounded_session(tcp::socket socket, const ResponderOptions
 
 }  // namespace
 
+ControlRequest read_control_request(std::string_view line, const ResponderOptions& opts, const std::string& nonce) {
+  ControlRequest r;
+  if (line.size() > kMaxControlLine) {
+    r.error = "too_large";
+    return r;
+  }
+  // Bounded depth at parse time: nothing recursive (copying, dumping) meets a deeper one.
+  JsonLimits limits;
+  limits.max_depth = kMaxControlDepth;
+  auto parsed = parse_json_bounded(line, limits);
+  auto message = parsed.value ? std::move(*parsed.value) : nlohmann::json();
+  std::string op = message.is_object() ? string_at(message, "op") : "";
+  // Escaped and cut short: the log never carries raw or unbounded client bytes.
+  r.description =
+      op == "service" ? " service \"" + escape_for_message(string_at(message, "service"), 64) + "\"" : " hello";
+  if (op != "hello" && op != "service") {
+    r.error = "bad_request";
+    return r;
+  }
+  if (!proof_ok(opts, nonce, message)) {
+    r.error = "unauthorized";
+    return r;
+  }
+  if (op == "hello") {
+    if (auto asked = message.find("session_s"); asked != message.end()) {
+      // Whole seconds, at least one; more than the most is granted the most.
+      if (!asked->is_number_unsigned() || asked->get<std::uint64_t>() == 0) {
+        r.error = "bad_request";
+        return r;
+      }
+      auto most = static_cast<std::uint64_t>(ControlSessions::kMaxLifetime.count());
+      r.session_lifetime = std::chrono::seconds(std::min(asked->get<std::uint64_t>(), most));
+    }
+    return r;
+  }
+  r.op = ControlRequest::Op::service;
+  auto request = message.find("request");
+  auto service = message.find("service");
+  if (request == message.end() || !request->is_object() || service == message.end() || !service->is_string()) {
+    r.error = "bad_request";
+    return r;
+  }
+  r.service = service->get<std::string>();
+  r.request = *request;
+  return r;
+}
+
 ControlServer::ControlServer(asio::io_context& io, const ResponderOptions& opts, ResponderLog log,
-                             ServiceRoutes services)
-    : io_(io), opts_(opts), log_(std::move(log)), services_(std::move(services)), acceptor_(io) {}
+                             ServiceRoutes services, ControlSessions* sessions)
+    : io_(io),
+      opts_(opts),
+      log_(std::move(log)),
+      services_(std::move(services)),
+      sessions_(sessions),
+      acceptor_(io),
+      acceptor6_(io) {}
+
+namespace {
+
+std::string open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& where, bool v6_only) {
+  boost::system::error_code ec;
+  acceptor.open(where.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && v6_only) acceptor.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) acceptor.bind(where, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    return "control port " + net::format_host_port(where.address(), where.port()) + ": " + ec.message();
+  }
+  return {};
+}
+
+}  // namespace
 
 std::string ControlServer::start() {
   tcp::endpoint where;
@@ -182,41 +270,48 @@ std::string ControlServer::start() {
   } catch (const std::exception& e) {
     return e.what();
   }
-  boost::system::error_code ec;
-  acceptor_.open(where.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(where, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return "control port " + net::format_host_port(where.address(), where.port()) + ": " + ec.message();
+  if (auto err = open_acceptor(acceptor_, where, false); !err.empty()) return err;
+  // On the IPv4 wildcard, IPv6 too when the host has it (as the UDP echo
+  // does): a client says hello over each family it probes from, since keyed
+  // probes are answered only from an address that said hello.
+  if (where.address().is_v4() && where.address().to_v4().is_unspecified()) {
+    tcp::endpoint v6(asio::ip::address_v6::any(), acceptor_.local_endpoint().port());
+    if (auto err = open_acceptor(acceptor6_, v6, true); !err.empty())
+      log_("debug", "control: IPv6 wildcard not available, serving IPv4 only");
+  }
   // Caps per source and in total, a pause instead of a spin on EMFILE/ENFILE,
   // and a log that a flood of refused hellos cannot flood (tcp_session_guard.hpp).
   auto limits = std::make_shared<TcpConnectionLimits>(kMaxControlConnections, kMaxControlPerSource);
   auto session_log = rate_limited_log(log_, "control");
-  asio::co_spawn(
-      io_,
-      [this, limits, session_log]() -> asio::awaitable<void> {
-        // Arguments named first: GCC 12 miscompiles temporaries in a co_await-ed call.
-        std::string name = "control";
-        ConnectionHandler serve = [this, limits, session_log](std::shared_ptr<tcp::socket> sock,
-                                                              std::unique_ptr<TcpSessionGuard> guard) {
-          struct Held {  // the guard goes first, then the limits it counts in
-            std::shared_ptr<TcpConnectionLimits> limits;
-            std::unique_ptr<TcpSessionGuard> guard;
+  for (auto* acceptor : {&acceptor_, &acceptor6_}) {
+    if (!acceptor->is_open()) continue;
+    asio::co_spawn(
+        io_,
+        [this, acceptor, limits, session_log]() -> asio::awaitable<void> {
+          // Arguments named first: GCC 12 miscompiles temporaries in a co_await-ed call.
+          std::string name = "control";
+          ConnectionHandler serve = [this, limits, session_log](std::shared_ptr<tcp::socket> sock,
+                                                                std::unique_ptr<TcpSessionGuard> guard) {
+            struct Held {  // the guard goes first, then the limits it counts in
+              std::shared_ptr<TcpConnectionLimits> limits;
+              std::unique_ptr<TcpSessionGuard> guard;
+            };
+            auto held = std::make_shared<Held>(Held{limits, std::move(guard)});
+            asio::co_spawn(io_, bounded_session(std::move(*sock), opts_, session_log, services_, sessions_),
+                           [held](std::exception_ptr) {});
           };
-          auto held = std::make_shared<Held>(Held{limits, std::move(guard)});
-          asio::co_spawn(io_, bounded_session(std::move(*sock), opts_, session_log, services_),
-                         [held](std::exception_ptr) {});
-        };
-        Clock::duration idle = std::chrono::seconds(5);
-        co_await accept_connections(acceptor_, *limits, name, log_, idle, serve);
-      },
-      asio::detached);
+          Clock::duration idle = std::chrono::seconds(5);
+          co_await accept_connections(*acceptor, *limits, name, log_, idle, serve);
+        },
+        asio::detached);
+  }
   return {};
 }
 
 void ControlServer::stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
+  acceptor6_.close(ec);
 }
 
 tcp::endpoint ControlServer::local_endpoint() const {

@@ -13,6 +13,7 @@
 #include "probe/net/host_port.hpp"
 #include "probe/net/port_ranges.hpp"
 #include "probe/respond/control_server.hpp"
+#include "probe/respond/control_sessions.hpp"
 #include "probe/respond/session_log.hpp"
 #include "probe/respond/tcp_session_guard.hpp"
 
@@ -75,7 +76,8 @@ int run_responder(const ResponderOptions& options, const std::vector<ServiceKind
 
   asio::io_context io(1);
   SessionLog sessions(log, std::chrono::seconds(5));
-  ServiceHost host{io, options, sessions, log};
+  ControlSessions control_sessions;  // opened by the control port, asked by the UDP echo
+  ServiceHost host{io, options, sessions, log, &control_sessions};
   std::vector<std::unique_ptr<RunningService>> running;
   std::vector<std::string> served;
   std::map<std::string, RunningService*> routes;  // service requests on the control port
@@ -94,7 +96,7 @@ int run_responder(const ResponderOptions& options, const std::vector<ServiceKind
                                       : kind.name);
   }
   // Last: an open control port tells clients (and tests) that every service is up.
-  ControlServer control(io, options, log, routes);
+  ControlServer control(io, options, log, routes, &control_sessions);
   if (auto err = control.start(); !err.empty()) {
     log("error", "control: " + err);
     return 1;
@@ -118,6 +120,7 @@ int run_responder(const ResponderOptions& options, const std::vector<ServiceKind
       if (ec) return;
       auto now = Clock::now();
       sessions.expire(now);
+      control_sessions.expire(now);
       for (auto& service : running) service->housekeeping(now);
       arm_sweep();
     });

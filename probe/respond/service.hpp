@@ -19,6 +19,7 @@ namespace callready::respond {
 using ResponderLog = std::function<void(const std::string& level, const std::string& line)>;
 
 class SessionLog;
+class ControlSessions;
 
 // Messages at or above this level are logged (CLI: --log-level).
 enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
@@ -43,6 +44,10 @@ struct ServiceHost {
   const ResponderOptions& options;
   SessionLog& sessions;
   ResponderLog log;
+  // The addresses the control port opened an echo session for (a hello that
+  // proved the token): with a token, keyed UDP echo probes are answered only
+  // from them. Null: no control port, no keyed probe is answered.
+  const ControlSessions* control_sessions = nullptr;
 };
 
 // Delivers the answer to a service request: called once, on the responder's

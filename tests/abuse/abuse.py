@@ -14,6 +14,7 @@ killed by PID when the scenario ends, whatever happens. Exit 0 pass, 1 fail,
 """
 import hashlib
 import hmac
+import json
 import os
 import random
 import socket
@@ -96,6 +97,25 @@ def sip_request(method="OPTIONS", token=None, pad_to=0, host="127.0.0.1", port=5
     if room > 0:
         text += "X-Callready-Pad: " + "." * room + "\r\n"
     return (text + tail).encode()
+
+
+# --- the UDP echo and its control session (checks/common/echo_probe.hpp) --------
+def echo_probe(token, sequence=1, size=200, session=0xAB5E):
+    """A keyed version-1 echo probe: header, padding, HMAC-SHA256 with the token."""
+    head = b"CRPB" + bytes([1, 1]) + struct.pack(">HQIQ", 2, session, sequence, 0)
+    head += bytes(size - 32 - len(head))
+    return head + hmac.new(token.encode(), head, hashlib.sha256).digest()
+
+
+def control_hello(port, token, source="127.0.0.1"):
+    """A hello proving the token, from `source`: opens that address's echo session."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2, source_address=(source, 0)) as c:
+        f = c.makefile("rwb")
+        nonce = json.loads(f.readline())["nonce"]
+        proof = hmac.new(token.encode(), nonce.encode(), hashlib.sha256).hexdigest()
+        f.write((json.dumps({"op": "hello", "proof": proof}) + "\n").encode())
+        f.flush()
+        return json.loads(f.readline())
 
 
 # --- the responder ------------------------------------------------------------
@@ -207,12 +227,14 @@ def amplification():
             ("sip", "REGISTER, authenticated, padded"): sip_request("REGISTER", token=TOKEN, pad_to=1280),
             ("sip", "INVITE, authenticated, padded"): sip_request("INVITE", token=TOKEN, pad_to=1280),
             ("udp_echo", "junk"): os.urandom(200),
+            ("udp_echo", "keyed, no control session yet"): echo_probe(TOKEN, 1),
         }
         ports = {"stun": r.stun, "sip": r.sip, "udp_echo": r.udp}
         print(f"{'service':9} {'input class':40} {'in':>6} {'out':>6} ratio")
         answered = set()
-        for (service, name), payload in classes.items():
-            s = udp_socket()
+
+        def measure(service, name, payload, source="127.0.0.1"):
+            s = udp_socket(source)
             sent = received = 0
             for _ in range(3):
                 got = exchange(s, payload, ports[service], 0.1)
@@ -224,12 +246,22 @@ def amplification():
             check(f"{service} {name}: bytes out / bytes in <= 1.0", ratio <= 1.0, f"{ratio:.2f}")
             if received:
                 answered.add((service, name))
+
+        for (service, name), payload in classes.items():
+            measure(service, name, payload)
+        # A keyed echo probe: answered once 127.0.0.1's hello opened its
+        # session; the same bytes from another source (a spoofed victim) are not.
+        check("a hello with the token opens an echo session", control_hello(r.control, TOKEN).get("ok") is True)
+        keyed = echo_probe(TOKEN, 2)
+        measure("udp_echo", "keyed, control session open", keyed)
+        measure("udp_echo", "keyed, replayed from another source", keyed, "127.0.0.3")
         # The table means something only if the legitimate classes were answered.
         for key in [("stun", "binding, authenticated, padded"), ("stun", "CHANGE-REQUEST, authenticated, padded"),
-                    ("sip", "OPTIONS, authenticated, padded"), ("sip", "INVITE, authenticated, padded")]:
+                    ("sip", "OPTIONS, authenticated, padded"), ("sip", "INVITE, authenticated, padded"),
+                    ("udp_echo", "keyed, control session open")]:
             check(f"{key[0]} {key[1]} is answered", key in answered)
-        for key in classes:
-            if "unauthenticated" in key[1] or key[1] == "junk":
+        for key in list(classes) + [("udp_echo", "keyed, replayed from another source")]:
+            if "unauthenticated" in key[1] or key[1] == "junk" or key[0] == "udp_echo":
                 check(f"{key[0]} {key[1]} gets silence", key not in answered)
     finally:
         r.stop()

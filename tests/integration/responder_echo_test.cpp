@@ -2,13 +2,19 @@
 // client: replies and their observations, authentication, no amplification,
 // ICMP for closed ports, the control protocol, TCP accept, rate limit,
 // session logging and clean shutdown; echo v2 (reply_tos, reply_delay_ms)
-// over UDP and RFC 4571-framed over TCP, IPv4 and IPv6.
+// over UDP and RFC 4571-framed over TCP, IPv4 and IPv6; with a token, keyed
+// UDP probes answered only from an address whose control hello opened its
+// session, within the session's lifetime (127.0.0.2 plays the other source).
 #include <doctest/doctest.h>
 #include <openssl/rand.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <sstream>
@@ -16,6 +22,7 @@
 #include "checks/common/echo_client.hpp"
 #include "checks/common/udp_echo_service.hpp"
 #include "checks/tcp/tcp_accept_service.hpp"
+#include "probe/net/host_port.hpp"
 #include "probe/net/responder_control.hpp"
 #include "tests/integration/responder_support.hpp"
 #include "tests/support/skip.hpp"
@@ -44,6 +51,50 @@ checks::EchoExchange probe(unsigned short port, std::string token, std::size_t s
   return run_io(io, checks::echo_once(io.get_executor(), loopback(port), opts, req, timeout));
 }
 
+// Says hello on the control port at `control_host` from `source` (an address
+// of this host; "" lets the kernel pick), proving `token`, and returns the
+// answer: what a scan's first cooperative check does, which opens the echo
+// session of the source address. `extra` goes into the hello.
+json open_session(const std::string& control_host, unsigned short control, const std::string& token,
+                  const std::string& source = "", json extra = json::object()) {
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  asio::ip::tcp::endpoint to(asio::ip::make_address(control_host), control);
+  s.open(to.protocol());
+  if (!source.empty()) s.bind({asio::ip::make_address(source), 0});
+  s.connect(to);
+  asio::streambuf buf;
+  asio::read_until(s, buf, '\n');
+  std::istream in(&buf);
+  std::string line;
+  std::getline(in, line);
+  json hello = extra;
+  hello["op"] = "hello";
+  hello["proof"] = net::control_proof(token, json::parse(line).value("nonce", ""));
+  asio::write(s, asio::buffer(hello.dump() + "\n"));
+  asio::read_until(s, buf, '\n');
+  std::getline(in, line);
+  return json::parse(line);
+}
+
+// Sends `bytes` from `source` (an address of this host) to `to` and says
+// whether anything came back within `wait`: a captured probe, replayed as is.
+bool answered_from(const std::string& source, const udp::endpoint& to, const std::vector<std::uint8_t>& bytes,
+                   std::chrono::milliseconds wait = 300ms) {
+  asio::io_context io;
+  udp::socket s(io, udp::endpoint(asio::ip::make_address(source), 0));
+  s.send_to(asio::buffer(bytes), to);
+  pollfd readable{s.native_handle(), POLLIN, 0};
+  if (::poll(&readable, 1, static_cast<int>(wait.count())) != 1) return false;
+  std::uint8_t reply[2048];
+  return ::recv(s.native_handle(), reply, sizeof reply, MSG_DONTWAIT) > 0;
+}
+
+bool answered_from(const std::string& source, unsigned short port, const std::vector<std::uint8_t>& bytes,
+                   std::chrono::milliseconds wait = 300ms) {
+  return answered_from(source, loopback(port), bytes, wait);
+}
+
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
@@ -55,6 +106,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 TEST_CASE("the responder echoes authenticated probes with what it observed") {
   TempDir dir;
   auto r = start_responder(dir, 10, {"--token", "s3cret", "--tcp-ports", std::to_string(free_port())});
+  REQUIRE(open_session("127.0.0.1", r.control, "s3cret").value("ok", false));
 
   auto ok = probe(r.udp_first + 9, "s3cret", 300);
   REQUIRE(ok.event);
@@ -225,13 +277,13 @@ V2Responder start_v2(const TempDir& dir, const std::string& bind, std::vector<st
   r.log_file = dir.file("responder-v2-" + std::to_string(r.control) + ".log");
   std::vector<std::string> argv = {
       CALLREADY_BINARY, "respond",
-      "--listen",       "127.0.0.1:" + std::to_string(r.control),
+      "--listen",       net::format_host_port(asio::ip::make_address(bind), r.control),
       "--bind",         bind,
       "--udp-ports",    std::to_string(r.udp_first) + "-" + std::to_string(r.udp_first + 1),
       "--tcp-ports",    std::to_string(r.tcp_port)};
   argv.insert(argv.end(), extra.begin(), extra.end());
   r.process = std::make_unique<ChildProcess>(argv, r.log_file);
-  if (!wait_for_tcp("127.0.0.1", r.control, std::chrono::seconds(10))) {
+  if (!wait_for_tcp(bind, r.control, std::chrono::seconds(10))) {
     INFO("responder log: " << r.process->log());
     FAIL("the responder did not open its control port");
   }
@@ -321,6 +373,7 @@ TEST_CASE("echo v2 over UDP: the reply is marked as asked, IPv4 and IPv6") {
   for (std::string bind : {"127.0.0.1", "::1"}) {
     CAPTURE(bind);
     auto r = start_v2(dir, bind, {"--token", "s3cret"});
+    REQUIRE(open_session(bind, r.control, "s3cret").value("ok", false));  // over the probes' family
     udp::endpoint to(asio::ip::make_address(bind), r.udp_first);
     for (int reply_tos : {0xb8, 0x88, 0x60, 0x00}) {
       CAPTURE(reply_tos);
@@ -351,6 +404,7 @@ TEST_CASE("echo v2 over UDP: the reply is marked as asked, IPv4 and IPv6") {
 TEST_CASE("echo v2 over UDP: a deferred reply comes once, after the delay, to the same source") {
   TempDir dir;
   auto r = start_v2(dir, "127.0.0.1", {"--token", "s3cret"});
+  REQUIRE(open_session("127.0.0.1", r.control, "s3cret").value("ok", false));
   asio::io_context io;
   checks::EchoSocket socket(io.get_executor());
   checks::EchoSocketOptions opts;
@@ -531,4 +585,92 @@ TEST_CASE("echo over TCP: bad frames, wrong tokens and v1 requests") {
     CHECK(served);
   }
   CHECK(r.process->stop() == 0);
+}
+
+// ---- keyed probes and the control session ----
+
+namespace {
+
+std::vector<std::uint8_t> keyed_probe(const std::string& token, std::uint32_t sequence) {
+  auto req = fresh_request(sequence);
+  return checks::echo::encode_request(req, token);
+}
+
+}  // namespace
+
+TEST_CASE("a keyed probe is answered only from the address whose control hello opened its session") {
+  TempDir dir;
+  auto r = start_responder(dir, 2, {"--token", "s3cret"});
+  auto captured = keyed_probe("s3cret", 1);
+  CHECK_FALSE(answered_from("127.0.0.1", r.udp_first, captured));  // no hello yet: no session
+  auto hello = open_session("127.0.0.1", r.control, "s3cret", "127.0.0.1");
+  REQUIRE(hello.value("ok", false));
+  CHECK(hello["session_s"] == 3900);
+  CHECK(answered_from("127.0.0.1", r.udp_first, captured));
+  // The same bytes replayed from another source (a spoofed victim) get nothing.
+  CHECK_FALSE(answered_from("127.0.0.2", r.udp_first, captured));
+  CHECK_FALSE(answered_from("127.0.0.2", r.udp_first + 1, keyed_probe("s3cret", 2)));
+  // A hello that fails the proof opens nothing.
+  auto guessed = open_session("127.0.0.1", r.control, "guess", "127.0.0.2");
+  CHECK(guessed.value("error", "") == "unauthorized");
+  CHECK_FALSE(answered_from("127.0.0.2", r.udp_first, captured));
+  // Once that address says hello itself, it is answered too.
+  REQUIRE(open_session("127.0.0.1", r.control, "s3cret", "127.0.0.2").value("ok", false));
+  CHECK(answered_from("127.0.0.2", r.udp_first, captured));
+  CHECK(r.process->stop() == 0);
+  CHECK(read_file(r.log_file).find("4 from addresses without a control session") != std::string::npos);
+}
+
+TEST_CASE("a keyed probe after its session's lifetime is not answered") {
+  TempDir dir;
+  auto r = start_responder(dir, 1, {"--token", "s3cret"});
+  auto opened_at = Clock::now();
+  auto hello = open_session("127.0.0.1", r.control, "s3cret", "127.0.0.1", {{"session_s", 1}});
+  REQUIRE(hello.value("ok", false));
+  CHECK(hello["session_s"] == 1);
+  CHECK(answered_from("127.0.0.1", r.udp_first, keyed_probe("s3cret", 1)));
+  // Probe until the session ends (bounded): answered for its second, then never.
+  bool ended = false;
+  std::uint32_t sequence = 2;
+  while (!ended && Clock::now() - opened_at < 5s)
+    ended = !answered_from("127.0.0.1", r.udp_first, keyed_probe("s3cret", sequence++), 100ms);
+  REQUIRE(ended);
+  CHECK(Clock::now() - opened_at >= 1s);
+  CHECK_FALSE(answered_from("127.0.0.1", r.udp_first, keyed_probe("s3cret", sequence++)));
+  // A new hello opens a new session.
+  REQUIRE(open_session("127.0.0.1", r.control, "s3cret", "127.0.0.1").value("ok", false));
+  CHECK(answered_from("127.0.0.1", r.udp_first, keyed_probe("s3cret", sequence++)));
+  CHECK(r.process->stop() == 0);
+}
+
+TEST_CASE("without a token the responder answers every source, no hello needed") {
+  TempDir dir;
+  auto r = start_responder(dir, 1);
+  CHECK(answered_from("127.0.0.2", r.udp_first, keyed_probe("", 1)));
+  CHECK(answered_from("127.0.0.1", r.udp_first, keyed_probe("", 2)));
+  auto hello = open_session("127.0.0.1", r.control, "");
+  REQUIRE(hello.value("ok", false));
+  CHECK_FALSE(hello.contains("session_s"));
+  CHECK(r.process->stop() == 0);
+}
+
+TEST_CASE("on the IPv4 wildcard the control port also listens on IPv6, where a hello opens the IPv6 session") {
+  TempDir dir;
+  unsigned short control = free_port();
+  unsigned short udp = free_udp_block(1);
+  std::vector<std::string> argv = {CALLREADY_BINARY, "respond", "--listen",    "0.0.0.0:" + std::to_string(control),
+                                   "--bind",         "::1",     "--udp-ports", std::to_string(udp),
+                                   "--token",        "s3cret"};
+  ChildProcess process(argv, dir.file("responder-wildcard.log"));
+  REQUIRE(wait_for_tcp("::1", control, std::chrono::seconds(10)));
+  udp::endpoint to(asio::ip::make_address("::1"), udp);
+  auto probe6 = [&](std::uint32_t sequence) { return answered_from("::1", to, keyed_probe("s3cret", sequence)); };
+  // A hello over IPv4 opens 127.0.0.1's session, not ::1's.
+  REQUIRE(open_session("127.0.0.1", control, "s3cret").value("ok", false));
+  CHECK_FALSE(probe6(1));
+  auto hello = open_session("::1", control, "s3cret");
+  REQUIRE(hello.value("ok", false));
+  CHECK(hello["observed"]["address"] == "::1");
+  CHECK(probe6(2));
+  CHECK(process.stop() == 0);
 }
