@@ -17,7 +17,10 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 for p in openssl python3; do command -v "$p" >/dev/null || { echo "SKIP: $p missing"; exit 77; }; done
 tmp=$(mktemp -d)
 nginx_pid=
+testssl_pids=()
 cleanup() {
+  local p
+  for p in "${testssl_pids[@]}"; do kill "$p" 2>/dev/null; done
   [ -n "$nginx_pid" ] && { kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; }
   rm -rf "$tmp"
 }
@@ -76,11 +79,16 @@ JSON
 "$CALLREADY" scan --profile "$tmp/profile.json" --format json --quiet --timeout 60 >"$tmp/report.json"
 [ -s "$tmp/report.json" ] || { echo "FAIL: callready wrote no report"; exit 1; }
 
-# testssl.sh's server preferences (-P) of both servers, as JSON.
+# testssl.sh's server preferences (-P) of both servers, as JSON; both at
+# once (each spends most of its time in its own shell and openssl processes).
 for which in ordered unordered; do
   [ $which = ordered ] && port=$ordered_port || port=$unordered_port
   timeout 120 "$testssl" --quiet --color 0 --warnings off --nodns none -P --jsonfile "$tmp/testssl-$which.json" \
-    "127.0.0.1:$port" >"$tmp/testssl-$which.out" 2>&1
+    "127.0.0.1:$port" >"$tmp/testssl-$which.out" 2>&1 &
+  testssl_pids+=($!)
+done
+wait "${testssl_pids[@]}"
+for which in ordered unordered; do
   [ -s "$tmp/testssl-$which.json" ] || { echo "FAIL: testssl.sh gave no JSON for $which"; cat "$tmp/testssl-$which.out"; exit 1; }
 done
 
