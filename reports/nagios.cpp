@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace callready {
@@ -87,11 +88,24 @@ const char* status_word(Status s) {
   return "UNKNOWN";
 }
 
+// The guidelines allow a value of [-0-9.] only: "2e-05" (what the shortest
+// form gives a 20 us lookup) becomes "0.00002", with the same digits.
+std::string plain_number(double value) {
+  auto text = fmt::format("{}", value);
+  auto e = text.find('e');
+  if (e == std::string::npos) return text;
+  auto mantissa = text.substr(0, e);
+  int exponent = std::stoi(text.substr(e + 1));
+  int digits =
+      static_cast<int>(std::count_if(mantissa.begin(), mantissa.end(), [](char c) { return c >= '0' && c <= '9'; }));
+  return fmt::format("{:.{}f}", value, std::max(0, digits - 1 - exponent));
+}
+
 }  // namespace
 
 std::string nagios_perfdata(const std::string& label, double value, const std::string& unit, const std::string& min,
                             const std::string& max) {
-  std::string shown = std::isfinite(value) ? fmt::format("{}{}", value, unit) : std::string("U");
+  std::string shown = std::isfinite(value) ? plain_number(value) + unit : std::string("U");
   auto item = fmt::format("{}={};;;{};{}", quote_label(label), shown, min, max);
   while (item.back() == ';') item.pop_back();  // trailing empty fields may be dropped
   return item;

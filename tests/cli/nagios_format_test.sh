@@ -42,7 +42,15 @@ check "ready status line" 'head -1 "$EXP_DIR/ok.txt" | grep -Eq "^CALLREADY OK -
 check "one line per check" '[ "$(wc -l <"$EXP_DIR/ok.txt")" = 3 ] && sed -n 2p "$EXP_DIR/ok.txt" | grep -q "^OK dns-a (dns, "'
 perf=$(parse_perf "$EXP_DIR/ok.txt")
 check "Monitoring::Plugin parses every perfdata item ($perf)" '[ -n "$perf" ]'
-check "score and the TCP connect time in seconds" 'echo "$perf" | grep -q " score=100 " && echo "$perf" | grep -Eq "tcp-sbc_tcp_connect=[0-9.e-]+s( |$)"'
+# The guidelines' value class is [-0-9.]: a loopback DNS lookup of tens of
+# microseconds must not print as 4.2e-05.
+plain_values() {
+  local values
+  values=$(head -1 "$1" | sed 's/^[^|]*| //' | grep -oE "'=[^; ]*")
+  [ -n "$values" ] && ! grep -vqE "^'=(U|-?[0-9.]+[a-zA-Z%]*)$" <<<"$values"
+}
+check "every perfdata value is U or of the class [-0-9.] (no exponent)" 'plain_values "$EXP_DIR/ok.txt"'
+check "score and the TCP connect time in seconds" 'echo "$perf" | grep -q " score=100 " && echo "$perf" | grep -Eq "tcp-sbc_tcp_connect=[0-9.]+s( |$)"'
 
 # Not ready: the TCP port refuses (a port nothing listens on), exit 2, CRITICAL, the failing check named, U for the connect time.
 closed=$(free_tcp_port)
@@ -53,6 +61,7 @@ check "not ready exits 2" '[ $rc = 2 ]'
 check "critical status line names the failed check" 'head -1 "$EXP_DIR/crit.txt" | grep -Eq "^CALLREADY CRITICAL - 1 of 2 checks failed: tcp-sbc \| "'
 perf=$(parse_perf "$EXP_DIR/crit.txt")
 check "U for a time not measured ($perf)" 'echo "$perf" | grep -q " U:tcp-sbc_tcp_connect" && echo "$perf" | grep -q "tcp-sbc_tcp_connected=0"'
+check "no exponent in the critical run's perfdata either" 'plain_values "$EXP_DIR/crit.txt"'
 check "the failed check's line" 'grep -q "^CRITICAL tcp-sbc (tcp, " "$EXP_DIR/crit.txt"'
 
 # Unknown: a usage error exits 3.

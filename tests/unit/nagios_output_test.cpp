@@ -23,7 +23,8 @@ CheckRecord record(std::string id, Status status, std::string summary = "s") {
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 // 'label'=value[UOM];[warn];[crit];[min];[max] (trailing empty fields may be left out)
-const std::regex kPerfItem(R"re('([^'=]|'')+'=(U|-?[0-9.]+(e-?[0-9]+)?(s|ms|us|%|B|KB|MB|TB|c)?)(;[^; ]*){0,4})re");
+// The value is of the class [-0-9.] (no exponent), or U.
+const std::regex kPerfItem(R"re('([^'=]|'')+'=(U|-?[0-9.]+(s|ms|us|%|B|KB|MB|TB|c)?)(;[^; ]*){0,4})re");
 
 }  // namespace
 
@@ -58,18 +59,26 @@ TEST_CASE("perfdata: base units, U when not measured, labels quoted, every item 
   CHECK(nagios_perfdata("x", metrics::not_measured, "s", "0", "") == "'x'=U;;;0");
   CHECK(nagios_perfdata("it's", 1, "", "0", "1") == "'it''s'=1;;;0;1");
   CHECK(nagios_perfdata("a=b", 1500, "B", "0", "") == "'ab'=1500B;;;0");
+  // Values in the guidelines' class [-0-9.]: never an exponent, the same digits.
+  CHECK(nagios_perfdata("dns", 2e-05, "s", "0", "") == "'dns'=0.00002s;;;0");
+  CHECK(nagios_perfdata("dns", 1.2345e-05, "s", "0", "") == "'dns'=0.000012345s;;;0");
+  CHECK(nagios_perfdata("offset", -3.5e-07, "s", "", "") == "'offset'=-0.00000035s");
+  CHECK(nagios_perfdata("big", 1.5e21, "", "0", "") == "'big'=1500000000000000000000;;;0");
+  CHECK(nagios_perfdata("small", 0.0001, "s", "0", "") == "'small'=0.0001s;;;0");
   Report r;
   r.verdict = Verdict::not_ready;
   r.checks = {record("tcp-8934", Status::pass)};
   MetricsOf metrics = [](const CheckRecord&) {
     return metrics::Samples{{"callready_tcp_connect_seconds", "h", "s", {}, 0.023},
+                            {"callready_dns_lookup_seconds", "h", "s", {}, 4.2e-05},
                             {"callready_tls_version_supported", "h", "", {{"version", "tls1.3"}}, 1},
                             {"callready_path_mtu_bytes", "h", "B", {}, metrics::not_measured}};
   };
   auto line = first_line(render_nagios(r, metrics));
   auto perf = line.substr(line.find(" | ") + 3);
   CHECK(perf ==
-        "'score'=0;;;0;100 'tcp-8934_tcp_connect'=0.023s;;;0 'tcp-8934_tls_version_supported_tls1.3'=1;;;0 "
+        "'score'=0;;;0;100 'tcp-8934_tcp_connect'=0.023s;;;0 'tcp-8934_dns_lookup'=0.000042s;;;0 "
+        "'tcp-8934_tls_version_supported_tls1.3'=1;;;0 "
         "'tcp-8934_path_mtu'=U;;;0");
   std::istringstream items(perf);
   for (std::string item; items >> item;) CHECK_MESSAGE(std::regex_match(item, kPerfItem), item);
