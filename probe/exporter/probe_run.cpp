@@ -124,17 +124,17 @@ ProbeAnswer run_probe(const Module& module, const Plan& plan, Millis budget, con
   auto started = std::chrono::system_clock::now();
   auto run = run_plan(inline_plan, engine_options(settings, budget));
   auto finished = std::chrono::system_clock::now();
+  // Only a background result carries its time: an inline one was measured
+  // by this scrape, whose timestamp Prometheus already keeps (one series
+  // per check less in every answer).
   ProbeAnswer answer{assemble_report(inline_plan, std::move(run), started, finished), {}};
-  for (const auto& c : answer.report.checks) answer.last_run[c.id] = unix_now();
   if (background_plan.checks.empty()) return answer;
 
   auto last =
       background.last_and_schedule(background_key(background_plan), module.interval,
                                    [background_plan, settings] { return run_background(background_plan, settings); });
   for (auto& c : answer.report.checks) {
-    if (!module.background.count(c.id)) continue;
-    answer.last_run.erase(c.id);
-    if (!last) continue;
+    if (!module.background.count(c.id) || !last) continue;
     for (const auto& r : last->records)
       if (r.id == c.id && r.status != Status::skipped) {
         c = r;

@@ -51,7 +51,7 @@ class BackgroundResults {
 
 struct ProbeAnswer {
   Report report;
-  std::map<std::string, double> last_run;  // check id -> Unix time its result was measured
+  std::map<std::string, double> last_run;  // background check id -> Unix time its served result was measured
 };
 
 // Runs the inline checks now (overall deadline `budget`) and merges the background ones' last results.
