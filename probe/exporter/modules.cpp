@@ -13,13 +13,19 @@ namespace callready::exporter {
 
 namespace {
 
+bool has_variable(const Profile& p, const std::string& name) {
+  return std::any_of(p.variables.begin(), p.variables.end(), [&](const auto& v) { return v.name == name; });
+}
+
+// `target`, else `responder`, else the first variable (by name) that has no
+// default: every profile that needs a value can be probed.
 std::string target_variable_of(const Profile& p) {
-  auto has = [&](const char* name) {
-    return std::any_of(p.variables.begin(), p.variables.end(), [&](const auto& v) { return v.name == name; });
-  };
-  if (has("target")) return "target";
-  if (has("responder")) return "responder";
-  return {};
+  for (const char* name : {"target", "responder"})
+    if (has_variable(p, name)) return name;
+  std::vector<std::string> required;
+  for (const auto& v : p.variables)
+    if (!v.default_value) required.push_back(v.name);
+  return required.empty() ? std::string() : *std::min_element(required.begin(), required.end());
 }
 
 // The long checks: listed ones (each must exist), and any whose timeout a scrape cannot wait for.
@@ -74,8 +80,8 @@ ModuleFile parse_module_file(const std::string& text, const std::string& origin)
     return out;
   }
   for (const auto& [key, value] : j.items())
-    if (key != "profile" && key != "background")
-      out.errors.push_back(fmt::format("{}: {}: unknown key (profile, background)", origin, key));
+    if (key != "profile" && key != "background" && key != "target_variable")
+      out.errors.push_back(fmt::format("{}: {}: unknown key (profile, background, target_variable)", origin, key));
   const auto& p = j["profile"];
   if (p.is_string())
     out.module = module_of(load_profile(p.get<std::string>()), out.errors);
@@ -102,6 +108,16 @@ ModuleFile parse_module_file(const std::string& text, const std::string& origin)
           out.module->interval = std::chrono::seconds(s.get<long long>());
       }
     }
+  }
+  if (j.contains("target_variable")) {
+    const auto& t = j["target_variable"];
+    if (!t.is_string())
+      out.errors.push_back(fmt::format("{}: target_variable: expected a variable name", origin));
+    else if (out.module && !has_variable(out.module->profile, t.get<std::string>()))
+      out.errors.push_back(fmt::format("{}: target_variable: profile \"{}\" has no variable \"{}\"", origin,
+                                       out.module->profile.name, t.get<std::string>()));
+    else if (out.module)
+      out.module->target_variable = t.get<std::string>();
   }
   if (out.module) mark_background(*out.module, listed, origin, out.errors);
   if (!out.errors.empty()) out.module.reset();

@@ -2,9 +2,10 @@
 // The exporter's modules: every built-in profile by name, plus the profile
 // files of --modules DIR (a file may override a built-in of the same name).
 // A module file is either a profile, or a profile with a background
-// schedule for its long checks:
+// schedule for its long checks and/or the variable `target` fills:
 //   {"profile": {...a profile...} | "built-in-name",
-//    "background": {"checks": ["nat-udp"], "interval_s": 900}}
+//    "background": {"checks": ["nat-udp"], "interval_s": 900},
+//    "target_variable": "xsp_host"}
 // Loading validates everything first; a set with any error is not used.
 #include <chrono>
 #include <map>
@@ -19,8 +20,10 @@ namespace callready::exporter {
 
 struct Module {
   Profile profile;
-  std::string origin;           // file path or "built-in"
-  std::string target_variable;  // "target" if the profile has one, else "responder", else empty
+  std::string origin;  // file path or "built-in"
+  // The module file's target_variable; else "target" if the profile has one, else
+  // "responder", else the first variable by name without a default; else empty.
+  std::string target_variable;
   // Checks that never run inside a scrape: listed in the file, or with a
   // timeout longer than a scrape could wait.
   std::set<std::string> background;

@@ -201,6 +201,14 @@ const char* kIndex =
     "POST /-/reload     reload --modules (SIGHUP does the same)\n"
     "GET  /-/healthy    200 while running\n";
 
+// The routes, then each module with the variable `target` fills and its origin.
+std::string index_page(App& app) {
+  std::string out = std::string(kIndex) + "\nModules (target fills):\n";
+  for (const auto& [name, m] : app.current_modules()->modules)
+    out += fmt::format("  {:<24} {:<14} {}\n", name, m->target_variable.empty() ? "-" : m->target_variable, m->origin);
+  return out;
+}
+
 // Which handler a path is, for the request counter (bounded: unknown paths are "other").
 std::string handler_of(const std::string& path) {
   for (const char* known : {"/probe", "/metrics", "/-/reload", "/-/healthy", "/-/ready", "/"})
@@ -225,7 +233,7 @@ asio::awaitable<Response> route(App& app, const Request& req, std::string& handl
   if (handler == "/probe") co_return co_await handle_probe(app, target, req);
   if (handler == "/metrics") co_return handle_metrics(app);
   if (handler == "/-/healthy" || handler == "/-/ready") co_return text_response(200, "OK\n");
-  if (handler == "/") co_return text_response(200, kIndex);
+  if (handler == "/") co_return text_response(200, index_page(app));
   co_return text_response(404, fmt::format("no such path: {} (see /)\n", target.path));
 }
 

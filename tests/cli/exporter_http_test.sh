@@ -22,6 +22,7 @@ get() { curl -s -o "$EXP_DIR/body" -w '%{http_code}' "$@"; }
 code=$(get -H 'X-Prometheus-Scrape-Timeout-Seconds: 5' "$EXP_URL/probe?module=site-basic&target=sbc.site.test")
 check "/probe answers 200" '[ "$code" = 200 ]'
 check "probe_success 1 and a per-check series" 'grep -qx "probe_success 1" "$EXP_DIR/body" && grep -q "^callready_check_status{check=\"tcp-sbc\",kind=\"tcp\",category=\"signaling\",status=\"pass\"} 1$" "$EXP_DIR/body"'
+check "an inline check has no last-run timestamp (the scrape's own time is its time)" '! grep -q "^callready_check_last_run_timestamp_seconds" "$EXP_DIR/body"'
 check "promtool check metrics is clean on /probe" 'promtool check metrics <"$EXP_DIR/body"'
 code=$(get "$EXP_URL/probe?module=site-basic&target=sbc.site.test&set.port=$(free_tcp_port)")
 check "set.<var> fills a variable (a closed port: probe_success 0, reason tcp.refused)" '[ "$code" = 200 ] && grep -qx "probe_success 0" "$EXP_DIR/body" && grep -q "callready_check_failure_reason{check=\"tcp-sbc\",reason=\"tcp\.[a-z_]*\"} 1" "$EXP_DIR/body"'
@@ -45,6 +46,8 @@ code=$(get "$EXP_URL/probe?module=site-basic&target=x$(for i in $(seq 40); do pr
 check "too many query parameters: 400" '[ "$code" = 400 ] && grep -q "too many query parameters" "$EXP_DIR/body"'
 code=$(get -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" "$EXP_URL/metrics")
 check "oversized head: 400" '[ "$code" = 400 ] && grep -q "request head larger than" "$EXP_DIR/body"'
+code=$(get "$EXP_URL/")
+check "/ lists each module with the variable target fills" '[ "$code" = 200 ] && grep -Eq "^  site-basic +target " "$EXP_DIR/body" && grep -Eq "^  broadworks-xsp +[a-z_]+ +built-in" "$EXP_DIR/body"'
 code=$(get "$EXP_URL/nowhere")
 check "unknown path: 404" '[ "$code" = 404 ]'
 
@@ -81,6 +84,10 @@ echo '{"name": "broken", "checks": [{"id": "x", "kind": "nosuchkind"}]}' >"$mods
 code=$(get -X POST "$EXP_URL/-/reload")
 check "bad reload: 500 naming the file, old modules kept" '[ "$code" = 500 ] && grep -q "broken.json" "$EXP_DIR/body" && [ "$(get "$EXP_URL/probe?module=site-basic&target=sbc.site.test")" = 200 ]'
 check "/metrics says the last reload failed" 'curl -s "$EXP_URL/metrics" | grep -qx "callready_exporter_config_last_reload_successful 0"'
+sighup_refused() { grep -q "reload failed, keeping modules: .*broken.json" "$EXP_DIR/exporter.log"; }
+kill -HUP "$EXP_PID"
+check "SIGHUP with the bad file: the log names it, old modules kept" 'wait_until 5 sighup_refused && [ "$(get "$EXP_URL/probe?module=site-basic&target=sbc.site.test")" = 200 ]'
+check "/metrics counts both failed reloads" 'curl -s "$EXP_URL/metrics" | grep -qx "callready_exporter_config_reloads_total{result=\"failure\"} 2"'
 rm "$mods/broken.json"
 sed 's/"site-basic"/"site-renamed"/' "$mods/site-basic.json" >"$mods/renamed.json"
 kill -HUP "$EXP_PID"
