@@ -55,6 +55,30 @@ check "a per-check series: tcp-sbc passed" 'has_value "callready_check_status{jo
 check "the module and target came through relabelling (no module/exporter labels left)" '[ -n "$(query "callready_score{instance=\"sbc.site.test\",module=\"\",exporter=\"\"}")" ]'
 check "the exporter's own metrics are scraped too" 'wait_until 30 has_value "up{job=\"callready-exporter\"}" 1'
 check "the alert rules loaded" 'curl -s "$api/api/v1/rules" | grep -q CallreadySiteNotReady'
+
+# The Grafana dashboard: every panel's query, with the $instance variable
+# set to all, is valid PromQL for this Prometheus and reads series the
+# exporter writes (Sites ready counts the one site).
+dashboard_queries() {
+  python3 - "$SOURCE_DIR/monitoring/grafana-dashboard.json" "$api" <<'PY'
+import json, sys, urllib.parse, urllib.request
+dash, api = json.load(open(sys.argv[1])), sys.argv[2]
+exprs = [(p["title"], t["expr"]) for p in dash["panels"] for t in p.get("targets", [])]
+assert exprs, "no panel queries"
+for title, expr in exprs:
+    q = expr.replace("$instance", ".*")
+    r = json.load(urllib.request.urlopen(api + "/api/v1/query?" + urllib.parse.urlencode({"query": q}), timeout=10))
+    assert r["status"] == "success", (title, r)
+    if title == "Sites ready":
+        assert float(r["data"]["result"][0]["value"][1]) == 1, (title, r["data"])
+print(len(exprs))
+PY
+}
+queries=$(dashboard_queries 2>&1)
+queries_rc=$?
+check "every Grafana panel query runs in Prometheus ($queries)" '[ $queries_rc = 0 ]'
+# That every metric name in the rules and the dashboard is one callready
+# writes: tests/unit/prometheus_monitoring_files_test.cpp.
 [ $fail = 0 ] || { cat "$EXP_DIR/prom.log" "$EXP_DIR/exporter.log"; }
 [ $fail = 0 ] && echo "exporter_prometheus: 1 passed, 0 failed" || echo "exporter_prometheus: 0 passed, 1 failed"
 exit $fail
