@@ -183,7 +183,7 @@ void to_json(nlohmann::json& j, const MediaQualityResult& r);
 //   media_quality.loss         critical  per direction over max_loss_pct
 //   media_quality.jitter       warning   per direction over max_jitter_ms
 //   media_quality.delay        warning   one-way delay over the bound (or RTT when clocks are not synchronised)
-//   media_quality.mos          critical below mos_fail, warning below mos_pass
+//   media_quality.mos          critical below mos_fail, warning below mos_pass (scored codecs only: g711)
 //   media_quality.clock_unsynchronised  info: one-way delay not reported
 Judgement judge_media_quality(const MediaQualityResult& r, const MediaQualityParams& p);
 
