@@ -44,6 +44,12 @@ grep -E '^(E|W|I|N): ' "$tmp/package.log" | sed 's/^/lintian: /'
 ok "$(tail -1 "$tmp/package.log")"
 version=$(cd "$SOURCE_DIR" && dpkg-parsechangelog -S Version)
 deb=$(ls "$SOURCE_DIR"/build/package/callready_"${version}"_*.deb)
+# ${shlibs:Depends}: the libraries the binary links dynamically, nothing recommended.
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libnice10 libc-ares2 libssl3; do
+  grep -q "\b$lib\b" <<<"$depends" && ok "Depends names $lib" || bad "Depends lacks $lib: $depends"
+done
+[ -z "$(dpkg-deb -f "$deb" Recommends)" ] && ok "no Recommends" || bad "Recommends: $(dpkg-deb -f "$deb" Recommends)"
 
 echo "== install"
 if dpkg -s callready >/dev/null 2>&1; then echo "note: callready was installed before; this test purges it"; fi
