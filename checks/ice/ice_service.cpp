@@ -77,6 +77,9 @@ class IceService : public respond::RunningService {
   }
 
   void stop() override {
+    // An answer still gathering holds its agent too: release every agent now,
+    // while the GLib thread runs, so none calls into it once it is gone.
+    for (auto& s : sessions_) s.agent->close();
     sessions_.clear();
     glib_.reset();  // joins the GLib thread after the agents' releases
   }

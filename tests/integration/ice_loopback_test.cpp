@@ -7,7 +7,10 @@
 #include <doctest/doctest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <future>
 
+#include "checks/ice/ice_codec.hpp"
 #include "probe/net/resolver.hpp"
 #include "probe/net/responder_control.hpp"
 #include "probe/registry.hpp"
@@ -26,7 +29,9 @@ struct IceResponder {
   std::unique_ptr<test::ChildProcess> process;
 };
 
-IceResponder start_responder(const test::TempDir& dir, bool ice, const std::string& token = "") {
+// The responder's agents use its own STUN service, or `ice_stun` when given.
+IceResponder start_responder(const test::TempDir& dir, bool ice, const std::string& token = "",
+                             const std::string& ice_stun = "") {
   IceResponder r;
   r.control = test::free_port();
   r.stun = test::free_udp_block(1);
@@ -36,7 +41,7 @@ IceResponder start_responder(const test::TempDir& dir, bool ice, const std::stri
   if (ice) {
     argv.push_back("--ice");
     argv.push_back("--ice-stun");
-    argv.push_back("127.0.0.1:" + std::to_string(r.stun));
+    argv.push_back(ice_stun.empty() ? "127.0.0.1:" + std::to_string(r.stun) : ice_stun);
   }
   if (!token.empty()) argv.insert(argv.end(), {"--token", token});
   r.process = std::make_unique<test::ChildProcess>(argv, dir.file("responder-" + std::to_string(r.control) + ".log"));
@@ -190,6 +195,33 @@ TEST_CASE("a responder without --ice: a setup error") {
   REQUIRE(o.error);
   CHECK(o.error->reason == ErrorReason::setup);
   CHECK(o.error->message.find("ice") != std::string::npos);
+}
+
+std::size_t open_descriptors(int pid) {
+  std::error_code ec;
+  auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+  return ec ? 0 : static_cast<std::size_t>(std::distance(it, std::filesystem::directory_iterator()));
+}
+
+TEST_CASE("a responder stopped while its ICE agent gathers exits cleanly") {
+  // A dead STUN server keeps the agent gathering (up to the service's cap)
+  // while the responder is told to stop: the agents are released before the
+  // GLib thread ends, and none calls into it afterwards (a use after free
+  // that the TSan and ASan builds report).
+  test::TempDir dir;
+  auto dead = test::free_udp_block(1);
+  auto r = start_responder(dir, true, "", "127.0.0.1:" + std::to_string(dead));
+  auto before = open_descriptors(r.process->pid());
+  checks::ice::Description offer{"abcd", "0123456789abcdefghijkl", {}};
+  json request = {{"description", checks::ice::to_message(offer)}};
+  auto asking = std::async(std::launch::async, [&] { return ask(r.control, "ice", request); });
+  // The agent's sockets are open: it is gathering.
+  CHECK(test::wait_until([&] { return open_descriptors(r.process->pid()) > before + 1; }, 3000ms));
+  int status = r.process->stop();
+  CHECK(status == 0);
+  INFO(r.process->log());
+  CHECK(r.process->log().find("Sanitizer") == std::string::npos);
+  asking.wait();
 }
 
 TEST_CASE("control channel service requests: malformed, unknown, too large, wrong token") {
