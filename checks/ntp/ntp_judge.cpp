@@ -17,6 +17,7 @@ NtpParams NtpParams::parse(ParamReader& r) {
   p.samples = static_cast<int>(r.integer_or("samples", 1, 8, 4));
   p.max_offset_ms = static_cast<double>(r.integer_or("max_offset_ms", 1, 86'400'000, 1000));
   p.max_root_distance_ms = static_cast<double>(r.integer_or("max_root_distance_ms", 1, 16'000, 1500));
+  p.optional = r.boolean_or("optional", false);
   return p;
 }
 
@@ -253,6 +254,16 @@ void to_json(nlohmann::json& j, const NtpResult& r) {
 Judgement judge(const NtpResult& r, const NtpParams& p) {
   if (r.unresolved) return checks::unresolved_judgement("ntp", *r.unresolved, "query the NTP server " + p.target());
   const auto* c = r.chosen();
+  if (!c && p.optional) {
+    // Not serving NTP is allowed here: what happened is said, and costs nothing.
+    auto j = judge_unanswered(r, p);
+    for (auto& f : j.findings) {
+      f.severity = Severity::info;
+      f.inconclusive = true;
+    }
+    j.summary += " (this host need not serve NTP)";
+    return j;
+  }
   if (!c) return judge_unanswered(r, p);
 
   Judgement j;

@@ -30,6 +30,9 @@ struct NtpParams {
   // RFC 5905's MAXDIST: a client does not synchronise to a server whose root
   // distance exceeds 1.5 s.
   double max_root_distance_ms = 1500;
+  // The host need not serve NTP (a web server whose clock is the question):
+  // no answer is said as info, an answer is judged as any other.
+  bool optional = false;
 
   static NtpParams parse(ParamReader& r);
   std::string target() const;  // "host:123/udp"

@@ -160,6 +160,22 @@ TEST_CASE("ntp.silent: no answer within the silence limit, the firewall rule as 
   no_vendor(j);
 }
 
+TEST_CASE("optional: a host that need not serve NTP is not failed for silence, but judged when it answers") {
+  auto p = params();
+  p.optional = true;
+  auto j = judge(unanswered(p), p);
+  auto f = only(j);
+  CHECK(f.code == "ntp.silent");
+  CHECK(f.severity == Severity::info);
+  CHECK(f.inconclusive);
+  CHECK(j.summary.find("(this host need not serve NTP)") != std::string::npos);
+  auto late = answered(p, 5000);
+  auto k = judge(late, p);
+  REQUIRE(k.findings.size() == 1);
+  CHECK(k.findings[0].code == "ntp.offset");
+  CHECK(k.findings[0].severity == Severity::warning);
+}
+
 TEST_CASE("ntp.rejected: ICMP port unreachable from a router on the path") {
   auto p = params();
   auto r = unanswered(p);
@@ -324,6 +340,7 @@ TEST_CASE("params: defaults, bounds and the target") {
   CHECK(p.max_offset_ms == 1000);
   CHECK(p.max_root_distance_ms == 1500);
   CHECK(p.target() == "time.example.net:123/udp");
+  CHECK_FALSE(p.optional);
   json wrong = {{"host", "t"}, {"samples", 0}, {"bogus", 1}};
   ParamReader bad(wrong);
   (void)NtpParams::parse(bad);
