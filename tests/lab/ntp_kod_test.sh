@@ -19,6 +19,10 @@ if [ ! -x "$NTPD" ]; then
   [ -n "$NTPD" ] && "$NTPD" --version 2>/dev/null | grep -q ntpsec || NTPD=""
 fi
 [ -n "$NTPD" ] || { echo "SKIP: ntpsec's ntpd not found (NTPSEC_NTPD, or scripts/install-deps.sh)"; exit 77; }
+if ldd "$NTPD" 2>/dev/null | grep -q "not found"; then
+  echo "SKIP: $NTPD misses libraries: $(ldd "$NTPD" | grep "not found" | tr -s ' \t\n' ' ')"
+  exit 77
+fi
 command -v setpriv >/dev/null || { echo "SKIP: setpriv (util-linux) not installed"; exit 77; }
 trap lab_cleanup EXIT
 lab_up || exit 1
