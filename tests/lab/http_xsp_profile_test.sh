@@ -9,52 +9,25 @@
 set -u
 . "$SOURCE_DIR/tests/lab/lib.sh"
 lab_require_root
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$NGINX" ] || { echo "SKIP: nginx not installed (nginx-light, scripts/install-deps.sh)"; exit 77; }
+. "$SOURCE_DIR/tests/lab/http_xsp_lib.sh"
+xsp_require_nginx
 for tool in dnsmasq chronyd; do
   command -v $tool >/dev/null || { echo "SKIP: $tool not installed (scripts/install-deps.sh)"; exit 77; }
 done
 trap lab_cleanup EXIT
 lab_up || exit 1
-chmod 755 "$LAB_DIR"
+xsp_make_pki "DNS:xsp.example.test,DNS:app.example.test" || exit 1
 
-PKI="$LAB_DIR/pki"
-mkdir -p "$PKI"
-(
-  set -e
-  cd "$PKI"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/O=Lab/CN=Lab XSP Root" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -keyout root.key -out root.pem
-  openssl req -new -newkey rsa:2048 -nodes -subj "/O=Lab/CN=xsp.example.test" -keyout xsp.key -out xsp.csr
-  printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:xsp.example.test,DNS:app.example.test\n' >xsp.ext
-  openssl x509 -req -in xsp.csr -CA root.pem -CAkey root.key -CAcreateserial -days 2 -extfile xsp.ext -out xsp.pem
-) >"$LAB_DIR/pki.log" 2>&1 || { echo "FAIL: cannot make the lab PKI"; cat "$LAB_DIR/pki.log"; exit 1; }
-chmod 644 "$PKI"/*.key
-
-NG="$LAB_DIR/nginx"
-mkdir -p "$NG"
-{
-  echo "worker_processes 1; error_log $NG/error.log; pid $NG/nginx.pid; daemon off;"
-  echo "events { worker_connections 64; }"
-  echo "http { access_log off;"
-  for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $NG/$t;"; done
-  tls="ssl_certificate $PKI/xsp.pem; ssl_certificate_key $PKI/xsp.key; ssl_protocols TLSv1.2;
+tls="ssl_certificate $PKI/xsp.pem; ssl_certificate_key $PKI/xsp.key; ssl_protocols TLSv1.2;
     ssl_ciphers ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256; ssl_prefer_server_ciphers on;"
-  cat <<CONF
+xsp_start_nginx "$LAB_CLOUD_IP:443" "$LAB_CLOUD_IP2:443" <<CONF || exit 1
   server { listen $LAB_CLOUD_IP:443 ssl; $tls
     location / { return 200 "ok\n"; } }
   server { listen $LAB_CLOUD_IP2:443 ssl; $tls
     location /com.broadsoft.xsi-events/ { return 302 https://proxy.example.test/xsi-events/; }
     location / { return 200 "ok\n"; } }
-}
 CONF
-} >"$NG/nginx.conf"
-lab_bg "$LAB_CLOUD" "$NGINX" -p "$NG" -c "$NG/nginx.conf"
-NGINX_PID=$LAB_LAST_PID
-for a in "$LAB_CLOUD_IP" "$LAB_CLOUD_IP2"; do
-  WAIT_PID=$NGINX_PID lab_wait_tcp "$a" 443 || { cat "$NG/error.log" "$LAB_LAST_LOG" >&2; exit 1; }
-done
+
 # chronyd on both addresses: the ntp rule asks whichever the name gives first.
 for address in "$LAB_CLOUD_IP" "$LAB_CLOUD_IP2"; do
   cat >"$LAB_DIR/chrony-$address.conf" <<CONF

@@ -14,30 +14,12 @@
 set -u
 . "$SOURCE_DIR/tests/lab/lib.sh"
 lab_require_root
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$NGINX" ] || { echo "SKIP: nginx not installed (nginx-light, scripts/install-deps.sh)"; exit 77; }
+. "$SOURCE_DIR/tests/lab/http_xsp_lib.sh"
+xsp_require_nginx
 command -v dnsmasq >/dev/null || { echo "SKIP: dnsmasq not installed (dnsmasq-base)"; exit 77; }
 trap lab_cleanup EXIT
 lab_up || exit 1
-chmod 755 "$LAB_DIR"
-
-# --- a private PKI: root CA, server certificate for the XSP names, client CA --
-PKI="$LAB_DIR/pki"
-mkdir -p "$PKI"
-(
-  set -e
-  cd "$PKI"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/O=Lab/CN=Lab XSP Root" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -keyout root.key -out root.pem
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=Lab/CN=cti.example.test" \
-    -keyout xsp.key -out xsp.csr
-  printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:cti.example.test,DNS:xsp.example.test\n' >xsp.ext
-  openssl x509 -req -in xsp.csr -CA root.pem -CAkey root.key -CAcreateserial -days 2 -extfile xsp.ext -out xsp.pem
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/O=Lab/CN=Lab XSP Client CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -keyout clientca.key -out clientca.pem
-) >"$LAB_DIR/pki.log" 2>&1 || { echo "FAIL: cannot make the lab PKI"; cat "$LAB_DIR/pki.log"; exit 1; }
-chmod 644 "$PKI"/*.key
+xsp_make_pki "DNS:cti.example.test,DNS:xsp.example.test" || exit 1
 
 # --- a silent upstream: accepts (kernel backlog) and never answers ------------
 SILENT_PORT=9099
@@ -46,15 +28,7 @@ import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', $SILENT_PORT)); s.listen(16); time.sleep(120)"
 
-# --- nginx: one server per shape ---------------------------------------------
-NG="$LAB_DIR/nginx"
-mkdir -p "$NG"
-{
-  echo "worker_processes 1; error_log $NG/error.log; pid $NG/nginx.pid; daemon off;"
-  echo "events { worker_connections 64; }"
-  echo "http { access_log off;"
-  for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $NG/$t;"; done
-  cat <<CONF
+xsp_start_nginx "$LAB_CLOUD_IP:80" "$LAB_CLOUD_IP2:80" "$LAB_CLOUD_IP:8443" <<CONF || exit 1
   server { listen $LAB_CLOUD_IP:80; listen $LAB_CLOUD_IP:8080;
     location / { return 200 "ok\n"; }
     location /old { return 301 https://elsewhere.example.test/new; }
@@ -68,14 +42,7 @@ mkdir -p "$NG"
     ssl_certificate $PKI/xsp.pem; ssl_certificate_key $PKI/xsp.key; ssl_protocols TLSv1.2 TLSv1.3;
     ssl_verify_client on; ssl_client_certificate $PKI/clientca.pem;
     location / { return 200 "ok\n"; } }
-}
 CONF
-} >"$NG/nginx.conf"
-lab_bg "$LAB_CLOUD" "$NGINX" -p "$NG" -c "$NG/nginx.conf"
-NGINX_PID=$LAB_LAST_PID
-for a in "$LAB_CLOUD_IP:80" "$LAB_CLOUD_IP2:80" "$LAB_CLOUD_IP:8443"; do
-  WAIT_PID=$NGINX_PID lab_wait_tcp "${a%:*}" "${a#*:}" || { cat "$NG/error.log" "$LAB_LAST_LOG" >&2; exit 1; }
-done
 
 lab_start_dns "host-record=xsp.example.test,$LAB_CLOUD_IP" "host-record=xsp.example.test,$LAB_CLOUD_IP2" \
   "host-record=cti.example.test,$LAB_CLOUD_IP" \
