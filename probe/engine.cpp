@@ -205,6 +205,8 @@ class Engine {
   const Plan& plan_;
   const EngineOptions& options_;
   EngineObserver* observer_;
+  // The scan's io_context; it also owns the scan's per-address RTT store
+  // (net::path_rtt(executor)), which every check's silence waits share.
   asio::io_context io_;
   net::Resolver resolver_;
   net::ResponderLink responder_;

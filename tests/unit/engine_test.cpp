@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "probe/clock.hpp"
+#include "probe/net/path_rtt.hpp"
 #include "probe/registry.hpp"
 #include "probe/scan.hpp"
 #include "probe/scoring.hpp"
@@ -62,9 +63,21 @@ CheckKind kind(std::string name, decltype(CheckKind::run) run) {
   return k;
 }
 
+// Records an RTT to 192.0.2.1 in the scan's store, then says whether one was
+// already there: the summary is "known" or "unknown".
+asio::awaitable<CheckOutcome> rtt_probe(const json&, CheckContext& ctx) {
+  auto& paths = net::path_rtt(ctx.executor);
+  auto address = asio::ip::make_address("192.0.2.1");
+  CheckOutcome o;
+  o.summary = paths.rtt(address) ? "known" : "unknown";
+  paths.record(address, Millis(3));
+  co_return o;
+}
+
 const CheckKind kSleepy = kind("sleepy", sleepy);
 const CheckKind kStubborn = kind("stubborn", stubborn);
 const CheckKind kThrower = kind("thrower", thrower);
+const CheckKind kRttProbe = kind("rtt_probe", rtt_probe);
 
 PlannedCheck planned(const CheckKind& k, std::string id, json params = json::object(), Millis timeout = Millis(5000)) {
   PlannedCheck p;
@@ -288,4 +301,18 @@ TEST_CASE("the report's public address comes from the outcome that learned it, w
   auto now = std::chrono::system_clock::now();
   auto report = assemble_report(plan, run_plan(plan, quiet_options()), now, now);
   CHECK(report.site.public_address == "192.0.2.7");
+}
+
+TEST_CASE("the checks of one scan share its RTT store, and a scan starts with none") {
+  Plan plan;
+  plan.checks.push_back(planned(kRttProbe, "first"));
+  plan.checks.push_back(planned(kRttProbe, "second"));
+  auto o = quiet_options();
+  o.concurrency = 1;
+  for (int scan_number = 0; scan_number < 2; ++scan_number) {
+    auto run = scan(plan, o);
+    REQUIRE(run.records.size() == 2);
+    CHECK(run.records[0].summary == "unknown");  // the earlier scan's RTT is not this scan's
+    CHECK(run.records[1].summary == "known");
+  }
 }
