@@ -220,13 +220,14 @@ print(f"ok: {site}: {len(status)} checks as expected, verdict {r['verdict']}")
 PY
 }
 
-# slowest REPORT: where a scan's time went, the five longest checks (and why a
-# silent one gave up when it did).
+# slowest REPORT: where a scan's time went: the five longest checks, and every
+# check that gave up on silence with why it waited that long.
 slowest() {
   python3 - "$1" <<'PY'
 import json, sys
 checks = sorted(json.load(open(sys.argv[1]))["checks"], key=lambda c: -c["duration_ms"])
-for c in checks[:5]:
+# ...and every check that gave up on silence, with the rule it used.
+for c in checks[:5] + [c for c in checks[5:] if "wait_ms" in (c.get("details") or {})]:
     d = c.get("details") or {}
     why = f" wait {d['wait_ms']} ms ({d['wait_basis']})" if "wait_ms" in d else ""
     print(f"  {c['duration_ms']:6d} ms  {c['id']}  {c['status']}{why}")
