@@ -290,7 +290,7 @@ asio::awaitable<Measured<DscpResult>> measure_dscp(DscpParams p, CheckContext& c
       ready.push_back(address);
       continue;
     }
-    out.skipped.push_back(fmt::format("{}: {}", address.is_v6() ? "ipv6" : "ipv4", failed->message));
+    out.not_asked.push_back(fmt::format("{}: {}", address.is_v6() ? "ipv6" : "ipv4", failed->message));
     if (!setup) setup = std::move(failed);
   }
   if (ready.empty()) {

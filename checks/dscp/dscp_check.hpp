@@ -88,9 +88,10 @@ struct DscpClassResult {
 struct DscpResult {
   std::string host;
   std::optional<TargetAddresses> unresolved;
-  // A family not tested, and why: "ipv6: the host has no IPv6 address", or
-  // the set-up error of the responder asked over that family.
-  std::vector<std::string> skipped;
+  std::vector<std::string> skipped;  // "ipv6: the host has no IPv6 address"
+  // A family the responder could not be asked over, and why ("ipv6: control:
+  // connect ... refused ..."): in the details' skipped too, and the summary.
+  std::vector<std::string> not_asked;
   std::vector<DscpClassResult> classes;
 };
 

@@ -145,7 +145,9 @@ void to_json(nlohmann::json& j, const DscpResult& r) {
     classes.push_back(std::move(e));
   }
   j["classes"] = std::move(classes);
-  if (!r.skipped.empty()) j["skipped"] = r.skipped;
+  auto skipped = r.skipped;
+  skipped.insert(skipped.end(), r.not_asked.begin(), r.not_asked.end());
+  if (!skipped.empty()) j["skipped"] = std::move(skipped);
 }
 
 Judgement judge_dscp(const DscpResult& r, const DscpParams& p) {
@@ -171,7 +173,7 @@ Judgement judge_dscp(const DscpResult& r, const DscpParams& p) {
     judge_direction(c, c.downstream, false, p.remark_severity, j);
     parts.push_back(fmt::format("{} {} {}: {}", c.name, c.transport, c.family, short_verdict(c)));
   }
-  for (const auto& skipped : r.skipped) parts.push_back("not tested: " + skipped);
+  for (const auto& family : r.not_asked) parts.push_back("not tested: " + family);
   std::string summary;
   for (const auto& part : parts) summary += (summary.empty() ? "" : "; ") + part;
   j.summary = summary.empty() ? "no class tested" : summary;

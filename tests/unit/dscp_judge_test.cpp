@@ -143,16 +143,22 @@ TEST_CASE("every class preserved both ways: a pass without findings") {
   CHECK(j.summary.find("CS3 tcp ipv6: preserved both ways") != std::string::npos);
 }
 
-TEST_CASE("a family left out is named in the summary, with why, and is no finding") {
+TEST_CASE("a family the responder could not be asked over is named in the summary and the details") {
   DscpResult r;
   r.host = "responder.example.test";
   r.classes.push_back(klass("EF", 46, arrived({{46, 50}}), arrived({{46, 50}})));
-  r.skipped.push_back("ipv6: control: connect [2001:db8:2::10]:7447: Connection refused");
+  r.not_asked.push_back("ipv6: control: connect [2001:db8:2::10]:7447: Connection refused");
   auto j = judge_dscp(r, params());
   CHECK(j.findings.empty());
   CHECK(
       j.summary ==
       "EF udp ipv4: preserved both ways; not tested: ipv6: control: connect [2001:db8:2::10]:7447: Connection refused");
+  CHECK(nlohmann::json(r)["skipped"] == nlohmann::json{r.not_asked[0]});
+  // A host without an address of that family: in the details only (an IPv4 literal has none).
+  r.not_asked.clear();
+  r.skipped.push_back("ipv6: 203.0.113.10 has no IPv6 address");
+  CHECK(judge_dscp(r, params()).summary == "EF udp ipv4: preserved both ways");
+  CHECK(nlohmann::json(r)["skipped"] == nlohmann::json{r.skipped[0]});
 }
 
 TEST_CASE("dscp.bleached names the class and the direction") {
