@@ -79,8 +79,13 @@ struct Coturn {
           "--log-file=" + dir.file("turn.log"), std::string("--no-stdout-log")})
       argv.push_back(a);
     process = std::make_unique<ChildProcess>(argv, dir.file("turnserver.out"));
-    REQUIRE_MESSAGE(wait_for_tcp("127.0.0.1", port, std::chrono::seconds(10)), process->log());
+    // Ready when it answers a Binding over UDP: its TCP listener comes up
+    // first, and a check run before the UDP one is up sees no answer (or a
+    // first answer late enough to inflate the RTT tests compare against).
+    REQUIRE_MESSAGE(wait_until([&] { return answers_udp(); }, std::chrono::seconds(10)), process->log());
   }
+
+  bool answers_udp() const;
 };
 
 // Our STUN service on its own io_context thread, as `callready respond` runs it.
@@ -139,5 +144,18 @@ struct RawUdp {
   }
   unsigned short port() const { return sock.local_endpoint().port(); }
 };
+
+// Sends one Binding request over UDP; true when its answer comes back within 100 ms.
+inline bool Coturn::answers_udp() const {
+  RawUdp client;
+  auto id = stun::random_transaction_id();
+  stun::Builder request(stun::kBinding, stun::MessageClass::request, id);
+  client.send(request.bytes(), port);
+  while (auto d = client.receive(std::chrono::milliseconds(100))) {
+    auto parsed = stun::parse(stun::ByteView(d->bytes.data(), d->bytes.size()));
+    if (parsed.message && parsed.message->transaction_id == id) return true;
+  }
+  return false;
+}
 
 }  // namespace callready::test

@@ -19,6 +19,19 @@ lab_bg "$LAB_CLOUD" turnserver -n --stun-only --no-cli --no-tls --no-dtls \
   --listening-ip="$LAB_CLOUD_IP" --listening-port=3478 --relay-ip="$LAB_CLOUD_IP" \
   --userdb="$LAB_DIR/turndb" --pidfile="$LAB_DIR/turn.pid" --log-file="$LAB_DIR/turn.log" --no-stdout-log
 lab_wait_tcp "$LAB_CLOUD_IP" 3478 || exit 1
+# Ready when it answers a Binding over UDP through the NAT (its TCP listener
+# comes up first; a late first answer would inflate the RTT compared below).
+stun_answers() {
+  lab_client python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.2)
+tid = os.urandom(12)
+s.sendto(b"\x00\x01\x00\x00\x21\x12\xa4\x42" + tid, (sys.argv[1], 3478))
+sys.exit(0 if s.recv(2048)[8:20] == tid else 1)
+' "$LAB_CLOUD_IP" 2>/dev/null
+}
+WAIT_PID=$LAB_LAST_PID wait_until 10 stun_answers || { lab_log "coturn does not answer STUN on UDP 3478"; exit 1; }
 
 stun_scan() {  # PORT [timeout_ms]
   lab_scan stun "{\"host\": \"$LAB_CLOUD_IP\", \"port\": $1, \"nat_discovery\": false, \"timeout_ms\": ${2:-20000}}" \
