@@ -18,11 +18,13 @@ namespace asio = boost::asio;
 // the after-probe on TCP and the closing control query.
 Millis overhead(const NatTimeoutParams& p) { return Millis(p.warmup_ms + 2 * p.reply_wait_ms + 4000); }
 
-// The rungs this run can afford: the ladder up to max_s, cut to the check's
-// time budget, with the thresholds themselves as rungs so a verdict never
-// falls between two rungs.
+// The rungs this run can afford: the ladder up to max_s, cut to the time
+// left, with the thresholds themselves as rungs so a verdict never falls
+// between two rungs. The overhead already leaves 4 s to report; ctx.budget()'s
+// 10% on top would cut 17 s off a 170 s check and the default max_s of 150 s
+// would never be tried.
 std::vector<int> rungs_for(const NatTimeoutParams& p, CheckContext& ctx) {
-  auto affordable = (ctx.budget(Millis(p.max_s) * 1000 + overhead(p)) - overhead(p)) / Millis(1000);
+  auto affordable = (std::min(ctx.remaining(), Millis(p.max_s) * 1000 + overhead(p)) - overhead(p)) / Millis(1000);
   int max_s = static_cast<int>(std::min<long long>(p.max_s, std::max<long long>(affordable, 0)));
   auto wanted = p.ladder.empty() ? nat_timeout::default_ladder() : p.ladder;
   wanted.push_back(p.udp_min_s);

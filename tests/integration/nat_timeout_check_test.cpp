@@ -28,7 +28,7 @@ struct Run {
 
 // `during`, when given, runs on the check's own loop `at` after the start.
 Run run_nat_timeout(const json& params, unsigned short control, const std::string& token = "",
-                    std::function<void()> during = {}, Millis at = Millis(0)) {
+                    std::function<void()> during = {}, Millis at = Millis(0), Millis timeout = 40s) {
   const CheckKind* kind = find_check_kind("nat_timeout");
   REQUIRE(kind);
   REQUIRE(kind->validate(params).empty());
@@ -38,7 +38,7 @@ Run run_nat_timeout(const json& params, unsigned short control, const std::strin
   settings.token = token;
   settings.responder = "127.0.0.1:" + std::to_string(control);
   net::ResponderLink link(io.get_executor(), control, token);
-  CheckContext ctx{io.get_executor(), resolver, Clock::now() + 40s, settings, link, nullptr};
+  CheckContext ctx{io.get_executor(), resolver, Clock::now() + timeout, settings, link, nullptr};
   Timer timer(io);
   if (during) {
     timer.expires_after(at);
@@ -110,7 +110,9 @@ TEST_CASE("on loopback every rung is reached, UDP both warm-ups and TCP, within 
   test::TempDir dir;
   auto p = free_ports();
   auto responder = start(dir, p, serve_both(p));
-  auto r = run_nat_timeout(params(p), p.control);
+  // A check timeout of 13 s affords max_s 5 (5 s + the warm-up, the grace and
+  // 4 s to report: 12.1 s); a 10% reserve on top would have cut it to 4 s.
+  auto r = run_nat_timeout(params(p), p.control, "", {}, Millis(0), Millis(13000));
   const auto& d = r.outcome.details;
   INFO(d.dump(2));
   REQUIRE_FALSE(r.outcome.error);
