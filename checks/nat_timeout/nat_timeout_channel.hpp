@@ -12,6 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -146,8 +147,15 @@ class AskGate {
   void asked() {
     if (left_ > 0 && --left_ == 0) wake_.cancel();
   }
-  boost::asio::awaitable<void> all_asked() {
-    while (left_ > 0) co_await wake_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  // Until every rung asked, or `latest`: a rung whose warm-up is still
+  // retrying then asks after the canary (a weaker proof for that rung alone),
+  // and the check's time stays bounded.
+  boost::asio::awaitable<void> all_asked(Clock::time_point latest) {
+    using namespace boost::asio::experimental::awaitable_operators;
+    auto tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+    Timer deadline(wake_.get_executor());
+    deadline.expires_at(latest);
+    while (left_ > 0 && Clock::now() < latest) co_await (wake_.async_wait(tuple) || deadline.async_wait(tuple));
   }
 
  private:

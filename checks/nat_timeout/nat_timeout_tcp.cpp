@@ -117,12 +117,14 @@ asio::awaitable<TcpRun> rung_connection(asio::any_io_executor ex, const TcpLadde
 // rung connection has (see AskGate).
 asio::awaitable<TcpRun> canary_connection(asio::any_io_executor ex, const TcpLadderOptions& o, std::vector<int> delays,
                                           std::shared_ptr<AskGate> gate) {
+  auto start = Clock::now();
   TcpRun out;
   auto& run = out.run;
   TcpChannel c(ex, o);
   auto opening = connect_and_warm(c, run, o);
   if (!co_await std::move(opening)) co_return out;
-  auto waiting_for_rungs = gate->all_asked();
+  // A rung asks after its connect and one exchange (each within reply_wait).
+  auto waiting_for_rungs = gate->all_asked(start + 2 * o.reply_wait);
   co_await std::move(waiting_for_rungs);
   auto asking = ask_deferred(c, delays);
   auto sent = co_await std::move(asking);

@@ -77,12 +77,14 @@ asio::awaitable<ChannelRun> rung_binding(asio::any_io_executor ex, const UdpLadd
 // rung's of the same delay.
 asio::awaitable<ChannelRun> canary_binding(asio::any_io_executor ex, const UdpLadderOptions& o,
                                            std::shared_ptr<AskGate> gate) {
+  auto start = Clock::now();
   ChannelRun run;
   UdpChannel c(ex, o);
   if ((run.error = c.open())) co_return run;
   auto warming = warm(c, run, 1, o.exchange_every, o.reply_wait);
   if (!co_await std::move(warming)) co_return run;
-  auto waiting_for_rungs = gate->all_asked();
+  // A call-like rung asks after its warm-up and one reply (or reply_wait).
+  auto waiting_for_rungs = gate->all_asked(start + o.warmup + 2 * o.reply_wait);
   co_await std::move(waiting_for_rungs);
   auto asking = ask_deferred(c, o.rungs);
   auto sent = co_await std::move(asking);
