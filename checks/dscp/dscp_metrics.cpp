@@ -1,5 +1,9 @@
 #include "checks/dscp/dscp_metrics.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <map>
+
 namespace callready::checks {
 
 namespace {
@@ -19,10 +23,19 @@ std::string text(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// The worse of two verdicts: a re-mark in either family is a re-mark.
+double worse(double a, double b) {
+  if (std::isnan(a)) return b;
+  if (std::isnan(b)) return a;
+  return std::min(a, b);
+}
+
 }  // namespace
 
-// One series per class, family and direction the params asked for: the
-// profile bounds the count (4 classes x 2 families x 2 directions by default).
+// One series per class and direction (at most 4 x 2 by default), the
+// families folded into it: 1 only when every family tested kept the
+// marking. Which family re-marked is in the report's details; a series per
+// family would double the count for what an alert needs to know.
 metrics::Samples dscp_metrics(const nlohmann::json& d) {
   metrics::Samples out;
   auto it = d.find("classes");
@@ -31,13 +44,16 @@ metrics::Samples dscp_metrics(const nlohmann::json& d) {
     if (!c.is_object()) continue;
     for (const char* direction : {"upstream", "downstream"}) {
       auto dir = c.find(direction);
-      std::map<std::string, std::string> labels{{"class", text(c, "name")},
-                                                {"direction", direction},
-                                                {"family", text(c, "family")},
-                                                {"transport", text(c, "transport")}};
-      out.push_back({"callready_dscp_preserved",
-                     "1 when the class's DSCP arrived unchanged, 0 when re-marked or bleached", "", labels,
-                     dir != c.end() && dir->is_object() ? preserved(*dir) : metrics::not_measured});
+      double value = dir != c.end() && dir->is_object() ? preserved(*dir) : metrics::not_measured;
+      std::map<std::string, std::string> labels{
+          {"class", text(c, "name")}, {"direction", direction}, {"transport", text(c, "transport")}};
+      auto same = std::find_if(out.begin(), out.end(), [&](const auto& s) { return s.labels == labels; });
+      if (same != out.end())
+        same->value = worse(same->value, value);
+      else
+        out.push_back({"callready_dscp_preserved",
+                       "1 when the class's DSCP arrived unchanged in every family, 0 when re-marked or bleached", "",
+                       std::move(labels), value});
     }
   }
   return out;

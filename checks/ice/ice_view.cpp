@@ -58,10 +58,9 @@ view::View ice_view(const nlohmann::json& details) {
 }
 
 metrics::Samples ice_metrics(const nlohmann::json& d) {
-  auto selected = d.find("selected_pair");
-  double connected = selected == d.end() ? metrics::not_measured : selected->is_object() ? 1 : 0;
+  // Whether a pair was nominated is the check's status series (and
+  // callready_ice_connect_seconds is NaN without one).
   return {
-      {"callready_ice_connected", "1 when ICE nominated a candidate pair", "", {}, connected},
       {"callready_ice_relay_required",
        "1 when the nominated pair uses a TURN relay",
        "",

@@ -160,11 +160,6 @@ metrics::Samples media_quality_metrics(const nlohmann::json& d) {
                  "",
                  {},
                  d.value("replies", 0) > 0 ? metrics::number(d, "mos") : metrics::not_measured});
-  out.push_back({"callready_media_r_factor",
-                 "E-model R factor of the worse direction",
-                 "",
-                 {},
-                 d.value("replies", 0) > 0 ? metrics::number(d, "r_factor") : metrics::not_measured});
   out.push_back({"callready_media_rtt_seconds",
                  "median network round trip of the stream",
                  "s",

@@ -3,8 +3,8 @@
 namespace callready::checks {
 
 metrics::Samples ntp_metrics(const nlohmann::json& d) {
+  // Whether UDP 123 answered is the check's status series.
   return {
-      {"callready_ntp_reachable", "1 when the NTP server answered on UDP", "", {}, metrics::flag(d, "reachable")},
       {"callready_ntp_offset_seconds",
        "The server's clock minus this machine's, from the lowest-delay sample",
        "s",

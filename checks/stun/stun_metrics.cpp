@@ -3,12 +3,8 @@
 namespace callready::checks {
 
 metrics::Samples stun_metrics(const nlohmann::json& d) {
+  // Whether the server answered is the check's status series.
   return {
-      {"callready_stun_reachable",
-       "1 when the STUN server answered a Binding request",
-       "",
-       {},
-       metrics::flag(d, "reachable")},
       {"callready_stun_rtt_seconds",
        "Round trip of the STUN Binding transaction",
        "s",

@@ -33,7 +33,6 @@ double ports_in(const nlohmann::json& d, const char* key) {
 
 metrics::Samples udp_range_metrics(const nlohmann::json& d) {
   return {
-      {"callready_udp_ports_tested", "UDP ports probed", "", {}, metrics::number(d, "ports_tested")},
       {"callready_udp_ports_open", "UDP ports whose probes reached the responder", "", {}, ports_in(d, "open")},
       {"callready_udp_ports_blocked", "UDP ports whose probes vanished", "", {}, ports_in(d, "blocked")},
       {"callready_udp_ports_rejected", "UDP ports answered with ICMP unreachable", "", {}, ports_in(d, "rejected")},
