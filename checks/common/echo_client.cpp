@@ -19,6 +19,7 @@
 #include "checks/common/icmp_error_queue.hpp"
 #include "probe/net/errors.hpp"
 #include "probe/net/host_port.hpp"
+#include "probe/net/path_rtt.hpp"
 #include "probe/net/udp_msg.hpp"
 
 namespace callready::checks {
@@ -266,16 +267,21 @@ asio::awaitable<EchoStream::ConnectResult> EchoStream::connect(tcp::endpoint to,
       co_return out;
     }
   }
-  Timer timer(socket_.get_executor());
-  timer.expires_after(timeout);
-  auto which = co_await (socket_.async_connect(to, asio::as_tuple(asio::use_awaitable)) ||
-                         timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  // Silence is waited out for max(4 x RTT, 250 ms) once this scan has
+  // measured an RTT to that address (net::PathRtt), else for `timeout`.
+  auto& paths = net::path_rtt(socket_.get_executor());
+  auto start = Clock::now();
+  auto connecting = socket_.async_connect(to, asio::as_tuple(asio::use_awaitable));
+  auto silence = paths.wait_silence(to.address(), start, timeout);
+  auto which = co_await (std::move(connecting) || std::move(silence));
   if (which.index() == 1) {
     out.connect_error = asio::error::timed_out;
     close();
   } else if (auto cec = std::get<0>(std::get<0>(which))) {
     out.connect_error = cec;
     close();
+  } else {
+    paths.record(to.address(), Clock::now() - start);
   }
   co_return out;
 }

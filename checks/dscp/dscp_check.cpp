@@ -90,7 +90,9 @@ asio::awaitable<std::optional<CheckError>> measure_udp(CheckContext& ctx, const 
       c.downstream.unreadable = "the responder did not mark its replies";
   };
   auto phase_end = Clock::now() + ctx.budget(Millis(kPacing * p.packets + kReplyWait));
-  for (int i = 0; i < p.packets && Clock::now() < phase_end; ++i) {
+  // An ICMP error for the destination ends the class at once: a closed or
+  // rejecting port is told within one round trip, not after every probe.
+  for (int i = 0; i < p.packets && icmp == 0 && Clock::now() < phase_end; ++i) {
     echo::Request req;
     req.session = session;
     req.sequence = static_cast<std::uint32_t>(i);
@@ -101,7 +103,7 @@ asio::awaitable<std::optional<CheckError>> measure_udp(CheckContext& ctx, const 
     // Drain what is already there without waiting.
     while (auto ev = co_await socket.receive(Clock::now())) take(*ev);
   }
-  while (c.replies < c.probes_sent) {
+  while (c.replies < c.probes_sent && icmp == 0) {
     auto ev = co_await socket.receive(phase_end);
     if (!ev) break;
     take(*ev);
@@ -190,6 +192,9 @@ asio::awaitable<std::optional<CheckError>> measure_tcp(CheckContext& ctx, const 
       if (net::classify(result.connect_error) == net::NetFailure::local)
         co_return net::local_error(Operation::connect, "TCP " + net::format_host_port(to.address(), to.port()),
                                    result.connect_error);
+      // A port that let a SYN go unanswered for its whole wait stays silent:
+      // more connections would only wait again.
+      if (result.connect_error == asio::error::timed_out) break;
       continue;
     }
     ++connected;

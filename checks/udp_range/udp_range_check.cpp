@@ -9,6 +9,7 @@
 #include "checks/udp_range/udp_range_metrics.hpp"
 #include "checks/udp_range/udp_sweep.hpp"
 #include "probe/net/host_port.hpp"
+#include "probe/net/path_rtt.hpp"
 #include "probe/net/port_ranges.hpp"
 
 namespace callready::checks {
@@ -74,7 +75,9 @@ boost::asio::awaitable<Measured<UdpRangeResult>> measure_udp_range(UdpRangeParam
   so.max_pps = p.max_pps;
   so.attempts = p.attempts;
   so.max_attempts = std::max(p.attempts, 8);
-  so.reply_wait = Millis(p.reply_wait_ms);
+  // max(4 x RTT, 250 ms) once this scan has measured an RTT to the responder
+  // (its control port's connect, at least), never more than reply_wait_ms.
+  so.reply_wait = net::path_rtt(ctx.executor).silence_wait(address, Millis(p.reply_wait_ms)).wait;
   so.deadline = Clock::now() + ctx.budget(ctx.remaining());
   auto r = co_await udp_sweep(ctx.executor, so);
   out.source_ports_used = r.source_ports_used;
