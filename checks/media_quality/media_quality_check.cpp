@@ -148,6 +148,7 @@ asio::awaitable<Measured<MediaQualityResult>> measure_media_quality(MediaQuality
   name_stream(out, p);
   out.address = std::move(address);
   out.source_port = source_port;
+  out.icmp = std::move(stream.icmp);
   if (out.replies == 0 && !stream.responder_answered) {
     // Silence: an older responder answers echo v1 but not v3 streams.
     echo::Request old_style;

@@ -155,6 +155,9 @@ struct MediaQualityResult {
   // Replies stopped at this sequence and never resumed (a responder that
   // died, a path that broke); nullopt when they did not.
   std::optional<int> interrupted_at;
+  // The ICMP destination-unreachable that ended the stream ("port
+  // unreachable from 203.0.113.1"); empty when none came.
+  std::string icmp;
   // RTT per packet (ms, null when lost) for the timeline; over 500 packets,
   // one point per bucket of ceil(packets / 500) packets: the bucket's highest RTT.
   std::vector<std::optional<double>> timeline_rtt_ms;
@@ -179,6 +182,7 @@ void to_json(nlohmann::json& j, const MediaQualityResult& r);
 // Findings (code, severity, operation):
 //   media_quality.no_address   critical  resolve (inconclusive)
 //   media_quality.no_reply     critical  receive: nothing came back
+//   media_quality.rejected     critical  receive: an ICMP error refused the stream (it stops there)
 //   media_quality.interrupted  critical  receive: replies stopped mid-stream
 //   media_quality.loss         critical  per direction over max_loss_pct
 //   media_quality.jitter       warning   per direction over max_jitter_ms

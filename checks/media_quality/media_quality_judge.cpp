@@ -116,6 +116,7 @@ void to_json(nlohmann::json& j, const MediaQualityResult& r) {
        {"interrupted_at", r.interrupted_at ? nlohmann::json(*r.interrupted_at) : nlohmann::json()}};
   if (!r.clock_note.empty()) j["clock"]["note"] = r.clock_note;
   if (!r.mos_note.empty()) j["mos_note"] = r.mos_note;
+  if (!r.icmp.empty()) j["icmp"] = r.icmp;
   nlohmann::json rtt = nlohmann::json::array();
   std::string loss;
   for (std::size_t i = 0; i < r.timeline_rtt_ms.size(); ++i) {
@@ -129,6 +130,18 @@ Judgement judge_media_quality(const MediaQualityResult& r, const MediaQualityPar
   std::string target = fmt::format("{}:{}", r.host, r.port);
   if (r.unresolved) return unresolved_judgement("media_quality", *r.unresolved, "send a media stream to " + target);
   Judgement j;
+  if (!r.icmp.empty() && r.replies == 0) {
+    j.findings.push_back(
+        {Severity::critical, "media_quality.rejected",
+         fmt::format("the {} stream from source port {} to {} was refused at once ({}, after {} packets): nothing "
+                     "listens on that port there, or a firewall rejects the stream",
+                     r.codec, r.source_port, target, r.icmp, r.packets_sent),
+         "Check that the responder serves this UDP port (callready respond --udp-ports) and that no firewall on the "
+         "path rejects UDP from the media source ports to it",
+         "", Operation::receive});
+    j.summary = j.findings.back().message;
+    return j;
+  }
   if (r.replies == 0) {
     j.findings.push_back(
         {Severity::critical, "media_quality.no_reply",
@@ -145,8 +158,8 @@ Judgement judge_media_quality(const MediaQualityResult& r, const MediaQualityPar
     j.findings.push_back(
         {Severity::critical, "media_quality.interrupted",
          fmt::format("replies stopped after packet {} of {} and never resumed: the responder stopped or the path "
-                     "broke mid-stream (the figures after that point are loss)",
-                     *r.interrupted_at, r.packets_sent),
+                     "broke mid-stream (the figures after that point are loss){}",
+                     *r.interrupted_at, r.packets_sent, r.icmp.empty() ? "" : "; then " + r.icmp),
          "Check that the responder keeps running and that no firewall or NAT closes the flow mid-call", "",
          Operation::receive});
   judge_direction(r.upstream, true, p, j);

@@ -32,6 +32,12 @@ struct StreamRun {
   std::vector<bool> tail_replied;
   int outstanding = 0;
   Millis max_rtt{0};
+  std::string icmp;  // the first ICMP destination-unreachable for the destination
+  int replies = 0;
+  // An ICMP error before any reply: a closed or rejecting port, told within
+  // one round trip; the stream stops there. One after replies (a responder
+  // that died) is named, and the stream goes on to measure the outage.
+  bool refused() const { return !icmp.empty() && replies == 0; }
 };
 
 void note_view(StreamRun& run, const echo::StreamView& v) {
@@ -65,6 +71,16 @@ void take_reply(StreamRun& run, const EchoEvent& ev, const WallClock& wall) {
   run.max_rtt = std::max(run.max_rtt, Millis((*p.arrived_us - p.sent_us) / 1000));
 }
 
+void take_event(StreamRun& run, const EchoEvent& ev, const udp::endpoint& to, const WallClock& wall) {
+  if (ev.kind == EchoEvent::Kind::reply && ev.from == to) {
+    ++run.replies;
+    take_reply(run, ev, wall);
+  }
+  if (ev.kind == EchoEvent::Kind::icmp && ev.icmp.destination == to && ev.icmp.destination_unreachable() &&
+      run.icmp.empty())
+    run.icmp = ev.icmp.describe();
+}
+
 void finish_log(StreamRun& run) {
   if (!run.latest) return;
   const auto& v = *run.latest;
@@ -96,11 +112,11 @@ asio::awaitable<MediaStream> run_media_stream(EchoSocket& socket, udp::endpoint 
   run.session = session;
   auto end = wall.clock0 + budget;
   auto drain_until = [&](Clock::time_point until) -> asio::awaitable<void> {
-    while (Clock::now() < until) {
+    while (Clock::now() < until && !run.refused()) {
       auto receiving = socket.receive(until);
       auto ev = co_await std::move(receiving);
       if (!ev) break;
-      if (ev->kind == EchoEvent::Kind::reply && ev->from == to) take_reply(run, *ev, wall);
+      take_event(run, *ev, to, wall);
     }
   };
   for (std::size_t i = 0; i < run.main + kTailProbes; ++i) {
@@ -108,6 +124,7 @@ asio::awaitable<MediaStream> run_media_stream(EchoSocket& socket, udp::endpoint 
     if (due >= end) break;
     auto draining = drain_until(due);
     co_await std::move(draining);
+    if (run.refused()) break;
     echo::Request req;
     req.session = run.session;
     req.sequence = static_cast<std::uint32_t>(i);
@@ -125,14 +142,14 @@ asio::awaitable<MediaStream> run_media_stream(EchoSocket& socket, udp::endpoint 
   if (run.log.packets.size() < run.main) run.main = run.log.packets.size();  // the budget ran out first
   auto wait = std::max(kMinReplyWait, run.max_rtt * 3);
   auto until = std::min(end, Clock::now() + std::chrono::duration_cast<Clock::duration>(wait));
-  while (run.outstanding > 0 && Clock::now() < until) {
+  while (run.outstanding > 0 && Clock::now() < until && !run.refused()) {
     auto receiving = socket.receive(until);
     auto ev = co_await std::move(receiving);
     if (!ev) break;
-    if (ev->kind == EchoEvent::Kind::reply && ev->from == to) take_reply(run, *ev, wall);
+    take_event(run, *ev, to, wall);
   }
   finish_log(run);
-  co_return MediaStream{std::move(run.log), run.latest.has_value()};
+  co_return MediaStream{std::move(run.log), run.latest.has_value(), std::move(run.icmp)};
 }
 
 }  // namespace callready::checks

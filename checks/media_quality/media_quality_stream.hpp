@@ -17,6 +17,10 @@ namespace callready::checks {
 struct MediaStream {
   StreamLog log;
   bool responder_answered = false;  // any v3 reply carried the responder's record
+  // The ICMP destination-unreachable that ended the stream early ("port
+  // unreachable from 203.0.113.1"): nothing listens there, or a firewall
+  // rejects it. Empty when none came.
+  std::string icmp;
 };
 
 // The whole stream's time: its packets, the tail and the wait for late replies.

@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <thread>
 
+#include "checks/media_quality/media_quality_stream.hpp"
 #include "probe/net/resolver.hpp"
 #include "probe/net/responder_control.hpp"
 #include "tests/integration/responder_support.hpp"
@@ -92,6 +93,21 @@ TEST_CASE("a port the responder does not serve is a set-up error") {
   auto o = run_media({{"host", "127.0.0.1"}, {"port", r.udp_first + 1}, {"duration_s", 1}}, r.control);
   REQUIRE(o.error);
   CHECK(o.error->reason == ErrorReason::setup);
+}
+
+TEST_CASE("a closed UDP port answered with ICMP ends the stream within a round trip") {
+  // No responder: nothing listens on the port, and the kernel answers the
+  // first packet with ICMP port unreachable (what a REJECT rule sends too).
+  asio::io_context io;
+  asio::ip::udp::endpoint closed(asio::ip::make_address("127.0.0.1"), test::free_port(true));
+  checks::EchoSocket socket(io.get_executor());
+  REQUIRE_FALSE(socket.open(asio::ip::udp::v4(), {}));
+  auto started = std::chrono::steady_clock::now();
+  auto stream = test::run_io(io, checks::run_media_stream(socket, closed, *checks::media_codec("g711"), 3, 1, 6000ms));
+  auto took = std::chrono::steady_clock::now() - started;
+  CHECK(stream.icmp.find("port unreachable") != std::string::npos);
+  CHECK(stream.log.packets.size() <= 3);  // stopped at once, not after the 150 packets of 3 s
+  CHECK(took < 500ms);
 }
 
 TEST_CASE("a wrong token is a set-up error") {

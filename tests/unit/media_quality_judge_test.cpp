@@ -280,6 +280,25 @@ TEST_CASE("no reply at all, and replies that stop mid-stream") {
       500, [](int s) { return s >= 300; }, never, fixed(1000), fixed(1000)));
   CHECK(died.interrupted_at == std::optional<int>(300));
   CHECK(has(judge_media_quality(died, params()), "media_quality.interrupted", Severity::critical));
+  died.icmp = "port unreachable from 198.51.100.7";
+  auto named = judge_media_quality(died, params());
+  CHECK(has(named, "media_quality.interrupted", Severity::critical));
+  CHECK(!has(named, "media_quality.rejected", Severity::critical));
+}
+
+TEST_CASE("an ICMP error before any reply is a refused stream, not silence") {
+  auto refused = analysed(stream(
+      3, [](int) { return true; }, never, fixed(0), fixed(0)));
+  refused.icmp = "port unreachable from 198.51.100.7";
+  auto j = judge_media_quality(refused, params());
+  REQUIRE(j.findings.size() == 1);
+  CHECK(j.findings[0].code == "media_quality.rejected");
+  CHECK(j.findings[0].severity == Severity::critical);
+  CHECK(j.findings[0].operation == Operation::receive);
+  CHECK(j.summary.find("port unreachable from 198.51.100.7") != std::string::npos);
+  json d;
+  to_json(d, refused);
+  CHECK(d["icmp"] == "port unreachable from 198.51.100.7");
 }
 
 TEST_CASE("an unresolved host is the shared no_address finding") {
