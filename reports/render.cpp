@@ -24,6 +24,7 @@ std::optional<ReportFormat> format_for_path(const std::string& path) {
 }
 
 std::string duration_text(long long ms) {
+  if (ms < 1) return "< 1 ms";  // "0 ms" would read as nothing measured
   if (ms < 1000) return fmt::format("{} ms", ms);
   if (ms < 60'000) return fmt::format("{:.1f} s", static_cast<double>(ms) / 1000.0);
   return fmt::format("{} min {} s", ms / 60'000, (ms % 60'000) / 1000);
