@@ -134,7 +134,9 @@ TEST_CASE("with every variable set, every rule of every profile validates and ru
       {"webex_sips_server", "sips.example.com"}, {"xsi_domain", "xsi.example.com"},
       {"xsp_host", "xsp.example.com"},           {"idbroker_host", "idbroker-eu.webex.com"},
       {"sbc_cert", "/etc/callready/sbc.pem"},    {"sbc_key", "/etc/callready/sbc.key"},
-      {"ntp_server", "ntp.example.com"},         {"device_ntp_server", "192.0.2.30"}};
+      {"ntp_server", "ntp.example.com"},         {"device_ntp_server", "192.0.2.30"},
+      {"authservice_host", "xsp.example.com"},   {"dms_host", "dms.example.com"},
+      {"cti_host", "cti.example.com"},           {"cti_port", "8443"}};
   for (const auto& name : kWebexProfiles) {
     CAPTURE(name);
     Profile p = load_builtin(name);
