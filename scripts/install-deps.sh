@@ -17,11 +17,30 @@ TEST_PKGS=(
   dnsutils iputils-tracepath iputils-ping iperf3 sslscan tcpdump coturn
   dnsmasq-base nmap python3 python3-html5lib chromium clang-format
   nginx-light bind9 prometheus libmonitoring-plugin-perl
-  irtt chrony ntpsec-ntpdig libfaketime squid-openssl python3-jsonschema sip-tester netcat-openbsd
+  irtt chrony ntpsec-ntpdig libfaketime squid-openssl python3-jsonschema sip-tester netcat-openbsd testssl.sh
 )
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" != "--build-only" ]; then want+=("${TEST_PKGS[@]}"); fi
+
+# ntpsec's ntpd for tests/lab/ntp_kod_test.sh (chrony never sends a
+# kiss-o'-death). The ntpsec package conflicts with chrony and would run a
+# clock-setting daemon: only its ntpd binary is extracted, outside $PATH.
+NTPSEC_DIR=/usr/local/lib/callready-lab/ntpsec
+install_ntpsec_ntpd() {
+  [ "${1:-}" != "--build-only" ] || return 0
+  [ ! -x "$NTPSEC_DIR/usr/sbin/ntpd" ] || return 0
+  local sudo="" tmp
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download -qq ntpsec >/dev/null 2>&1); then
+    $sudo mkdir -p "$NTPSEC_DIR"
+    dpkg-deb --fsys-tarfile "$tmp"/ntpsec_*.deb | $sudo tar -x -C "$NTPSEC_DIR" ./usr/sbin/ntpd
+  else
+    echo "install-deps: cannot download ntpsec; tests/lab/ntp_kod_test.sh will be skipped" >&2
+  fi
+  rm -rf "$tmp"
+}
 
 missing=()
 for p in "${want[@]}"; do
@@ -29,7 +48,10 @@ for p in "${want[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  install_ntpsec_ntpd "${1:-}"
+  exit 0
+fi
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -43,3 +65,4 @@ fi
 echo "install-deps: installing ${missing[*]}" >&2
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_ntpsec_ntpd "${1:-}"
