@@ -60,32 +60,49 @@ st::Bytes request(std::uint16_t method, const st::TransactionId& id, const Crede
   return b.bytes();
 }
 
-// Reads until a response with `id` arrives; never returns otherwise.
-asio::awaitable<st::Message> read_response(udp::socket& sock, const st::TransactionId& id) {
+// ICMP errors the kernel reports on the connected socket: the port is
+// closed there, or a router or firewall rejects the packets.
+bool is_icmp_refusal(const boost::system::error_code& ec) {
+  return ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
+         ec == asio::error::network_unreachable;
+}
+
+// Reads until a response with `id` arrives (the message) or an ICMP error
+// refuses the request (nullopt, `refused` says which); never returns otherwise.
+asio::awaitable<std::optional<st::Message>> read_response(udp::socket& sock, const st::TransactionId& id,
+                                                          std::string& refused) {
   std::array<std::uint8_t, 1500> buf{};
   for (;;) {
-    udp::endpoint from;
-    auto [ec, n] = co_await sock.async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await sock.async_receive(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
-    if (ec) continue;  // an ICMP error: keep listening until the cap
+    if (is_icmp_refusal(ec)) {
+      refused = ec.message();
+      co_return std::nullopt;
+    }
+    if (ec) continue;
     auto parsed = st::parse(st::ByteView(buf.data(), n));
     if (parsed && parsed.message->transaction_id == id && parsed.message->cls != st::MessageClass::request)
       co_return std::move(*parsed.message);
   }
 }
 
-// Retransmits at 0, 250, 750, 1750 ms ...: nullopt when `cap` passes first.
-asio::awaitable<std::optional<st::Message>> transaction(udp::socket& sock, udp::endpoint server, const st::Bytes& bytes,
-                                                        const st::TransactionId& id, Millis cap) {
+// Retransmits at 0, 250, 750, 1750 ms ...: nullopt when `cap` passes first
+// or, at once, when an ICMP error refuses it (`refused` says which).
+asio::awaitable<std::optional<st::Message>> transaction(udp::socket& sock, const st::Bytes& bytes,
+                                                        const st::TransactionId& id, Millis cap, std::string& refused) {
   using namespace asio::experimental::awaitable_operators;
   auto until = Clock::now() + cap;
   Millis gap(250);
   while (Clock::now() < until) {
     boost::system::error_code ec;
-    sock.send_to(asio::buffer(bytes), server, 0, ec);
+    sock.send(asio::buffer(bytes), 0, ec);
+    if (is_icmp_refusal(ec)) {  // an earlier probe's ICMP error, reported on this send
+      refused = ec.message();
+      co_return std::nullopt;
+    }
     Timer timer(co_await asio::this_coro::executor);
     timer.expires_at(std::min(until, Clock::now() + gap));
-    auto reading = read_response(sock, id);
+    auto reading = read_response(sock, id, refused);
     auto r = co_await (std::move(reading) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (r.index() == 0) co_return std::get<0>(std::move(r));
     gap *= 2;
@@ -112,6 +129,9 @@ asio::awaitable<TurnProbe> probe_turn(udp::endpoint server, std::string username
   udp::socket sock(co_await asio::this_coro::executor);
   boost::system::error_code ec;
   sock.open(server.protocol(), ec);
+  // Connected, so the kernel hands ICMP errors for the server back to us:
+  // a closed or rejected TURN port is told within a round trip.
+  if (!ec) sock.connect(server, ec);
   if (ec) {
     out.reason = "socket: " + ec.message();
     co_return out;
@@ -119,9 +139,11 @@ asio::awaitable<TurnProbe> probe_turn(udp::endpoint server, std::string username
   auto started = Clock::now();
   auto id = st::random_transaction_id();
   auto bare = request(kAllocate, id, nullptr);
-  auto first = co_await transaction(sock, server, bare, id, cap);
+  std::string refused;
+  auto first = co_await transaction(sock, bare, id, cap, refused);
   if (!first) {
     out.outcome = TurnOutcome::unreachable;
+    if (!refused.empty()) out.reason = "refused at once with ICMP (" + refused + ")";
     co_return out;
   }
   out.rtt_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
@@ -136,10 +158,11 @@ asio::awaitable<TurnProbe> probe_turn(udp::endpoint server, std::string username
     if (error->code == 438) auth.nonce = attribute_text(*answer, st::attr::nonce);
     id = st::random_transaction_id();
     auto signed_request = request(kAllocate, id, &auth);
-    answer = co_await transaction(sock, server, signed_request, id, cap);
+    answer = co_await transaction(sock, signed_request, id, cap, refused);
     if (!answer) {
       out.outcome = TurnOutcome::unreachable;
-      out.reason = "no answer to the authenticated Allocate";
+      out.reason = refused.empty() ? "no answer to the authenticated Allocate"
+                                   : "the authenticated Allocate was refused with ICMP (" + refused + ")";
       co_return out;
     }
   }
@@ -148,7 +171,7 @@ asio::awaitable<TurnProbe> probe_turn(udp::endpoint server, std::string username
     out.outcome = TurnOutcome::allocated;
     id = st::random_transaction_id();
     auto release = request(kRefresh, id, &auth);
-    sock.send_to(asio::buffer(release), server, 0, ec);  // best effort: the server's lifetime frees it anyway
+    sock.send(asio::buffer(release), 0, ec);  // best effort: the server's lifetime frees it anyway
     co_return out;
   }
   out.error_code = error->code;
