@@ -21,9 +21,16 @@ echo "responder RSS with $N UDP ports bound: $((rss_kb / 1024)).$(((rss_kb % 102
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$RPID/stat"; }
 before=$(cpu_ticks)
 # Load: pre-encoded authenticated probes (same format as probe/wire/echo_probe.hpp), bounded in time.
-taskset -c "$CPU1" python3 - "$FIRST" bench "$SECONDS_LOAD" "$N" <<'PY' >"$BENCH_DIR/load.txt"
-import hmac, hashlib, socket, struct, sys, time
+taskset -c "$CPU1" python3 - "$FIRST" bench "$SECONDS_LOAD" "$N" "$RESPONDER_CONTROL" <<'PY' >"$BENCH_DIR/load.txt"
+import hmac, hashlib, json, socket, struct, sys, time
 first, token, seconds, n = int(sys.argv[1]), sys.argv[2].encode(), float(sys.argv[3]), int(sys.argv[4])
+# With a token, keyed probes are answered only from an address whose control hello opened its session.
+with socket.create_connection(("127.0.0.1", int(sys.argv[5])), timeout=5) as c:
+    f = c.makefile("rwb")
+    nonce = json.loads(f.readline())["nonce"].encode()
+    f.write((json.dumps({"op": "hello", "proof": hmac.new(token, nonce, hashlib.sha256).hexdigest()}) + "\n").encode())
+    f.flush()
+    assert json.loads(f.readline()).get("ok"), "the responder refused the hello"
 pkts = []
 for i in range(n):
     head = b"CRPB" + bytes([1, 1]) + struct.pack(">HQIQ", 2, 0xbe4c, i, 0) + bytes(64 - 28)
