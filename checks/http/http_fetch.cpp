@@ -15,6 +15,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "checks/http/http_answer.hpp"
 #include "checks/http/http_check.hpp"
 #include "probe/net/async.hpp"
 #include "probe/net/host_port.hpp"
@@ -32,8 +33,6 @@ constexpr Millis kConnectTimeout{3000};
 constexpr Millis kHandshakeTimeout{3000};
 constexpr Millis kSendTimeout{2000};
 constexpr Millis kBodyTimeout{3000};
-constexpr std::uint32_t kMaxHeader = 32 * 1024;
-constexpr std::uint64_t kMaxBody = 1024 * 1024;
 
 double ms_since(Clock::time_point t) {
   return std::round(std::chrono::duration<double, std::milli>(Clock::now() - t).count() * 10) / 10;
@@ -85,21 +84,6 @@ void set_network_failure(HttpAttempt& a, AttemptFailure f, const boost::system::
   a.message = fmt::format("{}: {}", what, ec.message());
 }
 
-void take_header(HttpAttempt& a, const bhttp::response_parser<bhttp::string_body>& parser,
-                 std::chrono::system_clock::time_point local) {
-  const auto& res = parser.get();
-  a.status = static_cast<int>(res.result_int());
-  a.reason = std::string(res.reason());
-  a.server = std::string(res[bhttp::field::server]);
-  if (a.status >= 300 && a.status < 400 && res.find(bhttp::field::location) != res.end())
-    a.location = std::string(res[bhttp::field::location]);
-  a.date = std::string(res[bhttp::field::date]);
-  if (auto server_time = parse_http_date(a.date)) {
-    double local_s = std::chrono::duration<double>(local.time_since_epoch()).count();
-    a.date_offset_s = std::round((static_cast<double>(*server_time) - local_s) * 10) / 10;
-  }
-}
-
 // The request, then the answer: first byte, header, body, each bounded.
 template <class Stream>
 asio::awaitable<void> exchange(Stream& stream, const HttpParams& p, HttpAttempt& a, CheckContext& ctx) {
@@ -146,10 +130,8 @@ asio::awaitable<void> exchange(Stream& stream, const HttpParams& p, HttpAttempt&
   a.ttfb_ms = ms_since(sent);
   auto local = std::chrono::system_clock::now();
 
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.header_limit(kMaxHeader);
-  parser.body_limit(kMaxBody);
-  if (p.method == "HEAD") parser.skip(true);
+  AnswerParser parser;
+  limit_answer(parser, p.method == "HEAD");
   auto reading = bhttp::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
   auto header = co_await net::with_timeout(std::move(reading), left_until(deadline));
   if (!header) {
@@ -163,14 +145,14 @@ asio::awaitable<void> exchange(Stream& stream, const HttpParams& p, HttpAttempt&
     // Content-Length alone says the body is over the limit: the header is whole, the body is not read.
     take_header(a, parser, local);
     a.body = BodyProblem::too_large;
-    a.body_bytes = kMaxBody;
+    a.body_bytes = kMaxAnswerBody;
     co_return;
   }
   if (auto ec = hec; ec) {
     a.operation = Operation::parse;
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       a.failure = AttemptFailure::header_too_large;
-      a.message = fmt::format("the answer's header went past {} bytes", kMaxHeader);
+      a.message = fmt::format("the answer's header went past {} bytes", kMaxAnswerHeader);
     } else if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
       a.failure = AttemptFailure::closed;
       a.operation = Operation::receive;
@@ -196,7 +178,7 @@ asio::awaitable<void> exchange(Stream& stream, const HttpParams& p, HttpAttempt&
       a.body = BodyProblem::incomplete;
     }
   }
-  a.body_bytes = a.body == BodyProblem::too_large ? kMaxBody : parser.get().body().size();
+  a.body_bytes = a.body == BodyProblem::too_large ? kMaxAnswerBody : parser.get().body().size();
 }
 
 asio::awaitable<std::unique_ptr<tcp::socket>> connect_direct(const AttemptPlan& plan, HttpAttempt& a,
@@ -345,6 +327,26 @@ std::optional<std::int64_t> parse_http_date(const std::string& text) {
     return static_cast<std::int64_t>(timegm(&tm));
   }
   return std::nullopt;
+}
+
+void limit_answer(AnswerParser& parser, bool head) {
+  parser.header_limit(kMaxAnswerHeader);
+  parser.body_limit(kMaxAnswerBody);
+  if (head) parser.skip(true);
+}
+
+void take_header(HttpAttempt& a, const AnswerParser& parser, std::chrono::system_clock::time_point local) {
+  const auto& res = parser.get();
+  a.status = static_cast<int>(res.result_int());
+  a.reason = std::string(res.reason());
+  a.server = std::string(res[bhttp::field::server]);
+  if (a.status >= 300 && a.status < 400 && res.find(bhttp::field::location) != res.end())
+    a.location = std::string(res[bhttp::field::location]);
+  a.date = std::string(res[bhttp::field::date]);
+  if (auto server_time = parse_http_date(a.date)) {
+    double local_s = std::chrono::duration<double>(local.time_since_epoch()).count();
+    a.date_offset_s = std::round((static_cast<double>(*server_time) - local_s) * 10) / 10;
+  }
 }
 
 }  // namespace callready::checks::http

@@ -10,6 +10,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "checks/common/http_proxy.hpp"
+#include "checks/http/http_answer.hpp"
 #include "checks/http/http_check.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
@@ -17,10 +18,6 @@ using namespace callready::checks;
 namespace bhttp = boost::beast::http;
 
 namespace {
-
-// As checks/http/http_fetch.cpp sets them.
-constexpr std::uint32_t kMaxHeader = 32 * 1024;
-constexpr std::uint64_t kMaxBody = 1024 * 1024;
 
 // Feeds `data` to `parser` `piece` bytes at a time (what is not consumed is
 // offered again with the next piece), then the end of the stream. Whether the
@@ -52,21 +49,12 @@ CALLREADY_FUZZ_TARGET(http) {
 
   // The http kind's answer (GET and HEAD).
   for (bool head : {false, true}) {
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.header_limit(kMaxHeader);
-    parser.body_limit(kMaxBody);
-    if (head) parser.skip(true);
+    http::AnswerParser parser;
+    http::limit_answer(parser, head);
     if (!feed(parser, data, size, piece)) continue;
-    const auto& res = parser.get();
     http::HttpAttempt a;
-    a.status = static_cast<int>(res.result_int());
-    a.reason = std::string(res.reason());
-    a.server = std::string(res[bhttp::field::server]);
-    if (a.status >= 300 && a.status < 400 && res.find(bhttp::field::location) != res.end())
-      a.location = std::string(res[bhttp::field::location]);
-    a.date = std::string(res[bhttp::field::date]);
-    if (auto server_time = http::parse_http_date(a.date)) a.date_offset_s = static_cast<double>(*server_time);
-    a.body_bytes = res.body().size();
+    http::take_header(a, parser, std::chrono::system_clock::time_point{});
+    a.body_bytes = parser.get().body().size();
     http::HttpResult result;
     result.url = "https://sbc.example.test/";
     http::HttpAddress where;
