@@ -71,8 +71,8 @@ void judge_lifetime(Judgement& j, const NatTimeoutResult& r, const std::optional
   if (!l.consistent())
     j.findings.push_back({Severity::warning, "nat_timeout.inconsistent",
                           fmt::format("{}: an idle time of {} s reached the client after {} s did not: packet loss "
-                                      "or a NAT that drops bindings unevenly; the bounds are uncertain",
-                                      v.name, *l.lifetime_min_s(), *l.lifetime_max_s()),
+                                      "or a NAT that drops bindings unevenly; the shorter one is read as loss",
+                                      v.name, *l.lifetime_min_s(), *l.contradicted_s()),
                           "Rerun the check; if it persists, look for loss on the path", "", Operation::receive});
   auto expired = l.lifetime_max_s();
   if (expired && *expired <= min_s) {

@@ -48,18 +48,26 @@ std::optional<int> Lifetime::lifetime_min_s() const {
   return m;
 }
 
+// A binding that outlived a longer idle time outlives every shorter one: an
+// expired rung below the longest reached one is a lost packet (the request
+// or the deferred reply), not the lifetime, and does not bound it.
 std::optional<int> Lifetime::lifetime_max_s() const {
+  auto lo = lifetime_min_s();
   std::optional<int> m;
   for (const auto& r : rungs)
-    if (r.outcome == RungOutcome::expired && (!m || r.idle_s < *m)) m = r.idle_s;
+    if (r.outcome == RungOutcome::expired && (!lo || r.idle_s > *lo) && (!m || r.idle_s < *m)) m = r.idle_s;
   return m;
 }
 
-bool Lifetime::consistent() const {
+std::optional<int> Lifetime::contradicted_s() const {
   auto lo = lifetime_min_s();
-  auto hi = lifetime_max_s();
-  return !lo || !hi || *lo < *hi;
+  std::optional<int> m;
+  for (const auto& r : rungs)
+    if (r.outcome == RungOutcome::expired && lo && r.idle_s < *lo && (!m || r.idle_s < *m)) m = r.idle_s;
+  return m;
 }
+
+bool Lifetime::consistent() const { return !contradicted_s(); }
 
 int Lifetime::unknown() const {
   return static_cast<int>(

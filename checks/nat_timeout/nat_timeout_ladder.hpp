@@ -42,7 +42,10 @@ struct Lifetime {
 
   int max_s() const;                          // longest idle time tried (0: none)
   std::optional<int> lifetime_min_s() const;  // longest idle time that reached the client
-  std::optional<int> lifetime_max_s() const;  // shortest that did not; nullopt when none expired
+  // The shortest longer than lifetime_min_s that did not; nullopt when none
+  // expired (one below a reached rung is loss, not the lifetime).
+  std::optional<int> lifetime_max_s() const;
+  std::optional<int> contradicted_s() const;  // the shortest rung that expired below a reached one
   bool consistent() const;                    // no rung reached above one that expired
   int unknown() const;                        // rungs that could not be told
   std::string range() const;                  // "45-50 s", "at least 150 s", "below 15 s"

@@ -172,6 +172,11 @@ TEST_CASE("nat_timeout.inconsistent: a longer idle time reached after a shorter 
   CHECK(f.operation == Operation::receive);
   CHECK(f.message.find("150 s") != std::string::npos);
   CHECK_FALSE(r.udp->lifetime.consistent());
+  // The lost 30 s rung is loss, not the lifetime: no expiry finding, and the
+  // bounds say what the reached rungs prove.
+  CHECK(r.udp->lifetime.contradicted_s() == 30);
+  CHECK_FALSE(r.udp->lifetime.lifetime_max_s().has_value());
+  for (const auto& finding : j.findings) CHECK(finding.severity != Severity::critical);
 }
 
 TEST_CASE("nat_timeout.unreachable: a protocol that carried nothing is a warning, not a lifetime") {
