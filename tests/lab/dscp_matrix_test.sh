@@ -178,7 +178,10 @@ wait_until 5 grep -qs "listening on" "$TCPDUMP_LOG" || { echo "FAILED: tcpdump d
 scan || LAB_FAILED=1
 kill -INT "$TCPDUMP_PID" 2>/dev/null
 wait "$TCPDUMP_PID" 2>/dev/null # a child: reaped here, then its capture is complete
-captured=$(tcpdump -r "$LAB_DIR/cloud.pcap" -n -v 'ip and udp and dst port 8600' 2>/dev/null | sed -n 's/.*(tos \(0x[0-9a-f]*\).*/\1/p' | sort | uniq -c | tr -s ' ')
+# To the responder's address: the client's source port is drawn from
+# 8600-8699 and may be 8600 itself, which a port-only filter also matches
+# on the replies.
+captured=$(tcpdump -r "$LAB_DIR/cloud.pcap" -n -v "ip and udp and dst port 8600 and dst host $LAB_CLOUD_IP" 2>/dev/null | sed -n 's/.*(tos \(0x[0-9a-f]*\).*/\1/p' | sort | uniq -c | tr -s ' ')
 echo "tcpdump on the cloud side, UDP to 8600 (AF41 re-marked to AF11): TOS counts: $captured"
 echo "tcpdump's own count: $(grep -E 'captured|dropped' "$TCPDUMP_LOG" | tr '\n' ' ')"
 grep -q '^0 packets dropped by kernel' "$TCPDUMP_LOG" ||
@@ -206,7 +209,7 @@ PY
 # a source port in 5060-5080, and the responder's replies to AF41 left the
 # cloud marked AF41 (what the client then read downstream).
 tcpdump -r "$LAB_DIR/cloud.pcap" -n -v \
-  'ip and ((tcp dst port 8934 and tcp[tcpflags] & tcp-syn != 0) or udp src port 8600)' >"$LAB_DIR/cloud.txt" 2>/dev/null
+  "ip and ((tcp dst port 8934 and tcp[tcpflags] & tcp-syn != 0) or (udp src port 8600 and src host $LAB_CLOUD_IP))" >"$LAB_DIR/cloud.txt" 2>/dev/null
 python3 - "$LAB_DIR/r.json" "$LAB_DIR/cloud.txt" <<'PY' && echo "ok: the capture shows the CS3 SYNs and the AF41 replies marked as the report says" || { echo "FAILED: SYN / reply marking vs capture" >&2; LAB_FAILED=1; }
 import json, re, sys
 r = json.load(open(sys.argv[1]))
@@ -238,6 +241,17 @@ if not ok:  # what the capture held, to tell a lossy capture from a wrong report
     print(open(sys.argv[2]).read()[-3000:], file=sys.stderr)
 sys.exit(0 if ok else 1)
 PY
+
+# A class whose port is REJECTed on the way: the router's ICMP port
+# unreachable ends that class at the first error (within a round trip, not
+# after its 50 probes), named; the other classes are still measured.
+clear_marks
+lab_router iptables -I FORWARD -i lan0 -o wan0 -p udp --dport 8600 -j REJECT --reject-with icmp-port-unreachable
+write_profile 50 ipv4
+scan && lab_assert "$LAB_DIR/r.json" \
+  '[(k["probes_sent"] <= 3, k["replies"], "port unreachable" in k.get("failure", "")) for k in d["classes"] if k["name"] == "AF41"] == [(True, 0, True)] and [k["upstream"]["verdict"] for k in d["classes"] if k["name"] == "EF"] == ["preserved"]' \
+  "a REJECTed class ends at the first ICMP error, named; EF still preserved"
+lab_router iptables -D FORWARD -i lan0 -o wan0 -p udp --dport 8600 -j REJECT --reject-with icmp-port-unreachable
 
 # A responder whose control port listens on IPv4 only cannot be asked over
 # IPv6: IPv6 is left out and the details and summary say why; IPv4 is tested.
