@@ -6,8 +6,8 @@
 #     clean baseline, upstream jitter within 20% of the RFC 3550 jitter
 #     nfq_delay logged for the delays it added, downstream jitter < 1 ms;
 #   - every 20th packet dropped upstream and 20 ms added upstream (no jitter),
-#     then the same for irtt's flow: per-direction loss within 0.2
-#     percentage points of irtt's, RTT median within 1 ms of irtt's.
+#     then the same for irtt's flow: per-direction loss within one packet of
+#     irtt's flow (at least 0.2 points), RTT median within 1 ms of irtt's.
 set -u
 . "$SOURCE_DIR/tests/lab/lib.sh"
 lab_require_root
@@ -78,12 +78,18 @@ d = json.load(open(sys.argv[1]))["checks"][0]["details"]
 s = json.load(open(sys.argv[2]))["stats"]
 ours = {"up": d["upstream"]["loss_pct"], "down": d["downstream"]["loss_pct"], "rtt": d["rtt_ms"]["median"]}
 theirs = {"up": s["upstream_loss_percent"], "down": s["downstream_loss_percent"], "rtt": s["rtt"]["median"] / 1e6}
-print(f"callready {ours}, irtt {theirs}")
-bad = [k for k, tol in (("up", 0.2), ("down", 0.2), ("rtt", 1.0)) if abs(ours[k] - theirs[k]) > tol]
+# A 2 s flow is about 100 packets: one packet is one point. A loaded
+# machine can leave irtt a packet or two short of 100 (4 of 98 lost is
+# 4.08%, against 5 of 100), so loss agrees within one packet of irtt's flow
+# (at least 0.2 points).
+one_packet = 100.0 / max(1, s.get("packets_sent", 100)) + 0.01
+loss_tol = max(0.2, one_packet)
+print(f"callready {ours}, irtt {theirs} (irtt sent {s.get('packets_sent')}; loss tolerance {loss_tol:.2f} points)")
+bad = [k for k, tol in (("up", loss_tol), ("down", loss_tol), ("rtt", 1.0)) if abs(ours[k] - theirs[k]) > tol]
 for k in bad:
     print(f"FAILED: {k}: callready {ours[k]} vs irtt {theirs[k]}", file=sys.stderr)
 if not bad:
-    print("ok: irtt agrees: loss within 0.2 percentage points each way, RTT median within 1 ms")
+    print("ok: irtt agrees: loss within one packet each way, RTT median within 1 ms")
 sys.exit(1 if bad else 0)
 PY
 
