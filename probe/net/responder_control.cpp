@@ -15,9 +15,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <istream>
+#include <stdexcept>
 #include <type_traits>
 
 #include "probe/clock.hpp"
+#include "probe/input_limits.hpp"
 #include "probe/net/async.hpp"
 #include "probe/net/host_port.hpp"
 #include "probe/net/path_rtt.hpp"
@@ -43,6 +45,41 @@ std::string control_proof(const std::string& token, const std::string& nonce) {
     s += hex[out[i] & 15];
   }
   return s;
+}
+
+std::optional<std::string> read_control_greeting(std::string_view line) {
+  auto parsed = parse_json_bounded(line);
+  if (!parsed.value || !parsed.value->is_object()) return std::nullopt;
+  const auto& greeting = *parsed.value;
+  auto service = greeting.find("service");
+  if (service == greeting.end() || *service != "callready-respond") return std::nullopt;
+  auto nonce = greeting.find("nonce");
+  return nonce != greeting.end() && nonce->is_string() ? nonce->get<std::string>() : std::string();
+}
+
+ControlAnswer read_control_answer(std::string_view line) {
+  ControlAnswer out;
+  auto parsed = parse_json_bounded(line);
+  if (!parsed.value || !parsed.value->is_object()) {
+    out.failure = ResponderInfo::Failure::protocol;
+    out.error = "control: answer is not JSON";
+    return out;
+  }
+  auto& answer = *parsed.value;
+  auto ok = answer.find("ok");
+  if (ok == answer.end() || *ok != true) {
+    auto error = answer.find("error");
+    // The responder's word, printable and short: it ends up in a report.
+    std::string why =
+        error != answer.end() && error->is_string() ? escape_for_message(error->get<std::string>(), 64) : "";
+    out.refusal = why.empty() ? "refused" : why;
+    out.failure =
+        out.refusal == "unauthorized" ? ResponderInfo::Failure::unauthorized : ResponderInfo::Failure::protocol;
+    out.error = "control: responder said " + out.refusal;
+    return out;
+  }
+  out.answer = std::move(answer);
+  return out;
 }
 
 namespace {
@@ -81,29 +118,24 @@ asio::awaitable<std::optional<nlohmann::json>> control_exchange(tcp::socket& s, 
     co_return std::nullopt;
   }
   asio::streambuf buf(32768);
-  auto greeting = nlohmann::json::parse(co_await read_line(s, buf), nullptr, false);
-  if (!greeting.is_object() || greeting.value("service", "") != "callready-respond") {
+  auto greeting_line = co_await read_line(s, buf);
+  auto nonce = read_control_greeting(greeting_line);
+  if (!nonce) {
     out.failure = ResponderInfo::Failure::protocol;
     out.error = "control: not a callready responder";
     co_return std::nullopt;
   }
-  if (!token.empty()) message["proof"] = control_proof(token, greeting.value("nonce", ""));
+  if (!token.empty()) message["proof"] = control_proof(token, *nonce);
   std::string line = message.dump() + "\n";
   co_await asio::async_write(s, asio::buffer(line), asio::use_awaitable);
-  auto answer = nlohmann::json::parse(co_await read_line(s, buf), nullptr, false);
-  if (!answer.is_object()) {
-    out.failure = ResponderInfo::Failure::protocol;
-    out.error = "control: answer is not JSON";
-    co_return std::nullopt;
+  auto answer_line = co_await read_line(s, buf);
+  auto answer = read_control_answer(answer_line);
+  if (!answer.answer) {
+    if constexpr (std::is_same_v<Answer, ServiceAnswer>) out.refusal = answer.refusal;
+    out.failure = answer.failure;
+    out.error = answer.error;
   }
-  if (!answer.value("ok", false)) {
-    std::string why = answer.value("error", "refused");
-    if constexpr (std::is_same_v<Answer, ServiceAnswer>) out.refusal = why;
-    out.failure = why == "unauthorized" ? ResponderInfo::Failure::unauthorized : ResponderInfo::Failure::protocol;
-    out.error = "control: responder said " + why;
-    co_return std::nullopt;
-  }
-  co_return answer;
+  co_return std::move(answer.answer);
 }
 
 asio::awaitable<ResponderInfo> exchange_or_throw(tcp::socket& s, tcp::endpoint control, std::string token) {
@@ -111,24 +143,7 @@ asio::awaitable<ResponderInfo> exchange_or_throw(tcp::socket& s, tcp::endpoint c
   nlohmann::json hello = {{"op", "hello"}, {"version", kControlVersion}};
   auto ok = co_await control_exchange(s, control, token, hello, info);
   if (!ok) co_return info;
-  const auto& answer = *ok;
-  info.raw = answer;
-  try {
-    info.token_required = answer.value("token_required", false);
-    if (auto it = answer.find("services"); it != answer.end() && it->is_object())
-      for (const auto& [name, ports] : it->items()) info.services[name] = ports_of(ports);
-    info.alt_address = answer.value("alt_address", "");
-    info.max_pps = answer.value("max_pps", 0);
-    if (answer.contains("observed")) {
-      const auto& o = answer["observed"];
-      info.observed = tcp::endpoint(asio::ip::make_address(o.value("address", "")),
-                                    static_cast<unsigned short>(o.value("port", 0)));
-    }
-  } catch (const std::exception& e) {
-    info.failure = ResponderInfo::Failure::protocol;
-    info.error = std::string("control: malformed answer: ") + e.what();
-  }
-  co_return info;
+  co_return read_hello_answer(*ok);
 }
 
 // Never throws: under `||` a throwing branch would wait for the timer instead.
@@ -144,7 +159,47 @@ asio::awaitable<ResponderInfo> exchange(tcp::socket& s, tcp::endpoint control, s
   }
 }
 
+// An integer field within [lo, hi]; absent is `absent`. Anything else (a
+// float, 1e300, a string) throws naming the field: a cast would be undefined.
+long long int_field(const nlohmann::json& object, const char* key, long long lo, long long hi, long long absent) {
+  auto it = object.find(key);
+  if (it == object.end()) return absent;
+  if (it->is_number_unsigned()) {
+    auto v = it->get<std::uint64_t>();
+    if (lo <= 0 && v <= static_cast<std::uint64_t>(hi)) return static_cast<long long>(v);
+  } else if (it->is_number_integer()) {
+    auto v = it->get<long long>();
+    if (v >= lo && v <= hi) return v;
+  }
+  throw std::runtime_error(std::string("\"") + key + "\" is not an integer in " + std::to_string(lo) + ".." +
+                           std::to_string(hi));
+}
+
 }  // namespace
+
+ResponderInfo read_hello_answer(const nlohmann::json& answer) {
+  ResponderInfo info;
+  info.raw = answer;
+  try {
+    info.token_required = answer.value("token_required", false);
+    if (auto it = answer.find("services"); it != answer.end() && it->is_object())
+      for (const auto& [name, ports] : it->items()) {
+        if (info.services.size() == kMaxAnsweredServices) break;
+        info.services[name] = ports_of(ports);
+      }
+    info.alt_address = answer.value("alt_address", "");
+    info.max_pps = static_cast<int>(int_field(answer, "max_pps", 0, 1'000'000'000, 0));
+    if (auto o = answer.find("observed"); o != answer.end()) {
+      if (!o->is_object()) throw std::runtime_error("\"observed\" is not an object");
+      info.observed = tcp::endpoint(asio::ip::make_address(o->value("address", "")),
+                                    static_cast<unsigned short>(int_field(*o, "port", 0, 65535, 0)));
+    }
+  } catch (const std::exception& e) {
+    info.failure = ResponderInfo::Failure::protocol;
+    info.error = "control: malformed answer: " + escape_for_message(e.what());
+  }
+  return info;
+}
 
 asio::awaitable<ResponderInfo> query_responder(asio::any_io_executor ex, tcp::endpoint control, std::string token,
                                                std::chrono::milliseconds timeout) {

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "probe/model.hpp"
@@ -57,6 +58,32 @@ struct ResponderInfo {
 // `service` on `port` (any port when absent). nullopt when it can go ahead.
 std::optional<CheckError> setup_error(const ResponderInfo& info, const std::string& service,
                                       std::optional<std::uint16_t> port = std::nullopt);
+
+// The pure readers of the responder's lines (the network parts around them
+// only move bytes): a fuzz target feeds them anything a hostile or broken
+// responder could send. None throws.
+//
+// The greeting's nonce when `line` is a callready responder's greeting.
+std::optional<std::string> read_control_greeting(std::string_view line);
+
+// One answer line: `answer` is set when it is an object with "ok" true;
+// otherwise `failure` and `error` say why ("refusal" holds the responder's
+// error word when it refused).
+struct ControlAnswer {
+  ResponderInfo::Failure failure = ResponderInfo::Failure::none;
+  std::string refusal;
+  std::string error;
+  std::optional<nlohmann::json> answer;
+};
+ControlAnswer read_control_answer(std::string_view line);
+
+// At most this many services are read from a hello's answer: each may list
+// every port, and the scan keeps them expanded.
+inline constexpr std::size_t kMaxAnsweredServices = 64;
+
+// The hello's answer (an "ok" answer) as a ResponderInfo; a malformed field
+// is a protocol failure that names it.
+ResponderInfo read_hello_answer(const nlohmann::json& answer);
 
 boost::asio::awaitable<ResponderInfo> query_responder(boost::asio::any_io_executor ex,
                                                       boost::asio::ip::tcp::endpoint control, std::string token,
