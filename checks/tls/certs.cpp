@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "checks/common/finding.hpp"
+#include "checks/tls/trust_store.hpp"
 
 namespace callready::checks::tls {
 
@@ -220,9 +221,8 @@ ChainVerdict judge_chain(const HandshakeResult& hs, const std::string& server_na
   // no gap either: only its root is unknown here (a private CA, an
   // inspecting proxy's). A walk that stops at the leaf (or a non-CA) means a
   // client has to find an intermediate itself.
-  X509_STORE* store = X509_STORE_new();
-  X509_STORE_set_default_paths(store);
-  if (!ca_file.empty()) X509_STORE_load_file(store, ca_file.c_str());
+  auto anchors = trust_store(ca_file);
+  X509_STORE* store = anchors.store.get();  // null when ca_file is unreadable: no anchor is found
   X509_STORE_CTX* sctx = X509_STORE_CTX_new();
   X509* cur = leaf;
   bool anchored = false;
@@ -239,7 +239,8 @@ ChainVerdict judge_chain(const HandshakeResult& hs, const std::string& server_na
       continue;
     }
     X509* anchor = nullptr;
-    if (X509_STORE_CTX_init(sctx, store, cur, nullptr) == 1 && X509_STORE_CTX_get1_issuer(&anchor, sctx, cur) == 1) {
+    if (store && X509_STORE_CTX_init(sctx, store, cur, nullptr) == 1 &&
+        X509_STORE_CTX_get1_issuer(&anchor, sctx, cur) == 1) {
       anchored = true;
       X509_free(anchor);
     }
@@ -253,7 +254,6 @@ ChainVerdict judge_chain(const HandshakeResult& hs, const std::string& server_na
   v.top_issuer = name_text(X509_get_issuer_name(cur));
   if (!hs.verified.empty()) v.top_issuer = name_text(X509_get_issuer_name(hs.verified.back().get()));
   X509_STORE_CTX_free(sctx);
-  X509_STORE_free(store);
   return v;
 }
 

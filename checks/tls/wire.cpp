@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <tuple>
 
+#include "checks/tls/trust_store.hpp"
 #include "probe/clock.hpp"
 #include "probe/net/errors.hpp"
 
@@ -220,13 +221,13 @@ asio::awaitable<HandshakeResult> full_handshake(std::unique_ptr<tcp::socket> soc
   SSL_CTX_set_min_proto_version(ctx.get(), opt.only_version ? opt.only_version : TLS1_VERSION);
   if (opt.only_version) SSL_CTX_set_max_proto_version(ctx.get(), opt.only_version);
   if (!opt.sigalgs.empty()) SSL_CTX_set1_sigalgs_list(ctx.get(), opt.sigalgs.c_str());
-  SSL_CTX_set_default_verify_paths(ctx.get());
-  if (!opt.ca_file.empty() && SSL_CTX_load_verify_locations(ctx.get(), opt.ca_file.c_str(), nullptr) != 1) {
+  auto anchors = trust_store(opt.ca_file);
+  if (!anchors.store) {
     res.failure = Failure::tls_error;
-    res.setup_error = CheckError{ErrorReason::bad_params, Operation::none,
-                                 "ca_file: cannot read " + opt.ca_file + ": " + ssl_error_text()};
+    res.setup_error = CheckError{ErrorReason::bad_params, Operation::none, "ca_file: " + anchors.error};
     co_return res;
   }
+  SSL_CTX_set1_cert_store(ctx.get(), anchors.store.get());
   if (!opt.client_cert.empty()) {
     std::string key = opt.client_key.empty() ? opt.client_cert : opt.client_key;
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), opt.client_cert.c_str()) != 1 ||
