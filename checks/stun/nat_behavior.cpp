@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "probe/net/async.hpp"
+#include "probe/net/path_rtt.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::udp;
@@ -158,8 +159,10 @@ asio::awaitable<BehaviourTest> filtering_tests(asio::ip::address local, Endpoint
   auto& s3 = probes[1];
   if (!s2->mapped) co_return unknown(s2->unknown);
   if (!s3->mapped) co_return unknown(s3->unknown);
-  if (deadline - Clock::now() < plan.silence_likely.budget)
-    co_return unknown("not enough time left to wait for filtered answers");
+  auto executor = co_await asio::this_coro::executor;
+  auto silence = net::path_rtt(executor).silence_wait(primary.address(), plan.silence_likely.budget);
+  if (!plan.silence_likely.silence_from_rtt) silence.wait = plan.silence_likely.budget;
+  if (deadline - Clock::now() < silence.wait) co_return unknown("not enough time left to wait for filtered answers");
   RequestOptions both;  // test II: answer from the other IP and port
   both.change_ip = true;
   both.change_port = true;
@@ -182,12 +185,16 @@ asio::awaitable<BehaviourTest> filtering_tests(asio::ip::address local, Endpoint
   if (t3.answered) {
     auto bad = check_changed(t3, primary, false, true);
     if (!bad.empty()) co_return unknown(bad);
-    co_return known(Behaviour::address_dependent, "no answer from another IP; an answer from " +
-                                                      to_string(t3.responder) + " (same IP, other port) arrived");
+    auto r = known(Behaviour::address_dependent, "no answer from another IP; an answer from " +
+                                                     to_string(t3.responder) + " (same IP, other port) arrived");
+    r.silence = t2.silence;
+    co_return r;
   }
-  co_return known(
+  auto r = known(
       Behaviour::address_and_port_dependent,
       fmt::format("no answer from another IP ({} requests) nor from another port ({} requests)", t2.sent(), t3.sent()));
+  r.silence = t2.silence;
+  co_return r;
 }
 
 }  // namespace
@@ -202,13 +209,6 @@ asio::awaitable<NatBehaviour> discover(asio::ip::address local, Endpoint primary
   r.mapping = std::move(done[0]);
   r.filtering = std::move(done[1]);
   co_return r;
-}
-
-DiscoveryPlan discovery_plan_for_rtt(double rtt_ms) {
-  DiscoveryPlan plan;
-  auto rto = std::max(Millis(static_cast<long long>(std::ceil(rtt_ms))), Millis(63));
-  plan.silence_likely = Retransmission{rto, 3, 1, 4 * rto};
-  return plan;
 }
 
 }  // namespace callready::checks::stun

@@ -5,6 +5,7 @@
 // the tests showed; anything it could not establish is unknown, with why.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <optional>
 #include <string>
 
 #include "checks/stun/stun_client.hpp"
@@ -21,6 +22,8 @@ struct BehaviourTest {
   Behaviour behaviour = Behaviour::unknown;
   std::string unknown_because;  // when unknown: why
   std::string evidence;         // what the tests saw
+  // Silence was part of the verdict: how long it was waited out, and why.
+  std::optional<net::SilenceWait> silence;
   // "endpoint-independent", ... or "unknown: <why>"
   std::string text() const;
 };
@@ -33,23 +36,18 @@ struct NatBehaviour {
 // The waits of the tests. An answer is expected (mapping tests, test I of the
 // filtering sockets): a few retransmissions against loss, sends at 0, 500,
 // 1500, 3500 ms, give up at 5500 ms (never past the deadline). Silence is a
-// likely result (filtering tests II and III, run at once): by default as
-// turnutils_natdiscovery does, sends at 0, 500, 1500 ms, give up at 3500 ms,
-// and never cut short by the deadline, or silence would mean nothing.
+// likely result (filtering tests II and III, run at once): with an RTT to the
+// server known (net::path_rtt: the check's first exchange and test I record
+// theirs), max(4 x RTT, 250 ms) with sends at 0, 1/4 and 3/4 of it; with none,
+// as turnutils_natdiscovery does, sends at 0, 500, 1500 ms, give up at
+// 3500 ms. Never cut short by the deadline, or silence would mean nothing.
 struct DiscoveryPlan {
   Retransmission expect_answer{Millis(500), 4, 4, Millis(5500)};
-  Retransmission silence_likely{Millis(500), 3, 4, Millis(3500)};
+  Retransmission silence_likely{Millis(500), 3, 4, Millis(3500), true};
   // The scan's token when the server is our responder: every request is
   // authenticated and padded (RequestOptions::password). Empty: plain requests.
   std::string password;
 };
-
-// The plan for a path whose RTT was just measured (the first Binding
-// exchange): silence is decided after 4 RTOs of max(RTT, 63 ms), about
-// max(4 × RTT, 250 ms), with sends at 0, 1 and 3 RTOs, instead of a schedule
-// meant for a path nothing is known about. An answer that is allowed through
-// comes back within one RTT; the retransmissions cover a lost packet.
-DiscoveryPlan discovery_plan_for_rtt(double rtt_ms);
 
 // `primary`: the server address that answered; `other`: its OTHER-ADDRESS.
 // Tests run from fresh sockets on `local`; every exchange is bounded by

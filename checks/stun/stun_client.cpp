@@ -113,6 +113,65 @@ Bytes binding_request(const TransactionId& id, const RequestOptions& opts) {
   return b.add_fingerprint().bytes();
 }
 
+Retransmission silence_schedule(const net::SilenceWait& rule) {
+  Retransmission plan;
+  plan.rto = std::max(Millis(1), rule.wait / 4);
+  plan.max_sends = 3;
+  plan.final_wait_rtos = 2;  // past the budget: the budget (rule.wait) ends it
+  plan.budget = rule.wait;
+  return plan;
+}
+
+namespace {
+
+// The k-th send's time (k from 0) in `plan`, from the first send: RTOs doubling.
+Clock::duration send_offset(const Retransmission& plan, int k) {
+  Clock::duration t{};
+  Clock::duration rto = plan.rto;
+  for (int i = 0; i < k; ++i, rto *= 2) t += rto;
+  return t;
+}
+
+// When `plan` gives up: Rm initial RTOs after its last send, never past its budget.
+Clock::duration give_up_offset(const Retransmission& plan) {
+  Clock::duration last = send_offset(plan, std::max(plan.max_sends, 1) - 1) + plan.rto * plan.final_wait_rtos;
+  return std::min<Clock::duration>(last, plan.budget);
+}
+
+// The schedule in force now, and the silence rule it follows.
+struct Schedule {
+  Retransmission plan;
+  net::SilenceWait rule;
+};
+Schedule schedule_now(const Retransmission& plan, const net::PathRtt& paths, const asio::ip::address& to) {
+  Schedule s{plan, {}};
+  if (plan.silence_from_rtt) {
+    auto rule = paths.silence_wait(to, plan.budget);
+    if (rule.basis == net::WaitBasis::rtt) s = Schedule{silence_schedule(rule), rule};
+  }
+  if (s.rule.basis == net::WaitBasis::timeout) s.rule.wait = std::chrono::duration_cast<Millis>(give_up_offset(plan));
+  return s;
+}
+
+// Returns once an RTT to `to`, recorded meanwhile, makes the RTT schedule's
+// first retransmission (a quarter of the rule, from `start`) due; never while
+// none is known or `watch` is false (the caller's other branches end it).
+asio::awaitable<void> rtt_learned(net::PathRtt& paths, asio::ip::address to, Clock::time_point start, Millis budget,
+                                  bool watch) {
+  double fraction = 0.25;
+  while (watch && Clock::now() < start + budget) {
+    auto waiting = paths.wait_silence(to, start, budget, fraction);
+    auto rule = co_await std::move(waiting);
+    if (rule.basis == net::WaitBasis::rtt) co_return;
+    fraction = 1.0;  // a quarter of the budget passed: from now on only a recorded RTT wakes us
+  }
+  Timer idle(co_await asio::this_coro::executor);
+  idle.expires_at(Timer::time_point::max());
+  co_await idle.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
 asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, RequestOptions opts, Retransmission plan) {
   using namespace asio::experimental::awaitable_operators;
   Exchange ex;
@@ -121,65 +180,79 @@ asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, Reque
   enable_icmp_errors(sock);
   auto id = random_transaction_id();
   auto request = binding_request(id, opts);
-  Timer window(co_await asio::this_coro::executor);
+  auto executor = co_await asio::this_coro::executor;
+  auto& paths = net::path_rtt(executor);
+  const auto to = server.address();
+  Timer window(executor);
   std::array<std::uint8_t, 1500> buf;
   const auto start = Clock::now();
-  const auto give_up = start + plan.budget;
-  auto send_at = start;  // the schedule, so that late wake-ups do not shift it
-  auto rto = plan.rto;
-  for (int i = 0; i < plan.max_sends && send_at < give_up; ++i) {
-    ec = send_request(sock, request, server, ex);
-    if (ec) {
-      if (!ex.icmp) fail(ex, Operation::send, ec);
-      ex.elapsed = Clock::now() - start;
-      co_return ex;
-    }
-    ex.sent_at.push_back(offset(start));
-    // After the last send, wait Rm RTOs of the initial value (RFC 5389 §7.2.1).
-    send_at += i + 1 < plan.max_sends ? rto : plan.rto * plan.final_wait_rtos;
-    rto *= 2;
-    window.expires_at(std::min(send_at, give_up));
-    for (;;) {  // until this window closes: read whatever arrives
-      Endpoint from;
-      auto r = co_await (sock.async_receive_from(asio::buffer(buf), from, kUseTuple) || window.async_wait(kUseTuple));
-      if (r.index() == 1) {
-        if (auto [tec] = std::get<1>(r); tec) {  // the engine cancelled the check
-          fail(ex, Operation::receive, tec);
-          ex.elapsed = Clock::now() - start;
-          co_return ex;
-        }
-        break;
-      }
-      auto [rec, n] = std::get<0>(r);
-      if (rec) {
-        if (is_icmp_failure(rec)) {
-          // The ICMP error woke the receive; its details are on the error
-          // queue. One for this server ends the wait; others are stale.
-          if (auto icmp = icmp_error_for(sock, server)) {
-            fail_icmp(ex, *icmp);
-            ex.elapsed = Clock::now() - start;
-            co_return ex;
-          }
-          continue;
-        }
-        fail(ex, Operation::receive, rec);
+  net::SilenceWait rule;
+  for (;;) {
+    // Worked out afresh each time round: an RTT learnt meanwhile changes it.
+    auto s = schedule_now(plan, paths, to);
+    rule = s.rule;
+    const auto end = start + give_up_offset(s.plan);
+    const int sent = ex.sent();
+    const auto next = sent < s.plan.max_sends ? start + send_offset(s.plan, sent) : Clock::time_point::max();
+    if (Clock::now() >= end) break;
+    if (next <= Clock::now()) {
+      ec = send_request(sock, request, server, ex);
+      if (ec) {
+        if (!ex.icmp) fail(ex, Operation::send, ec);
         ex.elapsed = Clock::now() - start;
         co_return ex;
       }
-      auto parsed = parse(ByteView(buf.data(), n));
-      if (auto why = check_response(parsed, id, opts.password); !why.empty()) {
-        ex.junk = fmt::format("{} bytes from {}: {}", n, to_string(from), why);
+      ex.sent_at.push_back(offset(start));
+      continue;
+    }
+    window.expires_at(std::min(next, end));
+    // While the plan's own schedule runs, a recorded RTT may cut it short:
+    // woken at a quarter of the new rule (its first retransmission).
+    bool watch = plan.silence_from_rtt && s.rule.basis == net::WaitBasis::timeout;
+    auto learning = rtt_learned(paths, to, start, plan.budget, watch);
+    Endpoint from;
+    auto r = co_await (sock.async_receive_from(asio::buffer(buf), from, kUseTuple) || window.async_wait(kUseTuple) ||
+                       std::move(learning));
+    if (r.index() == 2) continue;
+    if (r.index() == 1) {
+      if (auto [tec] = std::get<1>(r); tec) {  // the engine cancelled the check
+        fail(ex, Operation::receive, tec);
+        ex.elapsed = Clock::now() - start;
+        co_return ex;
+      }
+      continue;
+    }
+    auto [rec, n] = std::get<0>(r);
+    if (rec) {
+      if (is_icmp_failure(rec)) {
+        // The ICMP error woke the receive; its details are on the error
+        // queue. One for this server ends the wait; others are stale.
+        if (auto icmp = icmp_error_for(sock, server)) {
+          fail_icmp(ex, *icmp);
+          ex.elapsed = Clock::now() - start;
+          co_return ex;
+        }
         continue;
       }
-      ex.answered = true;
-      ex.response = std::move(*parsed.message);
-      ex.responder = from;
-      ex.rtt_ms = ms_between(start, Clock::now());
+      fail(ex, Operation::receive, rec);
       ex.elapsed = Clock::now() - start;
       co_return ex;
     }
+    auto parsed = parse(ByteView(buf.data(), n));
+    if (auto why = check_response(parsed, id, opts.password); !why.empty()) {
+      ex.junk = fmt::format("{} bytes from {}: {}", n, to_string(from), why);
+      continue;
+    }
+    ex.answered = true;
+    ex.response = std::move(*parsed.message);
+    ex.responder = from;
+    ex.elapsed = Clock::now() - start;
+    ex.rtt_ms = ms_between(start, start + ex.elapsed);
+    if (ex.sent() == 1 && from.address() == to) paths.record(to, ex.elapsed);
+    co_return ex;
   }
   ex.elapsed = Clock::now() - start;
+  ex.silence = rule;
   ex.failed = ex.junk.empty() ? Operation::receive : Operation::parse;
   ex.error = fmt::format("no answer to {} request(s) within {} ms", ex.sent(),
                          std::chrono::duration_cast<Millis>(ex.elapsed).count());
@@ -188,23 +261,31 @@ asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, Reque
 
 asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Millis answer_limit,
                                        RequestOptions opts) {
+  using namespace asio::experimental::awaitable_operators;
   Exchange ex;
   tcp::socket sock(co_await asio::this_coro::executor);
   tcp::endpoint target(server.address(), server.port());
+  // A connect nobody answers is a DROP: waited out for max(4 x RTT, 250 ms)
+  // once this scan knows an RTT to the address, else for connect_limit.
+  auto& paths = net::path_rtt(sock.get_executor());
   const auto start = Clock::now();
-  auto c = co_await net::with_timeout(sock.async_connect(target, kUseTuple), connect_limit);
-  if (!c) {
+  auto connecting = sock.async_connect(target, kUseTuple);
+  auto silence = paths.wait_silence(server.address(), start, connect_limit);
+  auto c = co_await (std::move(connecting) || std::move(silence));
+  if (c.index() == 1) {
     ex.failed = Operation::connect;
     ex.failure = net::NetFailure::timeout;
     ex.error = "timeout";
+    ex.silence = std::get<1>(c);
     ex.elapsed = Clock::now() - start;
     co_return ex;
   }
-  if (auto [ec] = *c; ec) {
+  if (auto [ec] = std::get<0>(c); ec) {
     fail(ex, Operation::connect, ec);
     ex.elapsed = Clock::now() - start;
     co_return ex;
   }
+  paths.record(server.address(), Clock::now() - start);
   boost::system::error_code ec;
   auto local = sock.local_endpoint(ec);
   ex.local = Endpoint(local.address(), local.port());
@@ -254,7 +335,9 @@ asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Mi
     ex.error = fmt::format("no answer within {} ms", answer_limit.count());
   } else if (*r) {
     ex.answered = true;
-    ex.rtt_ms = ms_between(sent, Clock::now());
+    auto rtt = Clock::now() - sent;
+    ex.rtt_ms = ms_between(sent, sent + rtt);
+    paths.record(server.address(), rtt);
   }
   co_return ex;
 }

@@ -15,18 +15,31 @@
 #include "probe/clock.hpp"
 #include "probe/model.hpp"
 #include "probe/net/errors.hpp"
+#include "probe/net/path_rtt.hpp"
 
 namespace callready::checks::stun {
 
 // RFC 5389: RTO 500 ms, doubling, Rc = 7 sends, then Rm = 16 RTOs of waiting
 // after the last: sends at 0, 500, 1500, 3500, 7500, 15500, 31500 ms, give up
 // at 39500 ms. `budget` caps the whole transaction (the check's deadline).
+//
+// silence_from_rtt: no answer would mean "blocked" or "filtered", so once this
+// scan knows an RTT to the server's address (net::path_rtt) silence is waited
+// out for max(4 x RTT, 250 ms) (net::silence_wait_for, never past `budget`),
+// with sends at 0, 1/4 and 3/4 of it (silence_schedule), instead of this
+// schedule for an unknown path. Worked out again while waiting: an RTT
+// another check records meanwhile shortens the wait, counted from the start.
 struct Retransmission {
   Millis rto{500};
   int max_sends = 7;
   int final_wait_rtos = 16;
   Millis budget{39500};
+  bool silence_from_rtt = false;
 };
+
+// The schedule that waits out silence for exactly `rule.wait`: three sends,
+// a quarter of it apart then half of it, against a lost request or answer.
+Retransmission silence_schedule(const net::SilenceWait& rule);
 
 // What a Binding request may carry beyond the bare header.
 struct RequestOptions {
@@ -53,6 +66,9 @@ struct Exchange {
   double rtt_ms = 0;            // from the first send to the response
   std::vector<Millis> sent_at;  // each request's send time, from the first send
   Clock::duration elapsed{};    // from the first send to the answer or the give-up
+  // When silence ended it: how long it was waited out and why that long
+  // (basis rtt: the path's RTT; timeout: the plan's schedule and budget).
+  std::optional<net::SilenceWait> silence;
   int sent() const { return static_cast<int>(sent_at.size()); }
 
   // When not answered: the step that failed (connect, send, receive, parse),
@@ -74,10 +90,16 @@ Bytes binding_request(const TransactionId& id, const RequestOptions& opts);
 // errors are turned on for the socket: the first one for a request to
 // `server` ends the exchange at once (a closed port answers within one RTT;
 // waiting out the schedule would only make it look like a silent drop).
+// An answer to the first request, from the address it went to, is an RTT
+// sample: recorded in net::path_rtt for every check's silence waits (after a
+// retransmission the sample is ambiguous and not recorded: Karn's rule).
 boost::asio::awaitable<Exchange> udp_exchange(boost::asio::ip::udp::socket& sock, Endpoint server, RequestOptions opts,
                                               Retransmission plan);
 
-// Connect, send one request, read one framed response.
+// Connect, send one request, read one framed response. The connect's and the
+// answer's RTTs are recorded in net::path_rtt; a connect nobody answers is
+// given up after max(4 x RTT, 250 ms) when an RTT to the address is known
+// (Exchange::silence), else after connect_limit.
 boost::asio::awaitable<Exchange> tcp_exchange(Endpoint server, Millis connect_limit, Millis answer_limit,
                                               RequestOptions opts);
 

@@ -2,6 +2,8 @@
 // observed; the requirement they break and its citation come from the rule.
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "checks/common/finding.hpp"
 #include "checks/stun/stun_result.hpp"
 #include "probe/net/host_port.hpp"
@@ -79,6 +81,17 @@ std::string open_rule(const StunResult& r) {
 }
 
 std::string error_text(const ErrorCode& e) { return fmt::format("{} {}", e.code, e.reason); }
+
+// Why silence was given up when it was, with the tcp kind's keys under
+// `prefix`: wait_ms, wait_basis (rtt: max(4 x RTT, 250 ms) from the RTT this
+// scan measured to the address, in path_rtt_ms; timeout: the schedule within
+// the budget, no RTT known).
+void write_silence(nlohmann::json& j, const std::optional<net::SilenceWait>& w, const std::string& prefix = "") {
+  if (!w) return;
+  j[prefix + "wait_ms"] = w->wait.count();
+  j[prefix + "wait_basis"] = net::to_string(w->basis);
+  if (w->rtt_ms) j[prefix + "path_rtt_ms"] = std::round(*w->rtt_ms * 100) / 100;
+}
 
 // An ICMP error ended the wait: from the server itself a closed port (the
 // host is there and said nothing listens: no firewall to open), otherwise a
@@ -190,6 +203,7 @@ void to_json(nlohmann::json& j, const StunResult& r) {
     j["closed_port"] = r.closed_port();
   }
   if (r.requests_sent) j["requests_sent"] = *r.requests_sent;
+  write_silence(j, r.silence);
   // Where the RFC 5780 tests sent probes besides the server, or why they did not.
   if (r.discovery == NatDiscovery::ran && r.other_address) j["other_address_followed"] = to_string(*r.other_address);
   if (r.discovery == NatDiscovery::other_address_refused) j["other_address_not_followed"] = r.other_address_refused;
@@ -197,6 +211,7 @@ void to_json(nlohmann::json& j, const StunResult& r) {
   if (r.discovery == NatDiscovery::ran) {
     if (!r.behaviour.mapping.evidence.empty()) j["mapping_evidence"] = r.behaviour.mapping.evidence;
     if (!r.behaviour.filtering.evidence.empty()) j["filtering_evidence"] = r.behaviour.filtering.evidence;
+    write_silence(j, r.behaviour.filtering.silence, "filtering_");
   }
 }
 

@@ -37,6 +37,7 @@ void take_exchange(StunResult& r, const Exchange& ex) {
     r.error = ex.error;
     r.junk = ex.junk;
     r.icmp = ex.icmp;
+    r.silence = ex.silence;
     return;
   }
   const auto& resp = ex.response;
@@ -122,8 +123,12 @@ asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
       m.error = net::local_error(Operation::bind, "UDP " + to_string(bind_to), ec);
       co_return m;
     }
+    // Silence is waited out for max(4 x RTT, 250 ms) once this scan knows an
+    // RTT to the address (another check's answer, the responder's control
+    // port), else for the RFC 5389 schedule within the budget.
     Retransmission plan;
     plan.budget = ctx.budget(Millis(39500));
+    plan.silence_from_rtt = true;
     first = co_await udp_exchange(sock, server, plain, plan);
   } else {
     auto connect_limit = ctx.budget(Millis(5000));
@@ -152,7 +157,9 @@ asio::awaitable<Measured<StunResult>> measure(StunParams p, CheckContext& ctx) {
     auto deadline = Clock::now() + ctx.budget(Millis(60000));
     auto local = first.local.address();
     auto other = *r.other_address;
-    auto plan = discovery_plan_for_rtt(first.rtt_ms);
+    // The filtering tests' silence from the RTTs recorded so far (the first
+    // exchange's, test I's): DiscoveryPlan::silence_likely.
+    DiscoveryPlan plan;
     plan.password = plain.password;
     r.behaviour = co_await discover(local, server, other, deadline, plan);
   }

@@ -13,6 +13,7 @@
 #include "checks/stun/stun_codec.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
+#include "probe/net/path_rtt.hpp"
 
 namespace callready::checks::stun {
 
@@ -63,6 +64,9 @@ struct StunResult {
   // server's own address is a closed port (the host is there, nothing
   // listens); from another address it is a firewall's REJECT.
   std::optional<IcmpError> icmp;
+  // Silence ended it: how long it was waited out and why (details wait_ms,
+  // wait_basis, path_rtt_ms, as the tcp kind writes them).
+  std::optional<net::SilenceWait> silence;
   std::optional<int> requests_sent;
   bool answered = false;  // a STUN response arrived (success or error)
   std::optional<double> rtt_ms;

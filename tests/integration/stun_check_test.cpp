@@ -173,6 +173,11 @@ TEST_CASE("filtering: no answer to any CHANGE-REQUEST is address-and-port-depend
   const auto& d = t.details;
   CHECK(d["filtering_behavior"] == "address-and-port-dependent");
   CHECK(d["filtering_evidence"] == "no answer from another IP (3 requests) nor from another port (3 requests)");
+  // Silence waited out from the RTT the first exchange measured (loopback:
+  // the 250 ms floor), not turnutils_natdiscovery's fixed 3.5 s.
+  CHECK(d["filtering_wait_basis"] == "rtt");
+  CHECK(d["filtering_wait_ms"] == 250);
+  CHECK(d["filtering_path_rtt_ms"].get<double>() < 50);
 }
 
 TEST_CASE("filtering: answers from another port but not another IP is address-dependent") {

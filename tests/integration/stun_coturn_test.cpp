@@ -83,6 +83,30 @@ TEST_CASE("silence: retransmits per RFC 5389 until the deadline, then a critical
     }
   CHECK(d["icmp"].is_null());
   CHECK(d["closed_port"] == false);
+  CHECK(d["wait_basis"] == "timeout");    // no RTT to 127.0.0.1 known in this scan
+  CHECK(d["wait_ms"].get<int>() > 2600);  // the budget: 3000 ms less the reserve
+  CHECK(d["wait_ms"].get<int>() <= 2700);
+}
+
+TEST_CASE("silence with an RTT to the address known in the scan: max(4 x RTT, 250 ms), not the RFC 5389 schedule") {
+  RawUdp silent;  // bound and never read
+  auto port = silent.port();
+  // Another check of the same scan measured 80 ms to 127.0.0.1: silence after 320 ms.
+  auto known = [](const boost::asio::any_io_executor& ex) {
+    net::path_rtt(ex).record(boost::asio::ip::make_address("127.0.0.1"), std::chrono::milliseconds(80));
+  };
+  auto started = std::chrono::steady_clock::now();
+  auto t = run_stun_check({{"host", "127.0.0.1"}, {"port", port}}, std::chrono::seconds(20), {}, known);
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  const auto& d = t.details;
+  INFO(d.dump());
+  CHECK(d["reachable"] == false);
+  CHECK(d["requests_sent"] == 3);  // at 0, 80 and 240 ms
+  CHECK(d["wait_ms"] == 320);
+  CHECK(d["wait_basis"] == "rtt");
+  CHECK(d["path_rtt_ms"] == 80.0);
+  CHECK(has_finding(t, "stun.no_response", Severity::critical));
+  CHECK(elapsed < std::chrono::milliseconds(320 + 500));  // before: 18 s of the 20 s budget
 }
 
 TEST_CASE("a closed UDP port: the first ICMP port unreachable ends the check within one RTT + 50 ms") {

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/use_future.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "checks/stun/stun_codec.hpp"
 #include "checks/stun/stun_service.hpp"
 #include "probe/net/host_port.hpp"
+#include "probe/net/path_rtt.hpp"
 #include "probe/net/resolver.hpp"
 #include "probe/net/responder_control.hpp"
 #include "probe/respond/session_log.hpp"
@@ -29,10 +31,14 @@ namespace callready::test {
 namespace stun = checks::stun;
 
 // Runs the `stun` check to completion with `limit` as the engine's deadline.
-// `settings` carries --responder/--token when a test names its responder.
+// `settings` carries --responder/--token when a test names its responder;
+// `prepare` runs first on the scan's executor (e.g. records an RTT another
+// check of the same scan would have measured: net::path_rtt).
 inline CheckOutcome try_stun_check(const nlohmann::json& params, std::chrono::milliseconds limit,
-                                   const ScanSettings& settings = {}) {
+                                   const ScanSettings& settings = {},
+                                   const std::function<void(const boost::asio::any_io_executor&)>& prepare = {}) {
   boost::asio::io_context io;
+  if (prepare) prepare(io.get_executor());
   net::Resolver resolver(io.get_executor(), std::nullopt);
   std::uint16_t control = net::kDefaultControlPort;
   if (settings.responder)
@@ -48,8 +54,9 @@ inline CheckOutcome try_stun_check(const nlohmann::json& params, std::chrono::mi
 
 // The same, for a run that must measure something (no error).
 inline CheckOutcome run_stun_check(const nlohmann::json& params, std::chrono::milliseconds limit,
-                                   const ScanSettings& settings = {}) {
-  auto outcome = try_stun_check(params, limit, settings);
+                                   const ScanSettings& settings = {},
+                                   const std::function<void(const boost::asio::any_io_executor&)>& prepare = {}) {
+  auto outcome = try_stun_check(params, limit, settings, prepare);
   INFO(outcome.details.dump());
   CHECK_FALSE(outcome.error.has_value());
   return outcome;

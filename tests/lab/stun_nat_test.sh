@@ -9,7 +9,9 @@
 #     again both tools agree; routed without NAT, both say
 #     endpoint-independent for both;
 #  5. with UDP 5004 dropped on the router, STUN 5004 fails (critical, names
-#     UDP 5004) while 9000 still passes;
+#     UDP 5004) while 9000 still passes, and 5004's silence is waited out
+#     from the RTT 9000's answer measured (max(4 x RTT, 250 ms)), as is a
+#     STUN-over-TCP connect to a DROPped TCP 5004;
 #  6. with --responder naming it, the check asks the responder first: a STUN
 #     port it does not serve is a set-up error, not a firewall finding, and
 #     a wrong token too.
@@ -143,13 +145,20 @@ lab_router conntrack -F 2>/dev/null
 
 # --- 5: UDP 5004 blocked: 5004 fails, 9000 passes ------------------------------
 block_udp_port 5004
-stun_profile "$P" 5004:udp 9000:udp
+drop_tcp_port 5004
+stun_profile "$P" 5004:udp 9000:udp 5004:tcp
 sed -i 's/"timeout_ms": 20000/"timeout_ms": 6000/' "$P"
 scan "$P" "$R"
 lab_assert "$R" 'r["checks"][0]["details"]["reachable"] is False' "STUN 5004/udp fails when UDP 5004 is dropped"
 lab_assert "$R" 'any(f["code"] == "stun.no_response" and f["severity"] == "critical" and "UDP 5004" in f["remediation"] for f in r["checks"][0]["findings"])' "critical finding naming UDP 5004"
 lab_assert "$R" 'r["checks"][0]["status"] == "fail"' "the 5004 check fails"
 lab_assert "$R" 'r["checks"][1]["details"]["reachable"] is True and r["checks"][1]["status"] != "fail"' "STUN 9000/udp still passes"
+# 9000's answer is an RTT to the same address: 5004's silence is waited out
+# for max(4 x RTT, 250 ms) from it (net::path_rtt), not the 6 s budget.
+lab_assert "$R" 'r["checks"][0]["details"]["wait_basis"] == "rtt" and r["checks"][0]["details"]["wait_ms"] == 250' "the drop is called after max(4 x RTT, 250 ms), from 9000's RTT"
+lab_assert "$R" 'r["checks"][0]["duration_ms"] < 1500' "the dropped port is given up in well under the 6 s budget"
+lab_assert "$R" 'r["checks"][2]["details"]["reachable"] is False and r["checks"][2]["details"]["wait_basis"] == "rtt" and r["checks"][2]["duration_ms"] < 1500' "STUN over a DROPped TCP 5004: the connect is given up from the path's RTT too"
+lab_assert "$R" 'any(f["code"] == "stun.tcp_connect_failed" for f in r["checks"][2]["findings"])' "the dropped TCP port is a connect failure"
 clear_scenarios
 
 # --- 6: the responder's set-up, not the firewall ------------------------------

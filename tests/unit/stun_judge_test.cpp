@@ -131,6 +131,38 @@ TEST_CASE("stun.no_response: silence over UDP, operation receive, names UDP and 
   no_webex(j);
 }
 
+TEST_CASE("silence details: wait_ms and wait_basis as the tcp kind writes them, for the check and the filtering") {
+  auto p = params();
+  auto r = asked(p);
+  r.requests_sent = 3;
+  r.failed = Operation::receive;
+  r.error = "no answer to 3 request(s) within 250 ms";
+  r.silence = net::silence_wait_for(std::chrono::microseconds(12345), Millis(18000));
+  json d = r;
+  CHECK(d["wait_ms"] == 250);
+  CHECK(d["wait_basis"] == "rtt");
+  CHECK(d["path_rtt_ms"] == 12.35);
+  CHECK_FALSE(d.contains("filtering_wait_ms"));
+
+  r.silence = net::silence_wait_for(std::nullopt, Millis(18000));
+  d = r;
+  CHECK(d["wait_ms"] == 18000);
+  CHECK(d["wait_basis"] == "timeout");
+  CHECK_FALSE(d.contains("path_rtt_ms"));
+
+  auto a = answered(p);
+  a.discovery = NatDiscovery::ran;
+  a.other_address = ep("203.0.113.11", 5005);
+  a.behaviour.filtering.behaviour = Behaviour::address_and_port_dependent;
+  a.behaviour.filtering.evidence = "no answer";
+  a.behaviour.filtering.silence = net::silence_wait_for(Millis(100), Millis(3500));
+  d = a;
+  CHECK_FALSE(d.contains("wait_ms"));  // the check's own exchange was answered
+  CHECK(d["filtering_wait_ms"] == 400);
+  CHECK(d["filtering_wait_basis"] == "rtt");
+  CHECK(d["filtering_path_rtt_ms"] == 100.0);
+}
+
 namespace {
 checks::IcmpError port_unreachable_from(const char* offender) {
   checks::IcmpError e;
@@ -334,8 +366,8 @@ TEST_CASE("details: the contract keys, written from the result") {
   auto r = answered(p);
   r.discovery = NatDiscovery::ran;
   r.other_address = ep("203.0.113.11", 5005);
-  r.behaviour.mapping = {Behaviour::endpoint_independent, "", "a and b both saw c"};
-  r.behaviour.filtering = {Behaviour::unknown, "the server did not honour CHANGE-REQUEST", ""};
+  r.behaviour.mapping = {Behaviour::endpoint_independent, "", "a and b both saw c", {}};
+  r.behaviour.filtering = {Behaviour::unknown, "the server did not honour CHANGE-REQUEST", "", {}};
   json d = r;
   for (const char* key :
        {"server", "port", "transport", "reachable", "rtt_ms", "local_address", "mapped_address", "nat"})

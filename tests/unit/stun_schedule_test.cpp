@@ -16,6 +16,7 @@
 #include "checks/stun/nat_behavior.hpp"
 #include "checks/stun/stun_client.hpp"
 #include "probe/clock.hpp"
+#include "probe/net/path_rtt.hpp"
 
 using namespace callready;
 using namespace callready::checks::stun;
@@ -165,6 +166,110 @@ TEST_CASE("two lost requests: the third (1500 ms) is answered, the RTT counts fr
   CHECK(run.ex.rtt_ms == 1500.0);
   CHECK(run.finished == Millis(1500));
   CHECK(run.ex.responder.port() == lossy_port);
+  // Karn: after a retransmission the sample is ambiguous, so no RTT is recorded.
+  CHECK(net::path_rtt(io.get_executor()).samples(loopback().address()) == 0);
+}
+
+TEST_CASE("an answer to the first request records its RTT for the scan's silence waits") {
+  VirtualTime vt;
+  asio::io_context io;
+  Peer answering(io, vt, loopback(), [](const Message& req, const Endpoint& from) -> std::optional<Bytes> {
+    return mapped_answer(req, from);
+  });
+  auto run = exchange_with(io, vt, answering.endpoint(), Retransmission{}, {&answering});
+  REQUIRE(run.ex.answered);
+  auto& paths = net::path_rtt(io.get_executor());
+  CHECK(paths.samples(loopback().address()) == 1);
+  CHECK(paths.rtt(loopback().address()) == Clock::duration::zero());  // virtual time: at once
+}
+
+namespace {
+
+// A silent peer, an exchange that takes its silence from the path's RTT, and
+// `learn` run alongside it (records RTTs, in virtual time).
+Run silence_from_rtt(VirtualTime& vt, asio::io_context& io, Peer& silent,
+                     std::function<asio::awaitable<void>()> learn) {
+  Retransmission plan;
+  plan.budget = Millis(18000);
+  plan.silence_from_rtt = true;
+  if (learn) asio::co_spawn(io, learn(), asio::detached);
+  return exchange_with(io, vt, silent.endpoint(), plan, {&silent});
+}
+
+}  // namespace
+
+TEST_CASE("silence from the path's RTT: 100 ms known, sends at 0, 100, 300 ms, silence after 400 ms") {
+  VirtualTime vt;
+  asio::io_context io;
+  Peer silent(io, vt, loopback());
+  net::path_rtt(io.get_executor()).record(silent.endpoint().address(), Millis(100));
+  auto run = silence_from_rtt(vt, io, silent, {});
+  CHECK(silent.arrivals == ms({0, 100, 300}));
+  CHECK(run.finished == Millis(400));
+  CHECK(run.ex.error == "no answer to 3 request(s) within 400 ms");
+  REQUIRE(run.ex.silence);
+  CHECK(run.ex.silence->basis == net::WaitBasis::rtt);
+  CHECK(run.ex.silence->wait == Millis(400));
+  CHECK(run.ex.silence->rtt_ms == 100.0);
+}
+
+TEST_CASE("silence from the path's RTT: a fast path waits the 250 ms floor, sends at 0, 62, 186 ms") {
+  VirtualTime vt;
+  asio::io_context io;
+  Peer silent(io, vt, loopback());
+  net::path_rtt(io.get_executor()).record(silent.endpoint().address(), std::chrono::microseconds(400));
+  auto run = silence_from_rtt(vt, io, silent, {});
+  CHECK(silent.arrivals == ms({0, 62, 186}));
+  CHECK(run.finished == Millis(250));
+  REQUIRE(run.ex.silence);
+  CHECK(run.ex.silence->wait == Millis(250));
+}
+
+TEST_CASE("silence with no RTT known: the RFC 5389 schedule within the budget, basis timeout") {
+  VirtualTime vt;
+  asio::io_context io;
+  Peer silent(io, vt, loopback());
+  auto run = silence_from_rtt(vt, io, silent, {});
+  CHECK(silent.arrivals == ms({0, 500, 1500, 3500, 7500, 15500}));
+  CHECK(run.finished == Millis(18000));
+  REQUIRE(run.ex.silence);
+  CHECK(run.ex.silence->basis == net::WaitBasis::timeout);
+  CHECK(run.ex.silence->wait == Millis(18000));
+}
+
+TEST_CASE("an RTT recorded while waiting cuts the wait short, counted from the exchange's start") {
+  VirtualTime vt;
+  asio::io_context io;
+  Peer silent(io, vt, loopback());
+  auto to = silent.endpoint().address();
+  // Another check's answer arrives 50 ms in: RTT 100 ms, so silence after 400 ms.
+  auto run = silence_from_rtt(vt, io, silent, [&]() -> asio::awaitable<void> {
+    Timer t(co_await asio::this_coro::executor);
+    t.expires_after(Millis(50));
+    co_await t.async_wait(asio::use_awaitable);
+    net::path_rtt(co_await asio::this_coro::executor).record(to, Millis(100));
+  });
+  CHECK(silent.arrivals == ms({0, 100, 300}));
+  CHECK(run.finished == Millis(400));
+  REQUIRE(run.ex.silence);
+  CHECK(run.ex.silence->basis == net::WaitBasis::rtt);
+}
+
+TEST_CASE("an RTT recorded after its rule's wait has passed ends the wait at once") {
+  VirtualTime vt;
+  asio::io_context io;
+  Peer silent(io, vt, loopback());
+  auto to = silent.endpoint().address();
+  auto run = silence_from_rtt(vt, io, silent, [&]() -> asio::awaitable<void> {
+    Timer t(co_await asio::this_coro::executor);
+    t.expires_after(Millis(1000));
+    co_await t.async_wait(asio::use_awaitable);
+    net::path_rtt(co_await asio::this_coro::executor).record(to, Millis(100));
+  });
+  CHECK(silent.arrivals == ms({0, 500}));  // the RFC 5389 sends until then; none after
+  CHECK(run.finished == Millis(1000));
+  REQUIRE(run.ex.silence);
+  CHECK(run.ex.silence->wait == Millis(400));
 }
 
 TEST_CASE("junk is not an answer: the schedule runs on and the last reason is kept") {
@@ -196,7 +301,8 @@ struct Discovery {
   Millis finished{-1};
   std::vector<Millis> primary_arrivals, alt_arrivals;
 };
-Discovery discover_filtered(VirtualTime& vt, DiscoveryPlan plan, bool alt_answers) {
+Discovery discover_filtered(VirtualTime& vt, DiscoveryPlan plan, bool alt_answers,
+                            std::optional<Clock::duration> known_rtt = std::nullopt) {
   asio::io_context io;
   auto answer_plain = [](const Message& req, const Endpoint& from) -> std::optional<Bytes> {
     if (req.find(attr::change_request)) return std::nullopt;
@@ -214,6 +320,7 @@ Discovery discover_filtered(VirtualTime& vt, DiscoveryPlan plan, bool alt_answer
   }
   REQUIRE(alt_ip);
   Peer* primary = primaries.back().get();
+  if (known_rtt) net::path_rtt(io.get_executor()).record(primary->endpoint().address(), *known_rtt);
   Endpoint other(asio::ip::make_address("127.0.0.2"), static_cast<unsigned short>(primary->endpoint().port() + 1));
   Discovery d;
   asio::co_spawn(
@@ -237,7 +344,9 @@ Discovery discover_filtered(VirtualTime& vt, DiscoveryPlan plan, bool alt_answer
 
 TEST_CASE("RFC 5780 discovery timing: a silent alternate address and filtered CHANGE-REQUESTs") {
   VirtualTime vt;
-  auto d = discover_filtered(vt, DiscoveryPlan{}, false);
+  DiscoveryPlan plan;
+  plan.silence_likely.silence_from_rtt = false;  // turnutils_natdiscovery's fixed schedule
+  auto d = discover_filtered(vt, plan, false);
   // Mapping: test I answered at 0; test II to the silent 127.0.0.2 sends at
   // 0, 500, 1500, 3500 ms and gives up at 5500.
   CHECK(d.alt_arrivals == ms({0, 500, 1500, 3500}));
@@ -249,30 +358,40 @@ TEST_CASE("RFC 5780 discovery timing: a silent alternate address and filtered CH
   // 500, 1500, give up at 3500.
   CHECK(d.result.filtering.behaviour == Behaviour::address_and_port_dependent);
   CHECK(d.result.filtering.evidence == "no answer from another IP (3 requests) nor from another port (3 requests)");
+  REQUIRE(d.result.filtering.silence);
+  CHECK(d.result.filtering.silence->basis == net::WaitBasis::timeout);
+  CHECK(d.result.filtering.silence->wait == Millis(3500));
   std::vector<Millis> expected_primary = ms({0, 0, 0, 0, 0, 500, 500, 1500, 1500});
   CHECK(d.primary_arrivals == expected_primary);
   CHECK(d.finished == Millis(5500));  // the longer of the two, not their sum (9000 when one after the other)
 }
 
-TEST_CASE("RFC 5780 waits from the measured RTT: silence decided after max(4 x RTT, about 250 ms)") {
-  auto fast = discovery_plan_for_rtt(0.4);
-  CHECK(fast.silence_likely.rto == Millis(63));
-  CHECK(fast.silence_likely.budget == Millis(252));
-  auto slow = discovery_plan_for_rtt(99.2);
-  CHECK(slow.silence_likely.rto == Millis(100));
-  CHECK(slow.silence_likely.budget == Millis(400));
-  CHECK(slow.expect_answer.budget == DiscoveryPlan{}.expect_answer.budget);  // answers: loss still needs retries
-
-  // The alternate address answers: endpoint-independent mapping at once; the
-  // filtered CHANGE-REQUESTs are sent at 0, 100 and 300 ms and given up at 400.
+TEST_CASE("RFC 5780 filtering waits from the path's RTT: max(4 x RTT, 250 ms) via net::path_rtt") {
+  // The alternate address answers: endpoint-independent mapping at once. The
+  // filtered CHANGE-REQUESTs: with 99.2 ms known to the primary, silence after
+  // ceil(4 x 99.2) = 397 ms, sends at 0, 99 and 297 ms.
   VirtualTime vt;
-  auto d = discover_filtered(vt, slow, true);
+  auto d = discover_filtered(vt, DiscoveryPlan{}, true, std::chrono::microseconds(99200));
   CHECK(d.result.mapping.behaviour == Behaviour::endpoint_independent);
   CHECK(d.result.filtering.behaviour == Behaviour::address_and_port_dependent);
-  std::vector<Millis> expected_primary = ms({0, 0, 0, 0, 0, 100, 100, 300, 300});
+  std::vector<Millis> expected_primary = ms({0, 0, 0, 0, 0, 99, 99, 297, 297});
   CHECK(d.primary_arrivals == expected_primary);
   CHECK(d.alt_arrivals == ms({0}));
-  CHECK(d.finished == Millis(400));  // before: 9000 ms with the fixed schedules, one test after the other
+  CHECK(d.finished == Millis(397));  // before: 9000 ms with the fixed schedules, one test after the other
+  REQUIRE(d.result.filtering.silence);
+  CHECK(d.result.filtering.silence->basis == net::WaitBasis::rtt);
+  CHECK(d.result.filtering.silence->wait == Millis(397));
+  CHECK(d.result.filtering.silence->rtt_ms == doctest::Approx(99.2));
+}
+
+TEST_CASE("RFC 5780 filtering with nothing recorded before: test I's own answer is the path's RTT") {
+  // At once in virtual time, so the 250 ms floor: sends at 0, 62 and 186 ms.
+  VirtualTime vt;
+  auto fast = discover_filtered(vt, DiscoveryPlan{}, true);
+  CHECK(fast.result.filtering.behaviour == Behaviour::address_and_port_dependent);
+  std::vector<Millis> expected_fast = ms({0, 0, 0, 0, 0, 62, 62, 186, 186});
+  CHECK(fast.primary_arrivals == expected_fast);
+  CHECK(fast.finished == Millis(250));
 }
 
 TEST_CASE("RFC 5780 discovery: too little time left for silence is unknown, not a guess") {
@@ -285,7 +404,8 @@ TEST_CASE("RFC 5780 discovery: too little time left for silence is unknown, not 
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto deadline = Clock::now() + Millis(3000);  // less than the 3500 ms silence needs
+        // Less than the 250 ms silence needs (test I's answer is the path's RTT: the floor).
+        auto deadline = Clock::now() + Millis(200);
         auto local = asio::ip::make_address("127.0.0.1");
         // OTHER-ADDRESS names the primary's own IP: test II answers at once.
         Endpoint other(local, static_cast<unsigned short>(primary.endpoint().port() + 1));
