@@ -12,7 +12,7 @@
 #include <ctime>
 
 #include "checks/common/finding.hpp"
-#include "checks/tls/trust_store.hpp"
+#include "checks/common/trust_store.hpp"
 
 namespace callready::checks::tls {
 

@@ -9,7 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <tuple>
 
-#include "checks/tls/trust_store.hpp"
+#include "checks/common/trust_store.hpp"
 #include "probe/clock.hpp"
 #include "probe/net/errors.hpp"
 

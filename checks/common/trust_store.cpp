@@ -1,4 +1,4 @@
-#include "checks/tls/trust_store.hpp"
+#include "checks/common/trust_store.hpp"
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -12,7 +12,7 @@
 #include <mutex>
 #include <tuple>
 
-namespace callready::checks::tls {
+namespace callready::checks {
 
 namespace {
 
@@ -110,4 +110,4 @@ TrustStoreResult trust_store(const std::string& ca_file) {
   return {TrustStore(slot.second.get()), {}};
 }
 
-}  // namespace callready::checks::tls
+}  // namespace callready::checks

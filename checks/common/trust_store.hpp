@@ -1,6 +1,6 @@
 #pragma once
-// The trust anchors a TLS check verifies against: the system's default CA
-// bundle, plus the check's ca_file when it has one. Loading the system bundle
+// The trust anchors the TLS clients of the checks (tls, http) verify against:
+// the system's default CA bundle, plus the check's ca_file when it has one. Loading the system bundle
 // parses every root (~140 certificates) and took most of a short check's
 // time when each handshake's context loaded its own; one store per
 // (ca_file, file versions) is now built once per process and shared by every
@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-namespace callready::checks::tls {
+namespace callready::checks {
 
 struct X509StoreFree {
   void operator()(X509_STORE* s) const { X509_STORE_free(s); }
@@ -26,4 +26,4 @@ struct TrustStoreResult {
 
 TrustStoreResult trust_store(const std::string& ca_file);
 
-}  // namespace callready::checks::tls
+}  // namespace callready::checks

@@ -1,5 +1,7 @@
 // The tls check's trust anchors: one store per CA file version, shared by
 // every handshake and chain walk, rebuilt when the file changes.
+#include "checks/common/trust_store.hpp"
+
 #include <doctest/doctest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -10,9 +12,7 @@
 #include <filesystem>
 #include <string>
 
-#include "checks/tls/trust_store.hpp"
-
-using namespace callready::checks::tls;
+using namespace callready::checks;
 
 namespace {
 
