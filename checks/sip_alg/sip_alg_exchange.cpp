@@ -4,12 +4,14 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "checks/common/silence.hpp"
 #include "checks/sip_alg/sip_codec.hpp"
 #include "probe/clock.hpp"
 #include "probe/net/async.hpp"
@@ -86,8 +88,32 @@ bool ends_exchange(net::NetFailure f) {
          f == net::NetFailure::reset;
 }
 
+// The UDP schedule in force: copies at 0, i, 3i, 7i... (RFC 3261 Timer A,
+// doubling), silence given up at rule.wait. No RTT known: i = 250 ms
+// (Timer A shortened for a probe) within the per-request timeout. An RTT
+// known: max(4 x RTT, 250 ms) and i a quarter of it (copies at 0, 1/4, 3/4).
+struct UdpSchedule {
+  Clock::duration first_interval;
+  net::SilenceWait rule;
+};
+UdpSchedule udp_schedule(const net::SilenceWait& rule) {
+  if (rule.basis == net::WaitBasis::timeout) return {std::chrono::milliseconds(250), rule};
+  return {std::max<Clock::duration>(std::chrono::milliseconds(1), rule.wait / 4), rule};
+}
+
+// The k-th copy's time (k from 0), from the first: intervals doubling.
+Clock::duration send_offset(Clock::duration first_interval, int k) {
+  Clock::duration t{};
+  auto interval = first_interval;
+  for (int i = 0; i < k; ++i, interval *= 2) t += interval;
+  return t;
+}
+
 asio::awaitable<std::vector<Exchange>> run_udp(ChannelSpec c) {
+  using namespace asio::experimental::awaitable_operators;
   auto ex = co_await asio::this_coro::executor;
+  auto& paths = net::path_rtt(ex);
+  Timer window(ex);
   udp::socket sock(ex);
   udp::endpoint remote(c.remote, c.remote_port);
   const std::string remote_text = net::format_host_port(c.remote, c.remote_port);
@@ -109,26 +135,43 @@ asio::awaitable<std::vector<Exchange>> run_udp(ChannelSpec c) {
     spec.unix_seconds =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto request = build_request(spec);
-    auto t0 = Clock::now();
-    auto deadline = t0 + c.timeout;
-    auto next_send = t0;
-    auto interval = std::chrono::milliseconds(250);  // RFC 3261 Timer A, shortened for a probe
+    const auto t0 = Clock::now();
+    int sent = 0;
     e.outcome = Outcome::no_response;
-    while (Clock::now() < deadline) {
-      if (Clock::now() >= next_send) {
+    for (;;) {
+      // Worked out afresh each time round: an RTT recorded meanwhile changes it.
+      auto s = udp_schedule(paths.silence_wait(c.remote, c.timeout));
+      const auto end = t0 + s.rule.wait;
+      if (Clock::now() >= end) {
+        e.silence = s.rule;
+        break;
+      }
+      const auto next = t0 + send_offset(s.first_interval, sent);
+      if (next <= Clock::now()) {
         sock.send(asio::buffer(request), 0, ec);  // may report the ICMP error of the previous send
         if (ec && ends_exchange(net::classify(ec))) {
           record_failure(e, Operation::send, remote_text, ec);
           break;
         }
-        next_send = Clock::now() + interval;
-        interval *= 2;
+        ++sent;
+        continue;
       }
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::min(deadline, next_send) - Clock::now());
-      auto got = co_await net::with_timeout(sock.async_receive(asio::buffer(buf), kTuple),
-                                            std::max(wait, std::chrono::milliseconds(1)));
-      if (!got) continue;
-      auto [rec, n] = *got;
+      window.expires_at(std::min(next, end));
+      // With no RTT known yet, one recorded meanwhile (another check) re-plans
+      // the wait at a quarter of its rule (the first retransmission).
+      bool watch = s.rule.basis == net::WaitBasis::timeout;
+      auto learning = rtt_learned(paths, c.remote, t0, c.timeout, 0.25, watch);
+      auto r =
+          co_await (sock.async_receive(asio::buffer(buf), kTuple) || window.async_wait(kTuple) || std::move(learning));
+      if (r.index() == 2) continue;
+      if (r.index() == 1) {
+        if (auto [tec] = std::get<1>(r); tec) {  // the engine cancelled the check
+          record_failure(e, Operation::receive, remote_text, tec);
+          break;
+        }
+        continue;
+      }
+      auto [rec, n] = std::get<0>(r);
       if (rec) {
         if (!ends_exchange(net::classify(rec))) continue;
         record_failure(e, Operation::receive, remote_text, rec);
@@ -136,7 +179,10 @@ asio::awaitable<std::vector<Exchange>> run_udp(ChannelSpec c) {
       }
       auto parsed = sip::parse(std::string_view(buf.data(), n), true);
       if (parsed.status != sip::ParseStatus::ok || !answers(parsed.message, spec)) continue;
-      e.rtt_ms = ms_since(t0);
+      auto rtt = Clock::now() - t0;
+      e.rtt_ms = std::chrono::duration<double, std::milli>(rtt).count();
+      // Karn: after a retransmission the answer may be to any copy.
+      if (sent == 1) paths.record(c.remote, rtt);
       record_response(e, request, parsed.message);
       if (method == "INVITE") {
         auto ack = build_ack(spec, parsed.message.header("To") ? *parsed.message.header("To") : "");
@@ -183,6 +229,7 @@ asio::awaitable<StreamRead> read_response(tcp::socket& sock, std::string& pendin
 }
 
 asio::awaitable<std::vector<Exchange>> run_tcp(ChannelSpec c) {
+  using namespace asio::experimental::awaitable_operators;
   auto ex = co_await asio::this_coro::executor;
   tcp::socket sock(ex);
   tcp::endpoint remote(c.remote, c.remote_port);
@@ -196,9 +243,21 @@ asio::awaitable<std::vector<Exchange>> run_tcp(ChannelSpec c) {
     if (!ec) sock.bind(tcp::endpoint(remote.protocol(), c.source_port), ec);
     if (ec) co_return all_failed(c, Operation::bind, "TCP port " + std::to_string(c.source_port), ec);
   }
-  auto connected = co_await net::with_timeout(sock.async_connect(remote, kTuple), c.timeout);
-  if (!connected) co_return all_failed(c, Operation::connect, remote_text, asio::error::timed_out);
-  if (auto [cec] = *connected; cec) co_return all_failed(c, Operation::connect, remote_text, cec);
+  // A connect nobody answers is waited out for max(4 x RTT, 250 ms) once this
+  // scan knows an RTT to the address (the responder's control port), else
+  // for the per-request timeout.
+  auto& paths = net::path_rtt(ex);
+  const auto start = Clock::now();
+  auto connecting = sock.async_connect(remote, kTuple);
+  auto silence = paths.wait_silence(c.remote, start, c.timeout);
+  auto connected = co_await (std::move(connecting) || std::move(silence));
+  if (connected.index() == 1) {
+    auto out = all_failed(c, Operation::connect, remote_text, asio::error::timed_out);
+    for (auto& e : out) e.silence = std::get<1>(connected);
+    co_return out;
+  }
+  if (auto [cec] = std::get<0>(connected); cec) co_return all_failed(c, Operation::connect, remote_text, cec);
+  paths.record(c.remote, Clock::now() - start);
   auto local = sock.local_endpoint();
   std::vector<Exchange> out;
   std::string pending;

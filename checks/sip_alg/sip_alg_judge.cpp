@@ -127,6 +127,13 @@ Judgement judge(const Result& r, const Params& p) {
     std::string what = refused != r.exchanges.end() ? "refused the requests (a firewall REJECT, or nothing listening)"
                                                     : "did not answer (SIP blocked, or dropped by an ALG)";
     if (first && first->failure && refused == r.exchanges.end()) what += ": " + first->failure->message;
+    if (!first && !a.lost.empty() && a.lost.front()->silence) {
+      const auto& w = *a.lost.front()->silence;
+      what += w.basis == net::WaitBasis::rtt && w.rtt_ms
+                  ? fmt::format(" within {} ms (from the {:.1f} ms RTT this scan measured to it)", w.wait.count(),
+                                *w.rtt_ms)
+                  : fmt::format(" within {} ms", w.wait.count());
+    }
     j.summary = fmt::format("no answer from the SIP mirror at {}; SIP ALG presence unknown", p.target());
     j.findings.push_back(
         {Severity::warning, refused != r.exchanges.end() ? "sip_alg.refused" : "sip_alg.no_answer",

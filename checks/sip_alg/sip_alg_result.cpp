@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "checks/common/silence.hpp"
 #include "probe/net/host_port.hpp"
 
 namespace callready::checks::sip_alg {
@@ -29,6 +30,7 @@ json exchange_json(const Exchange& e) {
     j["operation"] = e.failure->operation;
   }
   if (e.status) j["status"] = e.status, j["rtt_ms"] = std::round(e.rtt_ms * 10) / 10;
+  write_silence(j, e.silence);
   if (e.diff) {
     json changed = json::array();
     json changes = json::object();
@@ -81,6 +83,13 @@ void to_json(json& j, const Result& r) {
   json dropped = json::array();
   for (const auto* e : a.lost) dropped.push_back(e->describe());
   j["dropped"] = dropped;
+  // The first request given up for silence says how long silence was waited
+  // out, as the tcp kind writes it (each attempt carries its own).
+  for (const auto& e : r.exchanges)
+    if (e.silence) {
+      write_silence(j, e.silence);
+      break;
+    }
   if (a.shown) {
     j["sent"] = a.shown->diff->sent;
     j["received"] = a.shown->diff->received;

@@ -13,6 +13,7 @@
 #include "checks/sip_alg/sip_alg_probe.hpp"
 #include "probe/check.hpp"
 #include "probe/net/errors.hpp"
+#include "probe/net/path_rtt.hpp"
 
 namespace callready::checks::sip_alg {
 
@@ -56,6 +57,9 @@ struct Exchange {
   std::optional<StepFailure> failure;
   int status = 0;  // the response's status code
   double rtt_ms = 0;
+  // Silence ended it (no response, or a TCP connect never answered): how long
+  // it was waited out and why (details wait_ms, wait_basis, path_rtt_ms).
+  std::optional<net::SilenceWait> silence;
   std::optional<Diff> diff;  // mirrored: every field as sent and as received
   // The source the responder saw (from the mirror).
   std::string observed_address;

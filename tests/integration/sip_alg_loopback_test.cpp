@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <memory>
 
 #include "checks/sip_alg/sip_service.hpp"
@@ -258,6 +259,44 @@ TEST_CASE("the responder serves the port but SIP is refused on the way: a findin
   CHECK(r.outcome.findings[0].severity == Severity::warning);
   CHECK(r.outcome.findings[0].operation != Operation::none);
   for (const auto& a : d["attempts"]) CHECK(a["outcome"] == "refused");
+}
+
+TEST_CASE("a silent mirror on an address whose RTT the control port measured: given up after 250 ms, not the timeout") {
+  asio::io_context io;
+  // The control port announces the mirror, and a socket that never answers
+  // holds its UDP port (no ICMP error): SIP dropped on the way.
+  std::unique_ptr<Responder> responder;
+  std::unique_ptr<udp::socket> silent;
+  for (int attempt = 0; attempt < 20 && !silent; ++attempt) {
+    responder = start_responder(io, test::free_port(true), false);
+    if (!responder) continue;
+    silent = std::make_unique<udp::socket>(io, udp::v4());
+    boost::system::error_code ec;
+    silent->bind(udp::endpoint(asio::ip::make_address("127.0.0.1"), sip_port_of(*responder)), ec);
+    if (ec) silent.reset();
+  }
+  REQUIRE(silent);
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_check(
+      io,
+      {{"host", "127.0.0.1"}, {"port", sip_port_of(*responder)}, {"source_port", 0}, {"timeout_ms_per_request", 3000}},
+      responder->control_port);
+  auto took = std::chrono::steady_clock::now() - start;
+  const auto& d = r.outcome.details;
+  INFO(d.dump(2));
+  CHECK_FALSE(r.outcome.error);
+  CHECK(r.codes == std::vector<std::string>{"sip_alg.no_answer"});
+  REQUIRE(d["attempts"].size() == 2);
+  for (const auto& a : d["attempts"]) {
+    CHECK(a["outcome"] == "no_response");
+    CHECK(a["wait_basis"] == "rtt");
+    CHECK(a["wait_ms"] == 250);  // loopback: the 250 ms floor
+    CHECK(a["path_rtt_ms"].get<double>() < 50);
+  }
+  CHECK(d["wait_basis"] == "rtt");
+  CHECK(d["wait_ms"] == 250);
+  CHECK(r.outcome.findings[0].message.find("within 250 ms") != std::string::npos);
+  CHECK(took < std::chrono::milliseconds(1500));  // 2 x 3 s with the timeout
 }
 
 TEST_CASE("no responder running: a set-up error, not an ALG finding") {

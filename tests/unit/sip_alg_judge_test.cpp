@@ -213,6 +213,35 @@ TEST_CASE("sip_alg.no_answer: nothing came back, the failed step named") {
   CHECK(tcp.findings[0].message.find("connect 203.0.113.10:5060: Connection timed out") != std::string::npos);
 }
 
+TEST_CASE("silence from the path's RTT: wait_ms, wait_basis and path_rtt_ms per attempt and in the message") {
+  auto lost = ended("INVITE", Outcome::no_response);
+  lost.silence = net::silence_wait_for(std::chrono::milliseconds(120), Millis(1500));
+  auto answered = mirrored("REGISTER", 0);
+  auto r = result_of({lost, answered});
+  json d = r;
+  CHECK(d["attempts"][0]["wait_ms"] == 480);
+  CHECK(d["attempts"][0]["wait_basis"] == "rtt");
+  CHECK(d["attempts"][0]["path_rtt_ms"] == 120);
+  CHECK_FALSE(d["attempts"][1].contains("wait_ms"));  // answered: no silence was waited out
+  CHECK(d["wait_ms"] == 480);
+  CHECK(d["wait_basis"] == "rtt");
+
+  auto all_lost = ended("REGISTER", Outcome::no_response);
+  all_lost.silence = lost.silence;
+  auto j = judge(result_of({lost, all_lost}), params());
+  REQUIRE(codes(j) == std::vector<std::string>{"sip_alg.no_answer"});
+  CHECK(j.findings[0].message.find("within 480 ms (from the 120.0 ms RTT this scan measured to it)") !=
+        std::string::npos);
+
+  auto unknown = ended("INVITE", Outcome::no_response);
+  unknown.silence = net::silence_wait_for(std::nullopt, Millis(1500));
+  json t = result_of({unknown});
+  CHECK(t["attempts"][0]["wait_basis"] == "timeout");
+  CHECK(t["attempts"][0]["wait_ms"] == 1500);
+  CHECK_FALSE(t["attempts"][0].contains("path_rtt_ms"));
+  CHECK(judge(result_of({unknown}), params()).findings[0].message.find("within 1500 ms") != std::string::npos);
+}
+
 TEST_CASE("details: the contract keys, one entry per request, the shown request field by field") {
   auto rewritten = mirrored("INVITE");
   rewritten.diff->received["c="] = "IN IP4 203.0.113.1";

@@ -1,6 +1,8 @@
 // The SIP ALG check's UDP retransmissions in virtual time, against loopback
 // sockets bound on port 0 that stay silent or answer a script: every time
-// asserted is exact, and the schedule runs in microseconds.
+// asserted is exact, and the schedule runs in microseconds. With an RTT to the
+// mirror's address in the scan's store (net::path_rtt), silence is waited out
+// for max(4 x RTT, 250 ms) instead of the per-request timeout.
 #include <doctest/doctest.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,6 +16,7 @@
 #include "checks/sip_alg/sip_alg_exchange.hpp"
 #include "checks/sip_alg/sip_service.hpp"
 #include "probe/clock.hpp"
+#include "probe/net/path_rtt.hpp"
 
 using namespace callready;
 using namespace callready::checks::sip_alg;
@@ -127,4 +130,104 @@ TEST_CASE("two copies lost: the third (750 ms) is mirrored, the RTT counts from 
   CHECK(e.diff->changes.empty());
   CHECK(e.observed_address == "127.0.0.1");
   CHECK_FALSE(e.via_rewritten());
+}
+
+namespace {
+
+const asio::ip::address kLoopback = asio::ip::make_address("127.0.0.1");
+
+// Records `rtt` to 127.0.0.1 in the scan's store at `at` (virtual time), as
+// another check answering meanwhile would.
+void record_at(asio::io_context& io, Millis at, Millis rtt) {
+  asio::co_spawn(
+      io,
+      [&io, at, rtt]() -> asio::awaitable<void> {
+        Timer t(io);
+        t.expires_after(at);
+        co_await t.async_wait(asio::use_awaitable);
+        net::path_rtt(io.get_executor()).record(kLoopback, rtt);
+      },
+      asio::detached);
+}
+
+}  // namespace
+
+TEST_CASE("an RTT of 100 ms known: copies at 0, 100, 300, silence given up at 400 ms, not the timeout") {
+  VirtualTime vt;
+  asio::io_context io;
+  net::path_rtt(io.get_executor()).record(kLoopback, Millis(100));
+  Peer silent(io, vt);
+  auto run = run_udp(io, vt, silent, {"INVITE", "REGISTER"}, Millis(2000));
+  CHECK(silent.arrivals == ms({0, 100, 300, 400, 500, 700}));
+  CHECK(run.finished == Millis(800));
+  REQUIRE(run.exchanges.size() == 2);
+  for (const auto& e : run.exchanges) {
+    CHECK(e.outcome == Outcome::no_response);
+    REQUIRE(e.silence);
+    CHECK(e.silence->basis == net::WaitBasis::rtt);
+    CHECK(e.silence->wait == Millis(400));
+    CHECK(e.silence->rtt_ms == doctest::Approx(100));
+  }
+}
+
+TEST_CASE("an RTT known: the rule is bounded by the per-request timeout") {
+  VirtualTime vt;
+  asio::io_context io;
+  net::path_rtt(io.get_executor()).record(kLoopback, Millis(500));  // 4 x 500 ms > 600 ms
+  Peer silent(io, vt);
+  auto run = run_udp(io, vt, silent, {"OPTIONS"}, Millis(600));
+  CHECK(silent.arrivals == ms({0, 150, 450}));
+  CHECK(run.finished == Millis(600));
+  REQUIRE(run.exchanges.size() == 1);
+  REQUIRE(run.exchanges[0].silence);
+  CHECK(run.exchanges[0].silence->basis == net::WaitBasis::rtt);
+  CHECK(run.exchanges[0].silence->wait == Millis(600));
+}
+
+TEST_CASE("no RTT known: silence is the timeout, basis timeout") {
+  VirtualTime vt;
+  asio::io_context io;
+  Peer silent(io, vt);
+  auto run = run_udp(io, vt, silent, {"OPTIONS"}, Millis(600));
+  REQUIRE(run.exchanges.size() == 1);
+  REQUIRE(run.exchanges[0].silence);
+  CHECK(run.exchanges[0].silence->basis == net::WaitBasis::timeout);
+  CHECK(run.exchanges[0].silence->wait == Millis(600));
+  CHECK_FALSE(run.exchanges[0].silence->rtt_ms);
+}
+
+TEST_CASE("an RTT recorded during the wait re-plans it from the start: 50 ms learnt at 100 ms ends it at 250 ms") {
+  VirtualTime vt;
+  asio::io_context io;
+  record_at(io, Millis(100), Millis(50));
+  Peer silent(io, vt);
+  auto run = run_udp(io, vt, silent, {"OPTIONS"}, Millis(2000));
+  // The new rule's first copy (62 ms) is overdue at once, its second at 186 ms.
+  CHECK(silent.arrivals == ms({0, 100, 186}));
+  CHECK(run.finished == Millis(250));
+  REQUIRE(run.exchanges.size() == 1);
+  REQUIRE(run.exchanges[0].silence);
+  CHECK(run.exchanges[0].silence->basis == net::WaitBasis::rtt);
+  CHECK(run.exchanges[0].silence->wait == Millis(250));
+}
+
+TEST_CASE("Karn: an answer to the first copy is an RTT sample, one after a retransmission is not") {
+  VirtualTime vt;
+  {
+    asio::io_context io;
+    Peer prompt(io, vt, [](int) { return true; });
+    auto run = run_udp(io, vt, prompt, {"OPTIONS"}, Millis(2000));
+    REQUIRE(run.exchanges.size() == 1);
+    CHECK(run.exchanges[0].outcome == Outcome::mirrored);
+    CHECK(net::path_rtt(io.get_executor()).samples(kLoopback) == 1);
+  }
+  {
+    asio::io_context io;
+    Peer lossy(io, vt, [](int n) { return n == 2; });
+    auto run = run_udp(io, vt, lossy, {"OPTIONS"}, Millis(2000));
+    REQUIRE(run.exchanges.size() == 1);
+    CHECK(run.exchanges[0].outcome == Outcome::mirrored);
+    CHECK(run.exchanges[0].rtt_ms == doctest::Approx(250));
+    CHECK(net::path_rtt(io.get_executor()).samples(kLoopback) == 0);
+  }
 }
