@@ -10,7 +10,6 @@
 #include <ctime>
 
 #include "checks/common/icmp_error_queue.hpp"
-#include "checks/common/silence.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::udp;
@@ -52,26 +51,14 @@ bool take_icmp(udp::socket& sock, Exchange& ex) {
   return true;
 }
 
-// When the exchange ends if nothing else happens: before any reply, when
-// silence is called (`rule`); once answered, `last_wait` after the last
-// request; never after the budget.
-Clock::time_point end_of(const Exchange& ex, const Schedule& plan, Clock::time_point start,
-                         const net::SilenceWait& rule) {
+// When the exchange ends if nothing else happens: before any reply, at the
+// silence limit; once answered, `last_wait` after the last request; never
+// after the budget.
+Clock::time_point end_of(const Exchange& ex, const Schedule& plan, Clock::time_point start) {
   auto cap = start + plan.budget;
-  if (!ex.answered()) return std::min(cap, start + rule.wait);
+  if (!ex.answered()) return std::min(cap, start + plan.silence);
   if (ex.sent() < plan.samples) return cap;
   return std::min(cap, start + ex.sent_at.back() + plan.last_wait);
-}
-
-// When the next request is due: `spacing` apart from the first; while
-// unanswered on a path whose RTT is known, the second halfway through the
-// silence wait (it would otherwise never be sent before silence is called).
-Clock::time_point next_send(const Exchange& ex, const Schedule& plan, Clock::time_point start,
-                            const net::SilenceWait& rule) {
-  auto at = start + plan.spacing * ex.sent();
-  if (ex.sent() == 1 && !ex.answered() && rule.basis == net::WaitBasis::rtt)
-    at = std::min(at, start + std::chrono::duration_cast<Clock::duration>(rule.wait) / 2);
-  return at;
 }
 
 bool finished(const Exchange& ex, const Schedule& plan) {
@@ -82,21 +69,18 @@ bool finished(const Exchange& ex, const Schedule& plan) {
 
 struct Outstanding {
   Timestamp nonce;
-  Timestamp t1;              // our clock when it left
-  Clock::time_point left{};  // the same instant on the steady clock, for the RTT
+  Timestamp t1;  // our clock when it left
   bool answered = false;
 };
 
 // Takes one datagram: a valid reply to one of our outstanding requests is
-// recorded (the result: which request it answers), anything else counted
-// with its reason.
-const Outstanding* take_datagram(Exchange& ex, std::vector<Outstanding>& requests, ByteView bytes, Timestamp t4,
-                                 Millis at) {
+// recorded, anything else counted with its reason.
+void take_datagram(Exchange& ex, std::vector<Outstanding>& requests, ByteView bytes, Timestamp t4, Millis at) {
   auto parsed = parse(bytes);
   if (!parsed) {
     ++ex.rejected_replies;
     ex.rejected_reason = parsed.error;
-    return nullptr;
+    return;
   }
   const auto& p = *parsed.packet;
   std::string why = "origin timestamp does not echo any of our requests (a stale, duplicated or forged reply)";
@@ -120,11 +104,10 @@ const Outstanding* take_datagram(Exchange& ex, std::vector<Outstanding>& request
     r.sample = sample_of(req.t1, p.receive, p.transmit, t4);
     r.arrived = at;
     ex.replies.push_back(r);
-    return &req;
+    return;
   }
   ++ex.rejected_replies;
   ex.rejected_reason = why;
-  return nullptr;
 }
 
 }  // namespace
@@ -146,28 +129,15 @@ asio::awaitable<Exchange> sntp_exchange(udp::socket& sock, Endpoint server, Sche
     co_return ex;
   }
   ex.local = sock.local_endpoint(ec);
-  auto executor = co_await asio::this_coro::executor;
-  auto& paths = net::path_rtt(executor);
-  const auto to = server.address();
-  Timer window(executor);
+  Timer window(co_await asio::this_coro::executor);
   std::array<std::uint8_t, 1024> buf;
   std::vector<Outstanding> requests;
-  const auto start = Clock::now();  // the schedule counts from here: late wake-ups do not shift it
+  const auto start = Clock::now();
+  auto next_send = start;  // the schedule: late wake-ups do not shift it
   for (;;) {
     if (finished(ex, plan)) break;
-    // Worked out afresh each time round: an RTT recorded meanwhile changes it.
-    auto rule = paths.silence_wait(to, plan.silence);
-    auto end = end_of(ex, plan, start, rule);
-    if (Clock::now() >= end) {
-      if (!ex.answered()) {
-        ex.silence = rule;
-        ex.silence->wait = std::min(rule.wait, plan.budget);
-      }
-      break;
-    }
-    auto next = next_send(ex, plan, start, rule);
-    if (ex.sent() < plan.samples && Clock::now() >= next) {
-      Outstanding req{random_nonce(), wall(), Clock::now()};
+    if (ex.sent() < plan.samples && Clock::now() >= next_send && Clock::now() < end_of(ex, plan, start)) {
+      Outstanding req{random_nonce(), wall()};
       auto request = client_request(req.nonce);
       sock.send(asio::buffer(request), 0, ec);
       if (ec) {
@@ -176,16 +146,12 @@ asio::awaitable<Exchange> sntp_exchange(udp::socket& sock, Endpoint server, Sche
       }
       requests.push_back(req);
       ex.sent_at.push_back(since(start));
-      continue;
+      next_send += plan.spacing;
     }
-    window.expires_at(ex.sent() < plan.samples ? std::min(next, end) : end);
-    // Silent so far with no RTT known: one recorded meanwhile (another check)
-    // re-plans the wait, woken when its second request is due.
-    bool watch = !ex.answered() && rule.basis == net::WaitBasis::timeout;
-    auto learning = rtt_learned(paths, to, start, plan.silence, 0.5, watch);
-    auto r = co_await (sock.async_receive(asio::buffer(buf), kUseTuple) || window.async_wait(kUseTuple) ||
-                       std::move(learning));
-    if (r.index() == 2) continue;
+    auto end = end_of(ex, plan, start);
+    if (Clock::now() >= end) break;
+    window.expires_at(ex.sent() < plan.samples ? std::min(next_send, end) : end);
+    auto r = co_await (sock.async_receive(asio::buffer(buf), kUseTuple) || window.async_wait(kUseTuple));
     if (r.index() == 1) {
       if (auto [tec] = std::get<1>(r); tec) {  // the engine cancelled the check
         fail(ex, Operation::receive, tec);
@@ -195,24 +161,18 @@ asio::awaitable<Exchange> sntp_exchange(udp::socket& sock, Endpoint server, Sche
     }
     auto [rec, n] = std::get<0>(r);
     auto t4 = wall();
-    auto arrived = Clock::now();
     if (rec) {
       // An ICMP error woke the receive; its details are on the error queue.
       if (!is_icmp_failure(rec) || !take_icmp(sock, ex)) fail(ex, Operation::receive, rec);
       break;
     }
-    // A reply names its request by nonce and no request is sent twice: every
-    // one is an unambiguous RTT sample (Karn's rule holds).
-    if (const auto* answered = take_datagram(ex, requests, ByteView(buf.data(), n), t4, since(start)))
-      paths.record(to, arrived - answered->left);
+    take_datagram(ex, requests, ByteView(buf.data(), n), t4, since(start));
   }
   ex.elapsed = Clock::now() - start;
   if (!ex.answered() && ex.failed == Operation::none) {
     ex.failed = ex.rejected_replies > 0 ? Operation::parse : Operation::receive;
     ex.error = fmt::format("no valid reply to {} request(s) within {} ms", ex.sent(),
                            std::chrono::duration_cast<Millis>(ex.elapsed).count());
-    if (ex.silence && ex.silence->basis == net::WaitBasis::rtt && ex.silence->rtt_ms)
-      ex.error += fmt::format(" (from the {:.1f} ms RTT this scan measured to it)", *ex.silence->rtt_ms);
   }
   co_return ex;
 }

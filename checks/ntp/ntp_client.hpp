@@ -17,7 +17,6 @@
 #include "probe/clock.hpp"
 #include "probe/model.hpp"
 #include "probe/net/errors.hpp"
-#include "probe/net/path_rtt.hpp"
 
 namespace callready::checks::ntp {
 
@@ -29,12 +28,6 @@ using Endpoint = boost::asio::ip::udp::endpoint;
 // request has had 500 ms), so a dropped port costs 2.5 s, not the schedule.
 // After the last request, stragglers get `last_wait`. A kiss-o'-death stops
 // the sending at once (RFC 5905 §7.4: the client must back off).
-//
-// Once this scan knows an RTT to the server's address (net::path_rtt: another
-// check's answer, the responder's control port), silence is called after
-// max(4 x RTT, 250 ms) instead, never more than `silence`, with the second
-// request halfway through it (one lost datagram is not silence). An RTT
-// recorded meanwhile re-plans a running wait from its start.
 struct Schedule {
   int samples = 4;
   Millis spacing{2000};
@@ -73,14 +66,9 @@ struct Exchange {
   std::optional<net::NetFailure> failure;
   std::string error;
   std::optional<IcmpError> icmp;
-  // Silence ended it: how long it was waited out and why that long (basis
-  // rtt: the path's RTT; timeout: `Schedule::silence`, no RTT known).
-  std::optional<net::SilenceWait> silence;
 };
 
 // Connects `sock` (open, not yet connected) to `server` and runs the schedule.
-// Every valid reply is an RTT sample of its own request (each carries its own
-// nonce, none is ever sent twice): recorded in net::path_rtt.
 boost::asio::awaitable<Exchange> sntp_exchange(boost::asio::ip::udp::socket& sock, Endpoint server, Schedule plan,
                                                WallClock wall);
 

@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "checks/common/finding.hpp"
-#include "checks/common/silence.hpp"
 #include "checks/ntp/ntp_result.hpp"
 #include "probe/net/host_port.hpp"
 
@@ -249,7 +248,6 @@ void to_json(nlohmann::json& j, const NtpResult& r) {
       {"local_clock", r.local_clock},
   };
   if (!r.exchange.rejected_reason.empty()) j["rejected_reason"] = r.exchange.rejected_reason;
-  write_silence(j, r.exchange.silence);
   if (!r.answered() && !r.exchange.error.empty()) j["error"] = r.exchange.error;
 }
 
