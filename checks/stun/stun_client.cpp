@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "checks/common/icmp_error_queue.hpp"
+#include "checks/common/silence.hpp"
 #include "probe/net/async.hpp"
 
 namespace asio = boost::asio;
@@ -153,23 +154,6 @@ Schedule schedule_now(const Retransmission& plan, const net::PathRtt& paths, con
   return s;
 }
 
-// Returns once an RTT to `to`, recorded meanwhile, makes the RTT schedule's
-// first retransmission (a quarter of the rule, from `start`) due; never while
-// none is known or `watch` is false (the caller's other branches end it).
-asio::awaitable<void> rtt_learned(net::PathRtt& paths, asio::ip::address to, Clock::time_point start, Millis budget,
-                                  bool watch) {
-  double fraction = 0.25;
-  while (watch && Clock::now() < start + budget) {
-    auto waiting = paths.wait_silence(to, start, budget, fraction);
-    auto rule = co_await std::move(waiting);
-    if (rule.basis == net::WaitBasis::rtt) co_return;
-    fraction = 1.0;  // a quarter of the budget passed: from now on only a recorded RTT wakes us
-  }
-  Timer idle(co_await asio::this_coro::executor);
-  idle.expires_at(Timer::time_point::max());
-  co_await idle.async_wait(asio::use_awaitable);
-}
-
 }  // namespace
 
 asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, RequestOptions opts, Retransmission plan) {
@@ -209,7 +193,7 @@ asio::awaitable<Exchange> udp_exchange(udp::socket& sock, Endpoint server, Reque
     // While the plan's own schedule runs, a recorded RTT may cut it short:
     // woken at a quarter of the new rule (its first retransmission).
     bool watch = plan.silence_from_rtt && s.rule.basis == net::WaitBasis::timeout;
-    auto learning = rtt_learned(paths, to, start, plan.budget, watch);
+    auto learning = rtt_learned(paths, to, start, plan.budget, 0.25, watch);
     Endpoint from;
     auto r = co_await (sock.async_receive_from(asio::buffer(buf), from, kUseTuple) || window.async_wait(kUseTuple) ||
                        std::move(learning));

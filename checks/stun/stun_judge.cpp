@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "checks/common/finding.hpp"
+#include "checks/common/silence.hpp"
 #include "checks/stun/stun_result.hpp"
 #include "probe/net/host_port.hpp"
 
@@ -81,17 +82,6 @@ std::string open_rule(const StunResult& r) {
 }
 
 std::string error_text(const ErrorCode& e) { return fmt::format("{} {}", e.code, e.reason); }
-
-// Why silence was given up when it was, with the tcp kind's keys under
-// `prefix`: wait_ms, wait_basis (rtt: max(4 x RTT, 250 ms) from the RTT this
-// scan measured to the address, in path_rtt_ms; timeout: the schedule within
-// the budget, no RTT known).
-void write_silence(nlohmann::json& j, const std::optional<net::SilenceWait>& w, const std::string& prefix = "") {
-  if (!w) return;
-  j[prefix + "wait_ms"] = w->wait.count();
-  j[prefix + "wait_basis"] = net::to_string(w->basis);
-  if (w->rtt_ms) j[prefix + "path_rtt_ms"] = std::round(*w->rtt_ms * 100) / 100;
-}
 
 // An ICMP error ended the wait: from the server itself a closed port (the
 // host is there and said nothing listens: no firewall to open), otherwise a

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "checks/common/silence.hpp"
 #include "checks/tcp/tcp_check.hpp"
 #include "probe/net/host_port.hpp"
 
@@ -23,20 +24,6 @@ const TcpAttempt* TcpResult::shown() const {
   return attempts.empty() ? nullptr : &attempts.front();
 }
 
-namespace {
-
-// Why a silent address was given up when it was: `wait_ms`, `wait_basis`
-// (`rtt`: max(4 x RTT, 250 ms) from the RTT this scan measured to it, in
-// `path_rtt_ms`; `timeout`: the connect timeout, no RTT known).
-void write_silence(nlohmann::json& j, const TcpAttempt& a) {
-  if (!a.silence) return;
-  j["wait_ms"] = a.silence->wait.count();
-  j["wait_basis"] = net::to_string(a.silence->basis);
-  if (a.silence->rtt_ms) j["path_rtt_ms"] = std::round(*a.silence->rtt_ms * 100) / 100;
-}
-
-}  // namespace
-
 void to_json(nlohmann::json& j, const TcpResult& r) {
   j = nlohmann::json::object();
   j["host"] = r.host;
@@ -50,13 +37,13 @@ void to_json(nlohmann::json& j, const TcpResult& r) {
     return;
   }
   if (!shown->connected) j["error"] = net::to_string(shown->failure);
-  write_silence(j, *shown);
+  write_silence(j, shown->silence);
   auto& list = j["attempts"] = nlohmann::json::array();
   for (const auto& a : r.attempts) {
     nlohmann::json e = {
         {"address", a.address.to_string()}, {"connected", a.connected}, {"rtt_ms", a.rtt_ms}, {"syns", a.syns}};
     if (!a.connected) e["error"] = net::to_string(a.failure);
-    write_silence(e, a);
+    write_silence(e, a.silence);
     list.push_back(std::move(e));
   }
 }
