@@ -94,7 +94,9 @@ TrustStoreResult build(const std::string& ca_file) {
 
 TrustStoreResult trust_store(const std::string& ca_file) {
   static std::mutex mutex;
-  static std::map<std::string, std::pair<Key, TrustStore>> cache;  // ca_file -> its newest store
+  // ca_file -> its newest store. Never destroyed: freeing stores from a
+  // static destructor could run after OpenSSL's own atexit clean-up.
+  static auto& cache = *new std::map<std::string, std::pair<Key, TrustStore>>;
   Key key{ca_file, version_of(ca_file.empty() ? nullptr : ca_file.c_str()), version_of(X509_get_default_cert_file())};
   std::lock_guard lock(mutex);
   auto& slot = cache[ca_file];
