@@ -196,6 +196,16 @@ Run silence_from_rtt(VirtualTime& vt, asio::io_context& io, Peer& silent,
   return exchange_with(io, vt, silent.endpoint(), plan, {&silent});
 }
 
+// Another check's answer from `to`: an RTT of `rtt`, recorded `after` into the exchange.
+std::function<asio::awaitable<void>()> rtt_recorded(asio::ip::address to, Millis after, Millis rtt) {
+  return [=]() -> asio::awaitable<void> {
+    Timer t(co_await asio::this_coro::executor);
+    t.expires_after(after);
+    co_await t.async_wait(asio::use_awaitable);
+    net::path_rtt(co_await asio::this_coro::executor).record(to, rtt);
+  };
+}
+
 }  // namespace
 
 TEST_CASE("silence from the path's RTT: 100 ms known, sends at 0, 100, 300 ms, silence after 400 ms") {
@@ -241,14 +251,8 @@ TEST_CASE("an RTT recorded while waiting cuts the wait short, counted from the e
   VirtualTime vt;
   asio::io_context io;
   Peer silent(io, vt, loopback());
-  auto to = silent.endpoint().address();
   // Another check's answer arrives 50 ms in: RTT 100 ms, so silence after 400 ms.
-  auto run = silence_from_rtt(vt, io, silent, [&]() -> asio::awaitable<void> {
-    Timer t(co_await asio::this_coro::executor);
-    t.expires_after(Millis(50));
-    co_await t.async_wait(asio::use_awaitable);
-    net::path_rtt(co_await asio::this_coro::executor).record(to, Millis(100));
-  });
+  auto run = silence_from_rtt(vt, io, silent, rtt_recorded(silent.endpoint().address(), Millis(50), Millis(100)));
   CHECK(silent.arrivals == ms({0, 100, 300}));
   CHECK(run.finished == Millis(400));
   REQUIRE(run.ex.silence);
@@ -259,13 +263,7 @@ TEST_CASE("an RTT recorded after its rule's wait has passed ends the wait at onc
   VirtualTime vt;
   asio::io_context io;
   Peer silent(io, vt, loopback());
-  auto to = silent.endpoint().address();
-  auto run = silence_from_rtt(vt, io, silent, [&]() -> asio::awaitable<void> {
-    Timer t(co_await asio::this_coro::executor);
-    t.expires_after(Millis(1000));
-    co_await t.async_wait(asio::use_awaitable);
-    net::path_rtt(co_await asio::this_coro::executor).record(to, Millis(100));
-  });
+  auto run = silence_from_rtt(vt, io, silent, rtt_recorded(silent.endpoint().address(), Millis(1000), Millis(100)));
   CHECK(silent.arrivals == ms({0, 500}));  // the RFC 5389 sends until then; none after
   CHECK(run.finished == Millis(1000));
   REQUIRE(run.ex.silence);
