@@ -21,10 +21,11 @@ lab_assert "$LAB_DIR/r.json" '[f["code"] for f in c["findings"]] == ["sip_alg.no
 lab_assert "$LAB_DIR/r.json" 'len(d["attempts"]) == 4' "INVITE and REGISTER from 5060 and from an ephemeral port"
 lab_assert "$LAB_DIR/r.json" 'all(a["outcome"] == "no_response" for a in d["attempts"])' "every request went unanswered"
 lab_assert "$LAB_DIR/r.json" 'all(a["wait_basis"] == "rtt" for a in d["attempts"])' "each waited from the path's RTT"
-lab_assert "$LAB_DIR/r.json" 'all(a["wait_ms"] == 250 for a in d["attempts"])' "for the 250 ms floor, not 1500 ms"
-lab_assert "$LAB_DIR/r.json" 'all(0 < a["path_rtt_ms"] < 50 for a in d["attempts"])' "the RTT the control port measured"
+# The lab's RTT gives the 250 ms floor; a loaded machine may measure more.
+lab_assert "$LAB_DIR/r.json" 'all(abs(a["wait_ms"] - max(250, 4 * a["path_rtt_ms"])) <= 2 for a in d["attempts"])' "max(4 x RTT, 250 ms)"
+lab_assert "$LAB_DIR/r.json" 'all(0 < a["path_rtt_ms"] < 100 for a in d["attempts"])' "the RTT the control port measured"
 # Two methods one after the other per socket, both sockets at once: 2 x 250 ms
 # plus the control exchange; with the timeout it was 2 x 1500 ms.
-lab_assert "$LAB_DIR/r.json" 'c["duration_ms"] < 1500' "the check took under 1.5 s"
-lab_assert "$LAB_DIR/r.json" '"within 250 ms" in c["findings"][0]["message"]' "the finding says how long it waited"
+lab_assert "$LAB_DIR/r.json" 'c["duration_ms"] < 2 * 400 + 700' "the check took well under 2 x 1500 ms"
+lab_assert "$LAB_DIR/r.json" '"within %d ms" % d["attempts"][0]["wait_ms"] in c["findings"][0]["message"]' "the finding says how long it waited"
 exit $LAB_FAILED
