@@ -1,7 +1,9 @@
 // The `stun` check against scripted fake servers on loopback: the cases real
 // servers do not produce on demand (an ALG's rewritten MAPPED-ADDRESS, error
 // answers, junk, lost requests, a server that ignores CHANGE-REQUEST).
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <functional>
 
 #include "tests/integration/stun_support.hpp"
@@ -176,8 +178,10 @@ TEST_CASE("filtering: no answer to any CHANGE-REQUEST is address-and-port-depend
   // Silence waited out from the RTT the first exchange measured (loopback:
   // the 250 ms floor), not turnutils_natdiscovery's fixed 3.5 s.
   CHECK(d["filtering_wait_basis"] == "rtt");
-  CHECK(d["filtering_wait_ms"] == 250);
-  CHECK(d["filtering_path_rtt_ms"].get<double>() < 50);
+  auto rtt = d["filtering_path_rtt_ms"].get<double>();
+  CHECK(rtt < 100);
+  // max(4 x RTT, 250 ms): the floor on loopback, unless a loaded machine measured more
+  CHECK(std::abs(d["filtering_wait_ms"].get<double>() - std::max(250.0, 4 * rtt)) <= 2);
 }
 
 TEST_CASE("filtering: answers from another port but not another IP is address-dependent") {
