@@ -29,10 +29,11 @@
 namespace callready::checks {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 using respond::SessionLog;
 
 namespace {
+
+using asio::ip::tcp;
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 

@@ -14,9 +14,6 @@ namespace callready::checks::tls {
 
 namespace {
 
-constexpr Millis kConnectTimeout{4000};
-constexpr Millis kHandshakeTimeout{6000};
-
 struct ProbeRun {
   const std::vector<ServedProbe>& probes;
   std::vector<HandshakeResult>& results;

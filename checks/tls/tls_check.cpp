@@ -18,9 +18,6 @@ namespace tls {
 
 namespace {
 
-constexpr Millis kConnectTimeout{4000};
-constexpr Millis kHandshakeTimeout{6000};
-
 CheckError local_connect_error(const tcp::endpoint& ep, const std::string& why) {
   return CheckError{ErrorReason::local, Operation::connect,
                     fmt::format("connect {}: {}", net::format_host_port(ep.address(), ep.port()), why)};

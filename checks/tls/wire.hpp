@@ -48,6 +48,11 @@ Failure failure_of(const boost::system::error_code& ec);
 // HTTP, bytes that are not TLS): nothing more is worth asking that server.
 bool ended_before_tls(Failure f);
 
+// What one TCP connect and one handshake of the check may take (each still
+// within the check's own budget).
+constexpr Millis kConnectTimeout{4000};
+constexpr Millis kHandshakeTimeout{6000};
+
 struct Connection {
   std::unique_ptr<tcp::socket> socket;  // null when the connect failed
   Failure failure = Failure::none;

@@ -29,11 +29,12 @@ std::int64_t pivot_of(const std::uint8_t* data, std::size_t size) {
 CALLREADY_FUZZ_TARGET(ntp) {
   ByteView bytes(data, size);
   auto parsed = parse(bytes);
-  CALLREADY_FUZZ_CHECK(parsed.packet.has_value() == (size >= kHeaderSize));
+  CALLREADY_FUZZ_CHECK(parsed.packet.has_value() == (size >= callready::checks::ntp::kHeaderSize));
   if (!parsed) return 0;
   const auto& p = *parsed.packet;
   auto again = encode(p);
-  CALLREADY_FUZZ_CHECK(again.size() == kHeaderSize && std::equal(again.begin(), again.end(), data));
+  CALLREADY_FUZZ_CHECK(again.size() == callready::checks::ntp::kHeaderSize &&
+                       std::equal(again.begin(), again.end(), data));
 
   // As a reply: to a request whose nonce it echoes, and to one it does not.
   for (auto nonce : {p.origin, Timestamp::from_raw(p.origin.raw() ^ 1)}) {
