@@ -4,10 +4,11 @@
 # test binary) and in `callready respond --ice` (which the integration test
 # starts; it is the TSan build's binary too).
 #
-#   ./scripts/tsan.sh [TEST_TARGET...]   (default: ice_judge_test ice_loopback_test)
+#   ./scripts/tsan.sh [TEST_FILE...]   (default: ice_judge_test ice_loopback_test)
 #
 # Configures build-tsan/ ($TSAN_BUILD_DIR) with -fsanitize=thread, builds
-# only callready and the named tests, runs them and prints each race found
+# callready and the test executables holding the named files
+# (tests/unit/<name>.cpp, tests/integration/<name>.cpp), runs those files' cases and prints each race found
 # (reports of every process, the responders' included, land in
 # build-tsan/tsan-logs/). Exit 0: the tests passed and TSan reported nothing.
 # GLib and libnice are not instrumented: tests/tsan/suppressions.txt says
@@ -40,7 +41,16 @@ fi
 # Every compile the targets need, in ninja's order, $TSAN_CHUNK files per
 # lock (default 8, about a minute under TSan at -O1; TSAN_CHUNK=40 takes its
 # turns less often); the last chunk with the libraries and links in one go.
-targets=(callready "${tests[@]}")
+# The executable of each file's label (tests/CMakeLists.txt: one per label).
+targets=(callready)
+declare -A label_of
+for t in "${tests[@]}"; do
+  for label in unit integration; do
+    [ -f "$here/tests/$label/$t.cpp" ] && label_of[$t]=$label
+  done
+  [ -n "${label_of[$t]:-}" ] || { echo "tsan.sh: no tests/unit/$t.cpp or tests/integration/$t.cpp" >&2; exit 2; }
+  case " ${targets[*]} " in *" ${label_of[$t]}_tests "*) ;; *) targets+=("${label_of[$t]}_tests") ;; esac
+done
 mapfile -t outputs < <(ninja -C "$build" -t commands "${targets[@]}" |
   sed -n 's/.* -o \([^ ]*\.\(o\|gch\)\) -c .*/\1/p')
 jobs=$(($(nproc) < 2 ? $(nproc) : 2))
@@ -64,10 +74,9 @@ mkdir -p "$logs"
 export TSAN_OPTIONS="suppressions=$here/tests/tsan/suppressions.txt log_path=$logs/report halt_on_error=0 second_deadlock_stack=1 history_size=4"
 failed=0
 for t in "${tests[@]}"; do
-  bin=$(find "$build/tests" -maxdepth 2 -type f -name "$t" -perm -u+x | head -1)
-  [ -n "$bin" ] || { echo "tsan.sh: no test binary $t in $build/tests" >&2; exit 2; }
+  bin="$build/tests/${label_of[$t]}_tests"
   start=$(date +%s)
-  if "$bin" >"$logs/$t.out" 2>&1; then status=passed; else status="FAILED (exit $?)"; failed=1; fi
+  if "$bin" "--source-file=*/$t.cpp" >"$logs/$t.out" 2>&1; then status=passed; else status="FAILED (exit $?)"; failed=1; fi
   printf '%-20s %s in %d s: %s\n' "$t" "$status" $(($(date +%s) - start)) "$(grep -E '^\[doctest\] (test cases|assertions)' "$logs/$t.out" | tr '\n' ' ')"
 done
 
