@@ -7,13 +7,13 @@
 #   ./scripts/tsan.sh [TEST_FILE...]   (default: ice_judge_test ice_loopback_test)
 #
 # Configures build-tsan/ ($TSAN_BUILD_DIR) with -fsanitize=thread, builds
-# callready and the test executables holding the named files
-# (tests/unit/<name>.cpp, tests/integration/<name>.cpp), runs those files' cases and prints each race found
-# (reports of every process, the responders' included, land in
+# callready and the executables holding the named files (tests/unit/<name>.cpp,
+# tests/integration/<name>.cpp), runs those files' cases and prints each race
+# found (reports of every process, the responders' included, land in
 # build-tsan/tsan-logs/). Exit 0: the tests passed and TSan reported nothing.
 # GLib and libnice are not instrumented: tests/tsan/suppressions.txt says
-# what that hides and why. Not part of CI: a second full build does not fit
-# its CPU budget (153 files, 24 minutes at -j2 on a busy 2-core machine).
+# what that hides and why. Not part of CI: a third build beside build/ and
+# the sanitized build-asan/ (scripts/test.sh) does not fit its 30 minutes.
 # On a shared machine the build runs at nice 10 and takes
 # $CALLREADY_BUILD_LOCK (flock) $TSAN_CHUNK files at a time, so other builds
 # interleave with it.
